@@ -1,0 +1,3 @@
+pub mod dashboard;
+pub mod home;
+pub mod not_found;

@@ -1,0 +1,163 @@
+//! A replica: an event log and the custody state folded from it, kept in step.
+//!
+//! The server and each tablet hold one. Every admitted event reaches the fold exactly once, so
+//! the custody state always equals a full fold of the log's admitted events.
+
+use crate::event::SignedEvent;
+use crate::exceptions::Exception;
+use crate::fold::CustodyState;
+use crate::keys::KeySet;
+use crate::log::{EventLog, InsertOutcome, LogError, MergeOutcome};
+use crate::rules::{DeviceRegistry, SiteRules};
+use crate::verify::{Rejection, VerifyOptions};
+
+/// An event log with its custody fold.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Replica {
+    log: EventLog,
+    custody: CustodyState,
+}
+
+/// An event of a received batch with its position in the batch and its verification result.
+struct VerifiedEvent {
+    event_idx: usize,
+    event: SignedEvent,
+    verdict: Result<(), Rejection>,
+}
+
+/// What happened to one event offered to a replica.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReceiveOutcome {
+    Inserted(InsertOutcome),
+    Rejected(Rejection),
+    /// Verified, but the log's limit of held events is reached.
+    Refused(LogError),
+}
+
+impl Replica {
+    pub fn new(rules: SiteRules, keys: KeySet, registry: DeviceRegistry) -> Replica {
+        Replica {
+            log: EventLog::new(),
+            custody: CustodyState::new(rules, keys, registry),
+        }
+    }
+
+    /// A replica over an existing log, such as one loaded from storage, folded in one pass.
+    pub fn from_log(
+        log: EventLog,
+        rules: SiteRules,
+        keys: KeySet,
+        registry: DeviceRegistry,
+    ) -> Replica {
+        let custody = CustodyState::fold(rules, keys, registry, log.admitted());
+        Replica { log, custody }
+    }
+
+    pub fn log(&self) -> &EventLog {
+        &self.log
+    }
+
+    pub fn custody(&self) -> &CustodyState {
+        &self.custody
+    }
+
+    /// Inserts an event that has already been verified against this replica's key set.
+    pub fn insert_verified(&mut self, event: SignedEvent) -> Result<InsertOutcome, LogError> {
+        let outcome = self.log.insert(event)?;
+        if let InsertOutcome::Admitted { newly_admitted, .. } = &outcome {
+            for id in newly_admitted {
+                let admitted = self.log.get(id).expect("admitted events are in the log");
+                self.custody.apply(admitted);
+            }
+        }
+        Ok(outcome)
+    }
+
+    /// Verifies a batch (for example the events a tablet pushed) and inserts those that pass.
+    /// Returns one outcome per event, in input order.
+    pub fn receive_batch(
+        &mut self,
+        events: Vec<SignedEvent>,
+        options: VerifyOptions,
+    ) -> Vec<ReceiveOutcome> {
+        let mut outcomes: Vec<Option<ReceiveOutcome>> = vec![None; events.len()];
+        let mut new_event_indices = Vec::with_capacity(events.len());
+        let mut new_events = Vec::with_capacity(events.len());
+        for (event_idx, event) in events.into_iter().enumerate() {
+            // Events already held skip the cryptography, so re-sending a chain is cheap.
+            if self.log.contains(&event.id()) {
+                outcomes[event_idx] = Some(ReceiveOutcome::Inserted(InsertOutcome::Duplicate));
+            } else {
+                new_event_indices.push(event_idx);
+                new_events.push(event);
+            }
+        }
+        let verdicts = self.custody.keys().verify_batch(&new_events, options);
+        let mut verified: Vec<VerifiedEvent> = new_event_indices
+            .into_iter()
+            .zip(new_events)
+            .zip(verdicts)
+            .map(|((event_idx, event), verdict)| VerifiedEvent {
+                event_idx,
+                event,
+                verdict,
+            })
+            .collect();
+        // A chain's events go in seq order, so that a pushed chain is admitted link by link.
+        verified.sort_by(|left, right| {
+            let left_key = (left.event.signer(), left.event.seq());
+            left_key.cmp(&(right.event.signer(), right.event.seq()))
+        });
+        for VerifiedEvent {
+            event_idx,
+            event,
+            verdict,
+        } in verified
+        {
+            outcomes[event_idx] = Some(match verdict {
+                Err(rejection) => ReceiveOutcome::Rejected(rejection),
+                Ok(()) => match self.insert_verified(event) {
+                    Ok(outcome) => ReceiveOutcome::Inserted(outcome),
+                    Err(error) => ReceiveOutcome::Refused(error),
+                },
+            });
+        }
+        outcomes
+            .into_iter()
+            .map(|outcome| outcome.expect("every event has an outcome"))
+            .collect()
+    }
+
+    /// Adds every event of another replica's log. The other log's events are trusted as
+    /// verified, which holds for logs built through `insert_verified` and `receive_batch`.
+    pub fn merge(&mut self, other: &EventLog) -> MergeOutcome {
+        let outcome = self.log.merge(other);
+        for id in &outcome.newly_admitted {
+            let admitted = self.log.get(id).expect("admitted events are in the log");
+            self.custody.apply(admitted);
+        }
+        outcome
+    }
+
+    /// Replaces the key set (for example after a revocation) and re-folds.
+    pub fn set_keys(&mut self, keys: KeySet) {
+        self.custody.set_keys(keys);
+    }
+
+    /// Replaces the device registry (home wards) and re-folds.
+    pub fn set_registry(&mut self, registry: DeviceRegistry) {
+        self.custody.set_registry(registry);
+    }
+
+    /// Every exception at `now_ms`: the custody history's and the log's (forks and persistent
+    /// gaps), sorted by device, kind and evidence.
+    pub fn exceptions(&self, now_ms: u64) -> Vec<Exception> {
+        let mut exceptions = self.custody.exceptions(now_ms);
+        exceptions.extend(
+            self.log
+                .exceptions(now_ms, self.custody.rules().persistent_gap_after_ms),
+        );
+        exceptions.sort();
+        exceptions
+    }
+}

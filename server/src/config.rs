@@ -1,0 +1,149 @@
+//! Configuration: every flag has an environment variable and a default, and `--help` documents
+//! them all.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "baton",
+    version,
+    about = "Baton: signed, offline-first custody handoffs for shared clinical devices."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the PWA, the sync API and the dashboard API.
+    Serve(ServeArgs),
+    /// Create a single-use enrollment code for a tablet of a ward (printed once).
+    EnrollmentCode(EnrollmentCodeArgs),
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct EnrollmentCodeArgs {
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    /// The site the tablet will belong to.
+    #[arg(long)]
+    pub site: String,
+    /// The ward the tablet will belong to.
+    #[arg(long)]
+    pub ward: String,
+    /// Minutes until the code expires.
+    #[arg(long, default_value_t = crate::enrollment::DEFAULT_CODE_MINUTES)]
+    pub minutes: u32,
+}
+
+/// Where the data lives; shared by every subcommand that opens the database.
+#[derive(Debug, Clone, clap::Args)]
+pub struct DatabaseArgs {
+    /// Directory for Baton's own files: the embedded SQLite database, the server key and, with
+    /// --demo, the demo credentials. Created if missing.
+    #[arg(long, env = "BATON_DATA_DIR", default_value = "data")]
+    pub data_dir: PathBuf,
+
+    /// Database URL: `sqlite://PATH` (embedded default) or `postgres://USER@HOST:PORT/DB`
+    /// (several server processes may share one PostgreSQL). Default: `sqlite://` in the data
+    /// directory.
+    #[arg(long, env = "BATON_DATABASE_URL")]
+    pub database_url: Option<String>,
+}
+
+impl DatabaseArgs {
+    /// The database URL to use: the explicit one, or the embedded SQLite file in the data
+    /// directory.
+    pub fn effective_database_url(&self) -> String {
+        match &self.database_url {
+            Some(url) => url.clone(),
+            None => format!("sqlite://{}", self.data_dir.join("baton.sqlite3").display()),
+        }
+    }
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct ServeArgs {
+    /// Address and port to listen on. Port 0 picks a free port (the chosen one is printed).
+    #[arg(long, env = "BATON_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+
+    /// The server's ed25519 key file (hex seed, owner-only). Created on first start. Replicas
+    /// sharing one PostgreSQL must share this file. Default: `server-ed25519.key` in the data
+    /// directory.
+    #[arg(long, env = "BATON_SERVER_KEY_FILE")]
+    pub server_key_file: Option<PathBuf>,
+
+    /// Mark session cookies `Secure`. Turn on whenever clients reach Baton over HTTPS (directly
+    /// or through a TLS-terminating proxy).
+    #[arg(long, env = "BATON_SECURE_COOKIES", default_value_t = false)]
+    pub secure_cookies: bool,
+
+    /// Directory holding the built PWA (`trunk build --release` writes it).
+    #[arg(long, env = "BATON_DIST", default_value = "dist")]
+    pub dist: PathBuf,
+
+    /// Seed synthetic demo data (one site, two wards, devices, staff, a manager account) when the
+    /// database is empty. Never use it for a real deployment.
+    #[arg(long, env = "BATON_DEMO", default_value_t = false)]
+    pub demo: bool,
+
+    /// Serve Prometheus metrics at /metrics to scrapers sending this bearer token. Off when
+    /// unset.
+    #[arg(long, env = "BATON_METRICS_TOKEN", hide_env_values = true)]
+    pub metrics_token: Option<String>,
+
+    /// Log filter in `tracing` syntax, e.g. `info` or `baton_server=debug,tower_http=info`.
+    #[arg(long, env = "BATON_LOG", default_value = "info")]
+    pub log_level: String,
+
+    /// Log format: human-readable text or JSON lines for a log collector.
+    #[arg(long, env = "BATON_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+impl ServeArgs {
+    pub fn effective_server_key_file(&self) -> PathBuf {
+        self.server_key_file
+            .clone()
+            .unwrap_or_else(|| self.database.data_dir.join("server-ed25519.key"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn the_default_database_is_sqlite_in_the_data_directory() {
+        let cli = Cli::parse_from(["baton", "serve", "--data-dir", "/var/lib/baton"]);
+        let Command::Serve(args) = cli.command else {
+            panic!("serve was asked for")
+        };
+        assert_eq!(
+            args.database.effective_database_url(),
+            "sqlite:///var/lib/baton/baton.sqlite3"
+        );
+        assert_eq!(args.listen.to_string(), "127.0.0.1:8080");
+        assert!(!args.demo);
+    }
+}

@@ -1,0 +1,168 @@
+//! The dashboard's read API and its first governance action. Every route needs a signed-in
+//! account and shows only that account's site; a state change also needs the CSRF token.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use baton_core::exceptions::Exception;
+use baton_core::ids::DeviceId;
+use serde::Deserialize;
+
+use super::AppState;
+use super::error::ApiError;
+use super::manager_auth::ManagerSession;
+use crate::storage::AccountRole;
+use crate::sync::now_ms;
+
+/// The site an account may see. An admin account is not bound to a site and uses a site
+/// manager's account for site views.
+fn site_of(session: &ManagerSession) -> Result<String, ApiError> {
+    session.account.site_id.clone().ok_or_else(|| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "site_required",
+            "This view belongs to a site; sign in with a site account.",
+        )
+    })
+}
+
+fn unavailable(error: impl std::fmt::Display) -> ApiError {
+    ApiError::unavailable("database_unreachable", error)
+}
+
+/// Every registered device of the site with its derived custody state at this moment.
+pub async fn devices(
+    State(state): State<AppState>,
+    session: ManagerSession,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let site_id = site_of(&session)?;
+    let devices = state
+        .storage
+        .list_devices(&site_id)
+        .await
+        .map_err(unavailable)?;
+    let guard = state
+        .replicas
+        .lock(state.storage.as_ref(), &site_id)
+        .await
+        .map_err(ApiError::internal)?;
+    let custody = guard
+        .as_ref()
+        .expect("a locked site replica is loaded")
+        .replica
+        .custody();
+    let now = now_ms();
+    let rows: Vec<serde_json::Value> = devices
+        .iter()
+        .map(|device| {
+            let derived = DeviceId::new(&device.device_id).ok().and_then(|id| custody.device(&id));
+            serde_json::json!({
+                "device_id": device.device_id,
+                "asset_tag": device.asset_tag,
+                "kind": device.kind,
+                "model": device.model,
+                "home_ward": device.home_ward,
+                "status": derived.map_or(serde_json::json!("available"), |d| serde_json::json!(d.status(now))),
+                "custodians": derived.map(|d| d.custodians()).unwrap_or_default(),
+                "since_ms": derived.and_then(|d| d.since_ms()),
+                "expected_return_ms": derived.and_then(|d| d.expected_return_ms()),
+                "opened_by": derived.and_then(|d| d.opened_by()).map(|id| id.to_hex()),
+            })
+        })
+        .collect();
+    Ok(Json(
+        serde_json::json!({ "site_id": site_id, "now_ms": now, "devices": rows }),
+    ))
+}
+
+/// The exceptions of the site at this moment, most severe first, then oldest first.
+pub async fn exceptions(
+    State(state): State<AppState>,
+    session: ManagerSession,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let site_id = site_of(&session)?;
+    let guard = state
+        .replicas
+        .lock(state.storage.as_ref(), &site_id)
+        .await
+        .map_err(ApiError::internal)?;
+    let now = now_ms();
+    let mut exceptions: Vec<Exception> = guard
+        .as_ref()
+        .expect("a locked site replica is loaded")
+        .replica
+        .exceptions(now);
+    exceptions.sort_by(|left, right| {
+        right
+            .severity
+            .cmp(&left.severity)
+            .then(left.at_ms.cmp(&right.at_ms))
+    });
+    Ok(Json(
+        serde_json::json!({ "site_id": site_id, "now_ms": now, "exceptions": exceptions }),
+    ))
+}
+
+/// The site's tablets with their last successful sync.
+pub async fn tablets(
+    State(state): State<AppState>,
+    session: ManagerSession,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let site_id = site_of(&session)?;
+    let tablets = state
+        .storage
+        .list_tablets(&site_id)
+        .await
+        .map_err(unavailable)?;
+    Ok(Json(
+        serde_json::json!({ "site_id": site_id, "tablets": tablets }),
+    ))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Decommission {
+    /// From when the tablet's events are refused; default now. Earlier events stay, and events
+    /// signed before this time that arrive later are still accepted.
+    revoked_from_ms: Option<u64>,
+}
+
+/// Decommissions a lost or stolen tablet: its key is refused from the given time on.
+pub async fn decommission_tablet(
+    State(state): State<AppState>,
+    session: ManagerSession,
+    Path(tablet_id): Path<String>,
+    Json(request): Json<Decommission>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    if session.account.role == AccountRole::Auditor {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "Auditors read; they do not change the record.",
+        ));
+    }
+    let site_id = site_of(&session)?;
+    let revoked_from_ms = request.revoked_from_ms.unwrap_or_else(now_ms);
+    let changed = state
+        .storage
+        .decommission_tablet(&site_id, &tablet_id, revoked_from_ms as i64)
+        .await
+        .map_err(unavailable)?;
+    if !changed {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "unknown_tablet",
+            "No such tablet at this site.",
+        ));
+    }
+    tracing::warn!(
+        tablet_id,
+        site_id,
+        revoked_from_ms,
+        by = session.account.username,
+        "tablet decommissioned"
+    );
+    Ok(Json(
+        serde_json::json!({ "tablet_id": tablet_id, "revoked_from_ms": revoked_from_ms }),
+    ))
+}

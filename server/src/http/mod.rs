@@ -1,0 +1,146 @@
+//! The HTTP surface: one router built by [`app`], so that tests drive it without a socket.
+//!
+//! - `enrollment`: enrollment codes (manager) and their redemption (tablet).
+//! - `tablet_auth`: the `SignedByTablet` extractor: signature, window, nonce, enrolled key.
+//! - `sync`: push, pull and roster for tablets; `roster`: what a tablet caches.
+//! - `dashboard`: the custody board, exceptions and tablets of a site; decommissioning.
+//! - `manager_auth`: sign-in, sessions, CSRF, the `ManagerSession` extractor.
+//! - `metrics`: Prometheus counters and the push latency histogram, behind a bearer token.
+//! - `static_files`: the built PWA with its caching rules and the single-page fallback.
+//! - `security_headers`: CSP (with the hashes of the loader's inline script), nosniff, referrer
+//!   and framing rules on every response.
+//! - `error`: the one error type every handler returns: a stable code for the client, the details
+//!   for the log.
+
+pub mod dashboard;
+pub mod enrollment;
+pub mod error;
+pub mod manager_auth;
+pub mod metrics;
+pub mod roster;
+pub mod security_headers;
+pub mod static_files;
+pub mod sync;
+pub mod tablet_auth;
+
+use std::sync::Arc;
+
+use axum::extract::DefaultBodyLimit;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::routing::{any, get, post};
+use axum::{Json, Router};
+use tower_http::trace::TraceLayer;
+
+use crate::server_key::ServerKey;
+use crate::storage::Storage;
+use crate::sync::SiteReplicas;
+use error::ApiError;
+
+/// What every handler may reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub storage: Arc<dyn Storage>,
+    pub static_files: Arc<static_files::StaticFiles>,
+    pub server_key: Arc<ServerKey>,
+    pub replicas: Arc<SiteReplicas>,
+    pub sign_in_throttle: Arc<manager_auth::SignInThrottle>,
+    /// Mark cookies `Secure`: on whenever clients reach Baton over TLS.
+    pub secure_cookies: bool,
+    pub metrics: Arc<metrics::Metrics>,
+    /// The bearer token `/metrics` requires; `None` turns metrics off.
+    pub metrics_token: Option<Arc<str>>,
+}
+
+impl AppState {
+    pub fn new(
+        storage: Arc<dyn Storage>,
+        static_files: static_files::StaticFiles,
+        server_key: ServerKey,
+        secure_cookies: bool,
+    ) -> AppState {
+        let replicas = Arc::new(SiteReplicas::new(*server_key.public_key()));
+        AppState {
+            storage,
+            static_files: Arc::new(static_files),
+            server_key: Arc::new(server_key),
+            replicas,
+            sign_in_throttle: Arc::default(),
+            secure_cookies,
+            metrics: Arc::default(),
+            metrics_token: None,
+        }
+    }
+}
+
+pub fn app(state: AppState) -> Router {
+    let content_security_policy = state.static_files.content_security_policy();
+    let router = Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/api/v1/meta", get(meta))
+        .route("/metrics", get(metrics::metrics))
+        .route("/api/v1/enroll", post(enrollment::enroll))
+        .route("/api/v1/enrollment-codes", post(enrollment::create_code))
+        .route("/api/v1/sync/push", post(sync::push))
+        .route("/api/v1/sync/pull", get(sync::pull))
+        .route("/api/v1/sync/roster", get(sync::roster))
+        .route("/api/v1/auth/sign-in", post(manager_auth::sign_in))
+        .route("/api/v1/auth/sign-out", post(manager_auth::sign_out))
+        .route("/api/v1/auth/session", get(manager_auth::current_session))
+        .route("/api/v1/dashboard/devices", get(dashboard::devices))
+        .route("/api/v1/dashboard/exceptions", get(dashboard::exceptions))
+        .route("/api/v1/dashboard/tablets", get(dashboard::tablets))
+        .route(
+            "/api/v1/tablets/{tablet_id}/decommission",
+            post(dashboard::decommission_tablet),
+        )
+        // An unknown API path is an error the client must see, not the app's index page.
+        .route("/api/{*rest}", any(api_not_found));
+    static_files::add_fallback(router, &state.static_files)
+        .layer(axum::middleware::from_fn(static_files::cache_control))
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::new(content_security_policy),
+            security_headers::add,
+        ))
+        // JSON bodies outside the signed sync routes (which bound their own) stay small.
+        .layer(DefaultBodyLimit::max(64 * 1024))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+/// Liveness: the process answers. It does not touch the database, so a slow database does not get
+/// a healthy process restarted.
+async fn healthz() -> &'static str {
+    "ok"
+}
+
+/// Readiness: the database answers, so a load balancer may send traffic here.
+async fn readyz(State(state): State<AppState>) -> Result<impl IntoResponse, ApiError> {
+    state
+        .storage
+        .ping()
+        .await
+        .map_err(|error| ApiError::unavailable("database_unreachable", error))?;
+    Ok((StatusCode::OK, "ready"))
+}
+
+/// Public facts a tablet needs before enrollment: what it is talking to and which signed-event
+/// format it speaks. Nothing here is secret.
+async fn meta(State(state): State<AppState>) -> Json<serde_json::Value> {
+    Json(serde_json::json!({
+        "service": "baton",
+        "version": env!("CARGO_PKG_VERSION"),
+        "event_format_version": baton_core::event::ENVELOPE_VERSION,
+        "storage_backend": state.storage.backend().name(),
+    }))
+}
+
+async fn api_not_found() -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "not_found",
+        "No such API endpoint; see docs/PROTOCOL.md for the versioned routes.",
+    )
+}

@@ -1,0 +1,123 @@
+//! The built PWA (Trunk's `dist/`) and its caching rules.
+//!
+//! Trunk names every asset it builds with a content hash, so those files never change under their
+//! name and are cached for a year as immutable. `index.html`, the service worker and the manifest
+//! keep their names across versions and must be revalidated on every load (`no-cache`), or a
+//! tablet would never see a new version. API responses are never stored.
+
+use std::path::{Path, PathBuf};
+
+use axum::Router;
+use axum::extract::Request;
+use axum::http::header::CACHE_CONTROL;
+use axum::http::{HeaderValue, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use tower_http::services::{ServeDir, ServeFile};
+
+use super::security_headers;
+
+pub struct StaticFiles {
+    dist: PathBuf,
+    /// `None` when the PWA has not been built: the server still runs its API.
+    index_html: Option<String>,
+}
+
+impl StaticFiles {
+    /// Reads `index.html` once at start-up, to hash its inline loader script for the CSP.
+    pub fn load(dist: &Path) -> StaticFiles {
+        let index_html = std::fs::read_to_string(dist.join("index.html")).ok();
+        StaticFiles {
+            dist: dist.to_owned(),
+            index_html,
+        }
+    }
+
+    pub fn is_built(&self) -> bool {
+        self.index_html.is_some()
+    }
+
+    pub fn dist(&self) -> &Path {
+        &self.dist
+    }
+
+    pub fn content_security_policy(&self) -> String {
+        let scripts = self
+            .index_html
+            .as_deref()
+            .map(security_headers::inline_scripts)
+            .unwrap_or_default();
+        security_headers::content_security_policy(&scripts)
+    }
+}
+
+/// Adds the PWA to `router` as its fallback: a known file is served as is, any other path gets
+/// `index.html` with status 200 so that client-side routes survive a reload.
+pub fn add_fallback<S: Clone + Send + Sync + 'static>(
+    router: Router<S>,
+    static_files: &StaticFiles,
+) -> Router<S> {
+    if static_files.is_built() {
+        let index = static_files.dist.join("index.html");
+        router.fallback_service(ServeDir::new(&static_files.dist).fallback(ServeFile::new(index)))
+    } else {
+        router.fallback(not_built)
+    }
+}
+
+async fn not_built() -> Response {
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        "The Baton web app has not been built. Run `cargo xtask start`, or `trunk build --release` \
+         and start the server with --dist pointing at the result.",
+    )
+        .into_response()
+}
+
+/// Sets `Cache-Control` from the request path, after the handler ran.
+pub async fn cache_control(request: Request, next: Next) -> Response {
+    let path = request.uri().path().to_owned();
+    let mut response = next.run(request).await;
+    let policy = if path.starts_with("/api/") || path == "/healthz" || path == "/readyz" {
+        "no-store"
+    } else if response.status().is_success() && is_content_hashed(&path) {
+        "public, max-age=31536000, immutable"
+    } else {
+        "no-cache"
+    };
+    response
+        .headers_mut()
+        .insert(CACHE_CONTROL, HeaderValue::from_static(policy));
+    response
+}
+
+/// Whether the file name carries Trunk's content hash: `name-<hex>.ext` or `name-<hex>_bg.wasm`,
+/// with at least 12 hex digits so that `icon-192.png` does not count.
+pub fn is_content_hashed(path: &str) -> bool {
+    let file_name = path.rsplit('/').next().unwrap_or_default();
+    let Some((stem, _extension)) = file_name.rsplit_once('.') else {
+        return false;
+    };
+    let stem = stem.strip_suffix("_bg").unwrap_or(stem);
+    match stem.rsplit_once('-') {
+        Some((_, hash)) => hash.len() >= 12 && hash.chars().all(|c| c.is_ascii_hexdigit()),
+        None => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_content_hashed;
+
+    #[test]
+    fn only_trunk_hashed_assets_are_immutable() {
+        assert!(is_content_hashed("/baton-app-5f2e0c9b1a7d3e4f_bg.wasm"));
+        assert!(is_content_hashed("/baton-app-5f2e0c9b1a7d3e4f.js"));
+        assert!(is_content_hashed("/main-0123456789abcdef.css"));
+        assert!(!is_content_hashed("/index.html"));
+        assert!(!is_content_hashed("/sw.js"));
+        assert!(!is_content_hashed("/icons/icon-192.png"));
+        assert!(!is_content_hashed("/manifest.webmanifest"));
+        assert!(!is_content_hashed("/"));
+    }
+}

@@ -1,0 +1,300 @@
+//! The tablet sync API: push signed events, pull the site's events, fetch the roster.
+//! Every route takes a request signed by an enrolled tablet (`SignedByTablet`).
+
+use axum::Json;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use baton_core::event::SignedEvent;
+use baton_core::log::{InsertOutcome, LogError};
+use baton_core::replica::ReceiveOutcome;
+use baton_core::verify::{Rejection, VerifyOptions};
+use serde::{Deserialize, Serialize};
+
+use super::AppState;
+use super::error::ApiError;
+use super::roster::{Roster, load_roster};
+use super::tablet_auth::SignedByTablet;
+use crate::storage::NewEvent;
+
+/// The most events one push may carry.
+pub const MAX_PUSH_EVENTS: usize = 500;
+/// The most events one pull returns.
+pub const MAX_PULL_EVENTS: i64 = 1_000;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PushRequest {
+    events: Vec<serde_json::Value>,
+}
+
+#[derive(Debug, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum ReceiptStatus {
+    /// Verified, stored and admitted to the site's log.
+    Accepted,
+    /// Verified and stored, waiting for its predecessor to arrive.
+    Held,
+    /// Already stored: nothing changed.
+    Duplicate,
+    /// Refused; `reason` says why. Nothing was stored.
+    Rejected,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Receipt {
+    pub index: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub event_id: Option<String>,
+    pub status: ReceiptStatus,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub server_seq: Option<i64>,
+    pub received_at_ms: u64,
+    /// Another event of the same signer has the same seq: both are kept as evidence.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub fork: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<Reason>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Reason {
+    pub code: &'static str,
+    pub message: String,
+}
+
+/// The stable code of each rejection, documented in docs/PROTOCOL.md.
+pub fn rejection_code(rejection: &Rejection) -> &'static str {
+    match rejection {
+        Rejection::BadSignature { .. } => "bad_signature",
+        Rejection::UnknownSigner { .. } => "unknown_signer",
+        Rejection::RevokedSigner { .. } => "revoked_signer",
+        Rejection::FutureTimestamp { .. } => "future_timestamp",
+        Rejection::Unauthorized { .. } => "authority_required",
+        Rejection::Malformed(_) => "malformed",
+    }
+}
+
+pub async fn push(
+    State(state): State<AppState>,
+    request: SignedByTablet,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let push: PushRequest = serde_json::from_slice(&request.body).map_err(|error| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "malformed_push",
+            format!("The body must be {{\"events\": [...]}}: {error}"),
+        )
+    })?;
+    if push.events.len() > MAX_PUSH_EVENTS {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "batch_too_large",
+            format!(
+                "A push carries at most {MAX_PUSH_EVENTS} events; this one has {}. Split it.",
+                push.events.len()
+            ),
+        ));
+    }
+    let started = std::time::Instant::now();
+    let now_ms = request.now_ms;
+    let mut receipts: Vec<Option<Receipt>> = (0..push.events.len()).map(|_| None).collect();
+    let reject =
+        |index: usize, event_id: Option<String>, code: &'static str, message: String| Receipt {
+            index,
+            event_id,
+            status: ReceiptStatus::Rejected,
+            server_seq: None,
+            received_at_ms: now_ms,
+            fork: false,
+            reason: Some(Reason { code, message }),
+        };
+
+    // Decode, and keep only the pushing tablet's own events.
+    let mut decoded: Vec<(usize, SignedEvent)> = Vec::with_capacity(push.events.len());
+    for (index, value) in push.events.into_iter().enumerate() {
+        let bytes = serde_json::to_vec(&value).expect("a JSON value always serialises");
+        match SignedEvent::from_json_bytes(&bytes) {
+            Err(error) => {
+                receipts[index] = Some(reject(index, None, "malformed", error.to_string()))
+            }
+            Ok(event) if event.signer() != &request.signer => {
+                receipts[index] = Some(reject(
+                    index,
+                    Some(event.id().to_hex()),
+                    "foreign_signer",
+                    "A tablet pushes only the events it signed itself.".to_owned(),
+                ));
+            }
+            Ok(event) => decoded.push((index, event)),
+        }
+    }
+
+    let site_id = request.tablet.site_id.clone();
+    let mut guard = state
+        .replicas
+        .lock(state.storage.as_ref(), &site_id)
+        .await
+        .map_err(ApiError::internal)?;
+    let site = guard.as_mut().expect("a locked site replica is loaded");
+    let options = VerifyOptions {
+        now_ms,
+        max_clock_skew_ms: site.config.rules.max_clock_skew_ms,
+    };
+    let (indices, events): (Vec<usize>, Vec<SignedEvent>) = decoded.into_iter().unzip();
+    let outcomes = site.replica.receive_batch(events.clone(), options);
+
+    let mut to_store = Vec::new();
+    let mut stored_indices = Vec::new();
+    for ((index, event), outcome) in indices.into_iter().zip(events).zip(outcomes) {
+        let event_id = event.id().to_hex();
+        let (status, fork) = match outcome {
+            ReceiveOutcome::Inserted(InsertOutcome::Duplicate) => (ReceiptStatus::Duplicate, false),
+            ReceiveOutcome::Inserted(InsertOutcome::Admitted { forks_with, .. }) => {
+                (ReceiptStatus::Accepted, !forks_with.is_empty())
+            }
+            ReceiveOutcome::Inserted(InsertOutcome::Held { forks_with, .. }) => {
+                (ReceiptStatus::Held, !forks_with.is_empty())
+            }
+            ReceiveOutcome::Rejected(rejection) => {
+                receipts[index] = Some(reject(
+                    index,
+                    Some(event_id),
+                    rejection_code(&rejection),
+                    rejection.to_string(),
+                ));
+                continue;
+            }
+            ReceiveOutcome::Refused(error @ LogError::HeldLimitReached { .. }) => {
+                receipts[index] = Some(reject(
+                    index,
+                    Some(event_id),
+                    "held_limit",
+                    error.to_string(),
+                ));
+                continue;
+            }
+        };
+        to_store.push(NewEvent {
+            event_id: event_id.clone(),
+            signer: event.signer().to_hex(),
+            seq: event.seq() as i64,
+            tablet_id: request.tablet.tablet_id.clone(),
+            event_json: String::from_utf8(event.to_json_bytes()).expect("wire JSON is UTF-8"),
+            received_at_ms: now_ms as i64,
+        });
+        stored_indices.push(index);
+        receipts[index] = Some(Receipt {
+            index,
+            event_id: Some(event_id),
+            status,
+            server_seq: None,
+            received_at_ms: now_ms,
+            fork,
+            reason: None,
+        });
+    }
+
+    // One transaction for the whole batch: an accepted receipt means the event is durable.
+    let server_seqs = match state.storage.append_events(&site_id, &to_store).await {
+        Ok(server_seqs) => server_seqs,
+        Err(error) => {
+            // The in-memory replica already holds events the database does not: rebuild it.
+            drop(guard);
+            state.replicas.forget(&site_id);
+            return Err(ApiError::unavailable("database_unreachable", error));
+        }
+    };
+    for (index, server_seq) in stored_indices.into_iter().zip(server_seqs) {
+        if let Some(receipt) = receipts[index].as_mut() {
+            receipt.server_seq = Some(server_seq);
+        }
+    }
+    drop(guard);
+    state
+        .storage
+        .record_tablet_sync(&request.tablet.tablet_id, now_ms as i64)
+        .await
+        .map_err(|error| ApiError::unavailable("database_unreachable", error))?;
+    let receipts: Vec<Receipt> = receipts
+        .into_iter()
+        .map(|receipt| receipt.expect("every event has a receipt"))
+        .collect();
+    for receipt in &receipts {
+        let status = match receipt.status {
+            ReceiptStatus::Accepted => "accepted",
+            ReceiptStatus::Held => "held",
+            ReceiptStatus::Duplicate => "duplicate",
+            ReceiptStatus::Rejected => "rejected",
+        };
+        let reason = receipt.reason.as_ref().map_or("", |reason| reason.code);
+        state.metrics.count_receipt(status, reason);
+    }
+    state.metrics.observe_push(started.elapsed().as_secs_f64());
+    Ok(Json(serde_json::json!({ "receipts": receipts })))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PullQuery {
+    /// The `next_after` of the previous pull; 0 for the first.
+    #[serde(default)]
+    after: i64,
+    limit: Option<i64>,
+}
+
+pub async fn pull(
+    State(state): State<AppState>,
+    Query(query): Query<PullQuery>,
+    request: SignedByTablet,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    if query.after < 0 {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "bad_cursor",
+            "`after` must be 0 or more.",
+        ));
+    }
+    state.metrics.count_pull();
+    let limit = query.limit.unwrap_or(500).clamp(1, MAX_PULL_EVENTS);
+    let site_id = &request.tablet.site_id;
+    let stored = state
+        .storage
+        .events_since(site_id, query.after, limit + 1)
+        .await
+        .map_err(|error| ApiError::unavailable("database_unreachable", error))?;
+    let more = stored.len() as i64 > limit;
+    let page = &stored[..stored.len().min(limit as usize)];
+    let next_after = page.last().map_or(query.after, |event| event.server_seq);
+    let events: Vec<serde_json::Value> = page
+        .iter()
+        .map(|stored| {
+            serde_json::json!({
+                "server_seq": stored.server_seq,
+                "received_at_ms": stored.received_at_ms,
+                "event": serde_json::from_str::<serde_json::Value>(&stored.event_json)
+                    .unwrap_or(serde_json::Value::Null),
+            })
+        })
+        .collect();
+    let roster = load_roster(state.storage.as_ref(), site_id).await?;
+    state
+        .storage
+        .record_tablet_sync(&request.tablet.tablet_id, request.now_ms as i64)
+        .await
+        .map_err(|error| ApiError::unavailable("database_unreachable", error))?;
+    Ok(Json(serde_json::json!({
+        "events": events,
+        "next_after": next_after,
+        "more": more,
+        "roster_version": roster.version,
+    })))
+}
+
+pub async fn roster(
+    State(state): State<AppState>,
+    request: SignedByTablet,
+) -> Result<Json<Roster>, ApiError> {
+    Ok(Json(
+        load_roster(state.storage.as_ref(), &request.tablet.site_id).await?,
+    ))
+}

@@ -1,0 +1,133 @@
+//! The extractor for requests signed by an enrolled tablet (see `baton_core::request`).
+//!
+//! A handler that takes `SignedByTablet` runs only for a request whose signature verifies with
+//! an enrolled, not decommissioned tablet's key, whose timestamp is within the window, and whose
+//! nonce was never seen before within that window: a captured request cannot be replayed.
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Request};
+use axum::http::{HeaderMap, StatusCode};
+use baton_core::ids::SignerKey;
+use baton_core::request::{
+    HEADER_KEY, HEADER_NONCE, HEADER_SIGNATURE, HEADER_TIMESTAMP, RequestToSign, verify_request,
+};
+
+use super::AppState;
+use super::error::ApiError;
+use crate::storage::TabletRecord;
+use crate::sync::now_ms;
+
+/// How far a request's timestamp may be from the server's clock, either way.
+pub const REQUEST_WINDOW_MS: u64 = 5 * 60_000;
+
+/// The largest body a tablet may send in one request (a push of 500 events fits easily).
+pub const MAX_SIGNED_BODY_BYTES: usize = 4 * 1024 * 1024;
+
+pub struct SignedByTablet {
+    pub tablet: TabletRecord,
+    pub signer: SignerKey,
+    pub body: Bytes,
+    pub now_ms: u64,
+}
+
+fn header<'a>(headers: &'a HeaderMap, name: &'static str) -> Result<&'a str, ApiError> {
+    headers
+        .get(name)
+        .and_then(|value| value.to_str().ok())
+        .ok_or_else(|| {
+            unauthorized(
+                "missing_signature",
+                format!("The {name} header is missing."),
+            )
+        })
+}
+
+fn unauthorized(code: &'static str, message: String) -> ApiError {
+    ApiError::new(StatusCode::UNAUTHORIZED, code, message)
+}
+
+impl FromRequest<AppState> for SignedByTablet {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        let (parts, body) = request.into_parts();
+        let key_hex = header(&parts.headers, HEADER_KEY)?.to_owned();
+        let timestamp = header(&parts.headers, HEADER_TIMESTAMP)?.to_owned();
+        let nonce = header(&parts.headers, HEADER_NONCE)?.to_owned();
+        let signature = header(&parts.headers, HEADER_SIGNATURE)?.to_owned();
+        let timestamp_ms: u64 = timestamp.parse().map_err(|_| {
+            unauthorized(
+                "bad_timestamp",
+                format!("{HEADER_TIMESTAMP} must be milliseconds since the epoch."),
+            )
+        })?;
+        let signer = SignerKey::from_hex(&key_hex)
+            .map_err(|error| unauthorized("unknown_tablet", format!("{HEADER_KEY}: {error}")))?;
+        let body = axum::body::to_bytes(body, MAX_SIGNED_BODY_BYTES).await.map_err(|_| {
+            ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "body_too_large",
+                format!("The request body exceeds {MAX_SIGNED_BODY_BYTES} bytes; send fewer events per push."),
+            )
+        })?;
+        let path_and_query = parts
+            .uri
+            .path_and_query()
+            .map_or(parts.uri.path(), |pq| pq.as_str());
+        let now_ms = now_ms();
+        let to_sign = RequestToSign {
+            method: parts.method.as_str(),
+            path_and_query,
+            body: &body,
+            timestamp_ms,
+            nonce: &nonce,
+        };
+        verify_request(&signer, &to_sign, &signature, now_ms, REQUEST_WINDOW_MS)
+            .map_err(|error| unauthorized("bad_request_signature", error.to_string()))?;
+
+        let tablet = state
+            .storage
+            .find_tablet_by_key(&key_hex.to_ascii_lowercase())
+            .await
+            .map_err(|error| ApiError::unavailable("database_unreachable", error))?
+            .ok_or_else(|| {
+                unauthorized(
+                    "unknown_tablet",
+                    "This key is not an enrolled tablet.".to_owned(),
+                )
+            })?;
+        if tablet
+            .revoked_from_ms
+            .is_some_and(|revoked_from| revoked_from as u64 <= now_ms)
+        {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "tablet_decommissioned",
+                "This tablet was decommissioned; a manager must enroll it again.",
+            ));
+        }
+        // Checked last, so that only authentic requests can fill the nonce table.
+        let fresh = state
+            .storage
+            .remember_nonce(
+                &tablet.tablet_id,
+                &nonce,
+                (now_ms + REQUEST_WINDOW_MS) as i64,
+                now_ms as i64,
+            )
+            .await
+            .map_err(|error| ApiError::unavailable("database_unreachable", error))?;
+        if !fresh {
+            return Err(unauthorized(
+                "replayed_request",
+                "This request's nonce was already used.".to_owned(),
+            ));
+        }
+        Ok(SignedByTablet {
+            tablet,
+            signer,
+            body,
+            now_ms,
+        })
+    }
+}

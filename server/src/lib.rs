@@ -1,0 +1,28 @@
+//! Baton's sync server: thin by design. It verifies, stores, merges and serves; the custody rules
+//! live in `baton-core`.
+//!
+//! # Layout
+//! - `config`: command-line flags and environment variables (clap), the single source of
+//!   configuration.
+//! - `storage`: the `Storage` trait and its two backends, `storage::sqlite` (embedded default)
+//!   and `storage::postgres` (scale-out), each with its own migrations under `migrations/`.
+//! - `seed`: synthetic demo data for a first start (`--demo`), with PIN verifiers and the
+//!   manager's password hashed by argon2id.
+//! - `site_config`: a site's configuration (core's `SiteRules` plus tablet settings).
+//! - `server_key`: the server's ed25519 key, kept in an owner-only file.
+//! - `enrollment`: single-use enrollment codes, stored only as hashes.
+//! - `sync`: each site's in-memory `core::Replica`, caught up from storage before every use.
+//! - `http`: the axum router (`http::app`): tablet enrollment and signed sync requests, manager
+//!   sign-in with sessions and CSRF, static serving of the built PWA with its caching rules,
+//!   security headers, and the error type every handler returns.
+//! - `serve`: start-up, logging and graceful shutdown.
+
+pub mod config;
+pub mod enrollment;
+pub mod http;
+pub mod seed;
+pub mod serve;
+pub mod server_key;
+pub mod site_config;
+pub mod storage;
+pub mod sync;

@@ -1,0 +1,187 @@
+//! Start-up, logging and graceful shutdown.
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+use tracing_subscriber::EnvFilter;
+
+use crate::config::{Cli, Command, DatabaseArgs, EnrollmentCodeArgs, LogFormat, ServeArgs};
+use crate::http::{self, AppState, static_files::StaticFiles};
+use crate::server_key::ServerKey;
+use crate::{seed, storage};
+
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Serve(args) => serve(args).await,
+        Command::EnrollmentCode(args) => enrollment_code(args).await,
+    }
+}
+
+async fn open_storage(
+    database: &DatabaseArgs,
+) -> anyhow::Result<std::sync::Arc<dyn storage::Storage>> {
+    std::fs::create_dir_all(&database.data_dir).with_context(|| {
+        format!(
+            "cannot create the data directory {}",
+            database.data_dir.display()
+        )
+    })?;
+    let database_url = database.effective_database_url();
+    let redacted_url = storage::redact_url(&database_url);
+    tracing::info!(database = %redacted_url, "opening the database");
+    storage::connect(&database_url)
+        .await
+        .with_context(|| format!("cannot open the database {redacted_url}"))
+}
+
+async fn enrollment_code(args: EnrollmentCodeArgs) -> anyhow::Result<()> {
+    let storage = open_storage(&args.database).await?;
+    let wards = storage.list_wards(&args.site).await?;
+    if !wards.iter().any(|ward| ward.ward_id == args.ward) {
+        let known: Vec<&str> = wards.iter().map(|ward| ward.ward_id.as_str()).collect();
+        anyhow::bail!(
+            "site {:?} has no ward {:?}; its wards are {known:?}",
+            args.site,
+            args.ward
+        );
+    }
+    if args.minutes == 0 || args.minutes > crate::enrollment::MAX_CODE_MINUTES {
+        anyhow::bail!(
+            "--minutes must be 1 to {}",
+            crate::enrollment::MAX_CODE_MINUTES
+        );
+    }
+    let (code, expires_at_ms) = crate::enrollment::create_code(
+        storage.as_ref(),
+        &args.site,
+        &args.ward,
+        "command-line",
+        args.minutes,
+        crate::sync::now_ms(),
+    )
+    .await?;
+    println!("{code}");
+    eprintln!(
+        "Single-use enrollment code for ward {} of site {}, valid for {} minutes (until {} ms since the epoch).",
+        args.ward, args.site, args.minutes, expires_at_ms
+    );
+    Ok(())
+}
+
+fn init_logging(args: &ServeArgs) -> anyhow::Result<()> {
+    let filter = EnvFilter::try_new(&args.log_level)
+        .with_context(|| format!("invalid --log-level {:?}", args.log_level))?;
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    // try_init: a second call (tests start several servers in one process) keeps the first.
+    let _ = match args.log_format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().try_init(),
+    };
+    Ok(())
+}
+
+pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    init_logging(&args)?;
+    let storage = open_storage(&args.database).await?;
+    let server_key = ServerKey::load_or_create(&args.effective_server_key_file())?;
+
+    if args.demo && storage.is_empty().await? {
+        seed_demo(storage.as_ref(), &args).await?;
+    }
+    let summary = storage.summary().await?;
+    tracing::info!(
+        ?summary,
+        backend = storage.backend().name(),
+        "database ready"
+    );
+
+    let static_files = StaticFiles::load(&args.dist);
+    if !static_files.is_built() {
+        tracing::warn!(
+            dist = %static_files.dist().display(),
+            "no index.html in the dist directory: the API runs, the web app is not served"
+        );
+    }
+
+    let listener = TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.listen))?;
+    let address = listener.local_addr()?;
+    let mut state = AppState::new(storage, static_files, server_key, args.secure_cookies);
+    state.metrics_token = args.metrics_token.as_deref().map(Arc::from);
+
+    // Printed on stdout (not only logged) so that scripts and people both find it.
+    println!("Baton is listening on http://{address}/");
+    println!("  tablet capture:     http://{address}/");
+    println!("  manager dashboard:  http://{address}/dashboard");
+    println!("  health:             http://{address}/healthz");
+    tracing::info!(%address, "listening");
+
+    axum::serve(listener, http::app(state))
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .context("the HTTP server failed")?;
+    tracing::info!("stopped after finishing in-flight requests");
+    Ok(())
+}
+
+async fn seed_demo(storage: &dyn storage::Storage, args: &ServeArgs) -> anyhow::Result<()> {
+    println!("First start: creating synthetic demo data (hashing PINs with argon2id)...");
+    let (site, credentials) = tokio::task::spawn_blocking(seed::demo_site)
+        .await
+        .context("seeding task")??;
+    storage
+        .import_site(&site)
+        .await
+        .context("storing the demo site")?;
+    let text = seed::format_credentials(&credentials, &site.name);
+    let credentials_path = args.database.data_dir.join("demo-credentials.txt");
+    write_owner_only(&credentials_path, &text)
+        .with_context(|| format!("cannot write {}", credentials_path.display()))?;
+    println!("{text}");
+    println!("(saved to {})", credentials_path.display());
+    Ok(())
+}
+
+/// Writes a file only its owner can read: it holds demo secrets.
+fn write_owner_only(path: &std::path::Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    options.open(path)?.write_all(text.as_bytes())
+}
+
+/// Resolves on Ctrl-C or SIGTERM (what systemd and container runtimes send).
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(error) = tokio::signal::ctrl_c().await {
+            tracing::error!(%error, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(error) => {
+                tracing::error!(%error, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutdown requested: finishing in-flight requests");
+}

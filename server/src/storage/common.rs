@@ -1,0 +1,412 @@
+//! The registry queries, written once for both backends.
+//!
+//! SQLite and PostgreSQL differ in their pool types, not in this SQL or in how these rows decode,
+//! so a macro stamps the same `Storage` impl for each backend. What needs a backend's own dialect
+//! (locking, sequences, notifications) is passed in as the macro's last argument, from that
+//! backend's file.
+
+macro_rules! storage_impl {
+    ($storage:ty, $backend:expr, lock_site = $lock_site:expr, { $($backend_specific:item)* }) => {
+        #[async_trait::async_trait]
+        impl Storage for $storage {
+        fn backend(&self) -> Backend {
+            $backend
+        }
+
+        $($backend_specific)*
+
+        async fn ping(&self) -> Result<(), StorageError> {
+            sqlx::query("SELECT 1").execute(&self.pool).await?;
+            Ok(())
+        }
+
+        async fn is_empty(&self) -> Result<bool, StorageError> {
+            let (n_sites,): (i64,) = sqlx::query_as(sql::COUNT_SITES).fetch_one(&self.pool).await?;
+            Ok(n_sites == 0)
+        }
+
+        async fn import_site(&self, site: &SiteSetup) -> Result<(), StorageError> {
+            let mut tx = self.pool.begin().await?;
+            let (n_existing,): (i64,) = sqlx::query_as(sql::SITE_EXISTS)
+                .bind(&site.site_id)
+                .fetch_one(&mut *tx)
+                .await?;
+            if n_existing > 0 {
+                return Err(StorageError::SiteExists(site.site_id.clone()));
+            }
+            sqlx::query(sql::INSERT_SITE)
+                .bind(&site.site_id)
+                .bind(&site.name)
+                .bind(&site.config_json)
+                .execute(&mut *tx)
+                .await?;
+            for ward in &site.wards {
+                sqlx::query(sql::INSERT_WARD)
+                    .bind(&ward.ward_id)
+                    .bind(&ward.site_id)
+                    .bind(&ward.name)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            for member in &site.staff {
+                sqlx::query(sql::INSERT_STAFF)
+                    .bind(&member.staff_id)
+                    .bind(&member.site_id)
+                    .bind(&member.display_name)
+                    .bind(&member.role)
+                    .bind(&member.badge_id)
+                    .bind(&member.home_ward)
+                    .bind(&member.pin_verifier)
+                    .bind(member.active)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            for device in &site.devices {
+                sqlx::query(sql::INSERT_DEVICE)
+                    .bind(&device.device_id)
+                    .bind(&device.site_id)
+                    .bind(&device.asset_tag)
+                    .bind(&device.kind)
+                    .bind(&device.model)
+                    .bind(&device.home_ward)
+                    .bind(device.active)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            for account in &site.accounts {
+                sqlx::query(sql::INSERT_ACCOUNT)
+                    .bind(&account.username)
+                    .bind(&account.password_hash)
+                    .bind(account.role.as_str())
+                    .bind(&account.site_id)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await?;
+            Ok(())
+        }
+
+        async fn list_wards(&self, site_id: &str) -> Result<Vec<WardRecord>, StorageError> {
+            let rows: Vec<(String, String, String)> = sqlx::query_as(sql::SELECT_WARDS)
+                .bind(site_id)
+                .fetch_all(&self.pool)
+                .await?;
+            Ok(rows
+                .into_iter()
+                .map(|(ward_id, site_id, name)| WardRecord { ward_id, site_id, name })
+                .collect())
+        }
+
+        async fn list_staff(&self, site_id: &str) -> Result<Vec<StaffRecord>, StorageError> {
+            let rows: Vec<(String, String, String, String, String, String, String, bool)> =
+                sqlx::query_as(sql::SELECT_STAFF)
+                    .bind(site_id)
+                    .fetch_all(&self.pool)
+                    .await?;
+            Ok(rows
+                .into_iter()
+                .map(
+                    |(staff_id, site_id, display_name, role, badge_id, home_ward, pin_verifier, active)| {
+                        StaffRecord {
+                            staff_id,
+                            site_id,
+                            display_name,
+                            role,
+                            badge_id,
+                            home_ward,
+                            pin_verifier,
+                            active,
+                        }
+                    },
+                )
+                .collect())
+        }
+
+        async fn list_devices(&self, site_id: &str) -> Result<Vec<DeviceRecord>, StorageError> {
+            let rows: Vec<(String, String, String, String, String, String, bool)> =
+                sqlx::query_as(sql::SELECT_DEVICES)
+                    .bind(site_id)
+                    .fetch_all(&self.pool)
+                    .await?;
+            Ok(rows
+                .into_iter()
+                .map(|(device_id, site_id, asset_tag, kind, model, home_ward, active)| DeviceRecord {
+                    device_id,
+                    site_id,
+                    asset_tag,
+                    kind,
+                    model,
+                    home_ward,
+                    active,
+                })
+                .collect())
+        }
+
+        async fn find_account(&self, username: &str) -> Result<Option<AccountRecord>, StorageError> {
+            let row: Option<(String, String, String, Option<String>)> = sqlx::query_as(sql::SELECT_ACCOUNT)
+                .bind(username)
+                .fetch_optional(&self.pool)
+                .await?;
+            Ok(row.and_then(|(username, password_hash, role, site_id)| {
+                // A role this build does not know is treated as no account at all: fail closed.
+                AccountRole::parse(&role).map(|role| AccountRecord {
+                    username,
+                    password_hash,
+                    role,
+                    site_id,
+                })
+            }))
+        }
+
+        async fn summary(&self) -> Result<Summary, StorageError> {
+            let (sites, wards, staff, devices, accounts): (i64, i64, i64, i64, i64) =
+                sqlx::query_as(sql::SUMMARY).fetch_one(&self.pool).await?;
+            Ok(Summary { sites, wards, staff, devices, accounts })
+        }
+
+        async fn site_config(&self, site_id: &str) -> Result<Option<String>, StorageError> {
+            let row: Option<(String,)> = sqlx::query_as(sql::SITE_CONFIG)
+                .bind(site_id)
+                .fetch_optional(&self.pool)
+                .await?;
+            Ok(row.map(|(config_json,)| config_json))
+        }
+
+        async fn create_enrollment_code(&self, code: &EnrollmentCode) -> Result<(), StorageError> {
+            sqlx::query(sql::INSERT_ENROLLMENT_CODE)
+                .bind(&code.code_hash)
+                .bind(&code.site_id)
+                .bind(&code.ward_id)
+                .bind(&code.created_by)
+                .bind(code.created_at_ms)
+                .bind(code.expires_at_ms)
+                .execute(&self.pool)
+                .await?;
+            Ok(())
+        }
+
+        async fn redeem_enrollment_code(
+            &self,
+            code_hash: &str,
+            now_ms: i64,
+            tablet: &TabletRecord,
+        ) -> Result<TabletRecord, StorageError> {
+            let mut tx = self.pool.begin().await?;
+            let usable: Option<(String, String)> = sqlx::query_as(sql::FIND_USABLE_CODE)
+                .bind(code_hash)
+                .bind(now_ms)
+                .fetch_optional(&mut *tx)
+                .await?;
+            let Some((site_id, ward_id)) = usable else {
+                return Err(StorageError::EnrollmentCodeInvalid);
+            };
+            let existing: Option<(String,)> = sqlx::query_as(sql::FIND_TABLET_ID_BY_KEY)
+                .bind(&tablet.public_key)
+                .fetch_optional(&mut *tx)
+                .await?;
+            if let Some((tablet_id,)) = existing {
+                return Err(StorageError::KeyAlreadyEnrolled(tablet_id));
+            }
+            sqlx::query(sql::INSERT_TABLET)
+                .bind(&tablet.tablet_id)
+                .bind(&site_id)
+                .bind(&ward_id)
+                .bind(&tablet.public_key)
+                .bind(&tablet.label)
+                .bind(tablet.enrolled_at_ms)
+                .execute(&mut *tx)
+                .await?;
+            // The `used_by IS NULL` guard makes a concurrent second redemption update nothing.
+            let used = sqlx::query(sql::USE_CODE)
+                .bind(&tablet.tablet_id)
+                .bind(now_ms)
+                .bind(code_hash)
+                .execute(&mut *tx)
+                .await?;
+            if used.rows_affected() != 1 {
+                return Err(StorageError::EnrollmentCodeInvalid);
+            }
+            tx.commit().await?;
+            Ok(TabletRecord { site_id, ward_id, revoked_from_ms: None, last_sync_ms: None, ..tablet.clone() })
+        }
+
+        async fn find_tablet_by_key(&self, public_key: &str) -> Result<Option<TabletRecord>, StorageError> {
+            let query = format!("SELECT {} FROM tablets WHERE public_key = $1", sql::TABLET_COLUMNS);
+            let row: Option<TabletRow> = sqlx::query_as(&query).bind(public_key).fetch_optional(&self.pool).await?;
+            Ok(row.map(tablet_from_row))
+        }
+
+        async fn list_tablets(&self, site_id: &str) -> Result<Vec<TabletRecord>, StorageError> {
+            let query = format!("SELECT {} FROM tablets WHERE site_id = $1 ORDER BY tablet_id", sql::TABLET_COLUMNS);
+            let rows: Vec<TabletRow> = sqlx::query_as(&query).bind(site_id).fetch_all(&self.pool).await?;
+            Ok(rows.into_iter().map(tablet_from_row).collect())
+        }
+
+        async fn decommission_tablet(
+            &self,
+            site_id: &str,
+            tablet_id: &str,
+            revoked_from_ms: i64,
+        ) -> Result<bool, StorageError> {
+            let changed = sqlx::query(sql::DECOMMISSION_TABLET)
+                .bind(revoked_from_ms)
+                .bind(tablet_id)
+                .bind(site_id)
+                .execute(&self.pool)
+                .await?;
+            Ok(changed.rows_affected() == 1)
+        }
+
+        async fn record_tablet_sync(&self, tablet_id: &str, now_ms: i64) -> Result<(), StorageError> {
+            sqlx::query(sql::UPDATE_TABLET_SYNC).bind(now_ms).bind(tablet_id).execute(&self.pool).await?;
+            Ok(())
+        }
+
+        async fn remember_nonce(
+            &self,
+            tablet_id: &str,
+            nonce: &str,
+            expires_at_ms: i64,
+            now_ms: i64,
+        ) -> Result<bool, StorageError> {
+            let mut tx = self.pool.begin().await?;
+            sqlx::query(sql::DELETE_EXPIRED_NONCES).bind(now_ms).execute(&mut *tx).await?;
+            let inserted = sqlx::query(sql::INSERT_NONCE)
+                .bind(tablet_id)
+                .bind(nonce)
+                .bind(expires_at_ms)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            Ok(inserted.rows_affected() == 1)
+        }
+
+        async fn append_events(&self, site_id: &str, events: &[NewEvent]) -> Result<Vec<i64>, StorageError> {
+            let mut tx = self.pool.begin().await?;
+            let lock_site: Option<&str> = $lock_site;
+            if let Some(lock_site) = lock_site {
+                sqlx::query(lock_site).bind(site_id).execute(&mut *tx).await?;
+            }
+            let mut server_seqs = Vec::with_capacity(events.len());
+            for event in events {
+                let inserted: Option<(i64,)> = sqlx::query_as(sql::INSERT_EVENT)
+                    .bind(site_id)
+                    .bind(&event.event_id)
+                    .bind(&event.signer)
+                    .bind(event.seq)
+                    .bind(&event.tablet_id)
+                    .bind(&event.event_json)
+                    .bind(event.received_at_ms)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                let server_seq = match inserted {
+                    Some((server_seq,)) => server_seq,
+                    None => {
+                        let (server_seq,): (i64,) = sqlx::query_as(sql::FIND_EVENT_SEQ)
+                            .bind(&event.event_id)
+                            .fetch_one(&mut *tx)
+                            .await?;
+                        server_seq
+                    }
+                };
+                server_seqs.push(server_seq);
+            }
+            tx.commit().await?;
+            Ok(server_seqs)
+        }
+
+        async fn events_since(
+            &self,
+            site_id: &str,
+            after_seq: i64,
+            limit: i64,
+        ) -> Result<Vec<StoredEvent>, StorageError> {
+            let rows: Vec<(i64, String, String, String, i64)> = sqlx::query_as(sql::EVENTS_SINCE)
+                .bind(site_id)
+                .bind(after_seq)
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await?;
+            Ok(rows
+                .into_iter()
+                .map(|(server_seq, event_id, tablet_id, event_json, received_at_ms)| StoredEvent {
+                    server_seq,
+                    event_id,
+                    tablet_id,
+                    event_json,
+                    received_at_ms,
+                })
+                .collect())
+        }
+
+        async fn create_session(&self, session: &SessionRecord) -> Result<(), StorageError> {
+            sqlx::query(sql::INSERT_SESSION)
+                .bind(&session.session_hash)
+                .bind(&session.username)
+                .bind(&session.csrf_hash)
+                .bind(session.created_at_ms)
+                .bind(session.expires_at_ms)
+                .execute(&self.pool)
+                .await?;
+            Ok(())
+        }
+
+        async fn find_session(&self, session_hash: &str, now_ms: i64) -> Result<Option<SessionRecord>, StorageError> {
+            let row: Option<(String, String, String, i64, i64)> = sqlx::query_as(sql::FIND_SESSION)
+                .bind(session_hash)
+                .bind(now_ms)
+                .fetch_optional(&self.pool)
+                .await?;
+            Ok(row.map(|(session_hash, username, csrf_hash, created_at_ms, expires_at_ms)| SessionRecord {
+                session_hash,
+                username,
+                csrf_hash,
+                created_at_ms,
+                expires_at_ms,
+            }))
+        }
+
+        async fn delete_session(&self, session_hash: &str) -> Result<(), StorageError> {
+            sqlx::query(sql::DELETE_SESSION).bind(session_hash).execute(&self.pool).await?;
+            Ok(())
+        }
+        }
+    };
+}
+
+/// A `tablets` row in `sql::TABLET_COLUMNS` order.
+pub(super) type TabletRow = (
+    String,
+    String,
+    String,
+    String,
+    String,
+    i64,
+    Option<i64>,
+    Option<i64>,
+);
+
+pub(super) fn tablet_from_row(row: TabletRow) -> super::TabletRecord {
+    let (
+        tablet_id,
+        site_id,
+        ward_id,
+        public_key,
+        label,
+        enrolled_at_ms,
+        revoked_from_ms,
+        last_sync_ms,
+    ) = row;
+    super::TabletRecord {
+        tablet_id,
+        site_id,
+        ward_id,
+        public_key,
+        label,
+        enrolled_at_ms,
+        revoked_from_ms,
+        last_sync_ms,
+    }
+}
+
+pub(super) use storage_impl;

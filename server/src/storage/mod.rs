@@ -1,0 +1,193 @@
+//! Storage behind one trait, one implementation per backend, chosen by the URL scheme.
+//!
+//! The SQL both backends accept word for word lives in `sql`; each backend keeps its own
+//! migrations (`migrations/sqlite`, `migrations/postgres`) and whatever needs its own dialect.
+
+mod common;
+pub mod postgres;
+mod records;
+mod sql;
+pub mod sqlite;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+pub use records::{
+    AccountRecord, AccountRole, DeviceRecord, EnrollmentCode, NewEvent, SessionRecord, SiteSetup,
+    StaffRecord, StoredEvent, Summary, TabletRecord, WardRecord,
+};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    #[error(
+        "unsupported database URL scheme in {0:?}: use sqlite://PATH or postgres://USER@HOST:PORT/DB"
+    )]
+    UnsupportedUrl(String),
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("database migration failed: {0}")]
+    Migration(#[from] sqlx::migrate::MigrateError),
+    #[error("the site {0:?} already exists")]
+    SiteExists(String),
+    #[error("the enrollment code is unknown, expired or already used")]
+    EnrollmentCodeInvalid,
+    #[error("this public key is already enrolled as tablet {0}")]
+    KeyAlreadyEnrolled(String),
+}
+
+/// Which backend a store runs on; used for logs and `/readyz`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        }
+    }
+}
+
+/// Everything the server persists. Each method is one transaction: a caller never sees half of a
+/// write.
+#[async_trait]
+pub trait Storage: Send + Sync + 'static {
+    fn backend(&self) -> Backend;
+
+    /// Round trip to the database, for `/readyz`.
+    async fn ping(&self) -> Result<(), StorageError>;
+
+    /// Whether no site has been created yet (a first start).
+    async fn is_empty(&self) -> Result<bool, StorageError>;
+
+    /// Creates a site with its wards, staff, devices and accounts in one transaction.
+    async fn import_site(&self, site: &SiteSetup) -> Result<(), StorageError>;
+
+    async fn list_wards(&self, site_id: &str) -> Result<Vec<WardRecord>, StorageError>;
+    async fn list_devices(&self, site_id: &str) -> Result<Vec<DeviceRecord>, StorageError>;
+    async fn list_staff(&self, site_id: &str) -> Result<Vec<StaffRecord>, StorageError>;
+    async fn find_account(&self, username: &str) -> Result<Option<AccountRecord>, StorageError>;
+
+    /// Counts of what is stored, printed at start-up.
+    async fn summary(&self) -> Result<Summary, StorageError>;
+
+    /// The site's configuration JSON, `None` for an unknown site.
+    async fn site_config(&self, site_id: &str) -> Result<Option<String>, StorageError>;
+
+    async fn create_enrollment_code(&self, code: &EnrollmentCode) -> Result<(), StorageError>;
+
+    /// Uses up an unexpired, unused code and enrolls `tablet` in one transaction, at the code's
+    /// site and ward (whatever `tablet` says of them).
+    async fn redeem_enrollment_code(
+        &self,
+        code_hash: &str,
+        now_ms: i64,
+        tablet: &TabletRecord,
+    ) -> Result<TabletRecord, StorageError>;
+
+    async fn find_tablet_by_key(
+        &self,
+        public_key: &str,
+    ) -> Result<Option<TabletRecord>, StorageError>;
+    async fn list_tablets(&self, site_id: &str) -> Result<Vec<TabletRecord>, StorageError>;
+    /// Refuses the tablet's key from `revoked_from_ms` on; `false` if the site has no such tablet.
+    async fn decommission_tablet(
+        &self,
+        site_id: &str,
+        tablet_id: &str,
+        revoked_from_ms: i64,
+    ) -> Result<bool, StorageError>;
+
+    async fn record_tablet_sync(&self, tablet_id: &str, now_ms: i64) -> Result<(), StorageError>;
+
+    /// Remembers a signed request's nonce until `expires_at_ms`; `false` if it was already seen
+    /// (a replay). Forgets expired nonces on the way.
+    async fn remember_nonce(
+        &self,
+        tablet_id: &str,
+        nonce: &str,
+        expires_at_ms: i64,
+        now_ms: i64,
+    ) -> Result<bool, StorageError>;
+
+    /// Appends verified events to the site's log in one transaction and returns each one's
+    /// `server_seq`, in input order. An event already stored keeps its first `server_seq`.
+    /// Appends to one site are serialised, so `server_seq` grows in commit order and a pull
+    /// cursor never skips an event that commits late.
+    async fn append_events(
+        &self,
+        site_id: &str,
+        events: &[NewEvent],
+    ) -> Result<Vec<i64>, StorageError>;
+
+    /// The site's events after `after_seq`, oldest first, at most `limit`.
+    async fn events_since(
+        &self,
+        site_id: &str,
+        after_seq: i64,
+        limit: i64,
+    ) -> Result<Vec<StoredEvent>, StorageError>;
+
+    async fn create_session(&self, session: &SessionRecord) -> Result<(), StorageError>;
+    async fn find_session(
+        &self,
+        session_hash: &str,
+        now_ms: i64,
+    ) -> Result<Option<SessionRecord>, StorageError>;
+    async fn delete_session(&self, session_hash: &str) -> Result<(), StorageError>;
+}
+
+/// Opens (and migrates) the database named by `url`.
+pub async fn connect(url: &str) -> Result<Arc<dyn Storage>, StorageError> {
+    if url.starts_with("sqlite:") {
+        Ok(Arc::new(sqlite::SqliteStorage::connect(url).await?))
+    } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+        Ok(Arc::new(postgres::PostgresStorage::connect(url).await?))
+    } else {
+        Err(StorageError::UnsupportedUrl(redact_url(url)))
+    }
+}
+
+/// The URL without its password, safe for logs and error messages.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let credentials = &url[scheme_end + 3..at];
+            match credentials.find(':') {
+                Some(colon) => format!(
+                    "{}{}:***{}",
+                    &url[..scheme_end + 3],
+                    &credentials[..colon],
+                    &url[at..]
+                ),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact_url;
+
+    #[test]
+    fn passwords_never_reach_the_logs() {
+        assert_eq!(
+            redact_url("postgres://baton:s3cret@db:5432/baton"),
+            "postgres://baton:***@db:5432/baton"
+        );
+        assert_eq!(
+            redact_url("postgres://baton@db/baton"),
+            "postgres://baton@db/baton"
+        );
+        assert_eq!(
+            redact_url("sqlite://data/baton.sqlite3"),
+            "sqlite://data/baton.sqlite3"
+        );
+    }
+}

@@ -1,0 +1,152 @@
+//! Rows as the server stores them: the site's registry of wards, staff, devices and accounts.
+//! Mapped to and from SQL at the edge, so that these types carry no storage derives.
+
+use serde::Serialize;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct WardRecord {
+    pub ward_id: String,
+    pub site_id: String,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StaffRecord {
+    pub staff_id: String,
+    pub site_id: String,
+    pub display_name: String,
+    /// `nurse`, `charge_nurse`, `manager`...: what the tablet may let this person do.
+    pub role: String,
+    pub badge_id: String,
+    pub home_ward: String,
+    /// An argon2id PHC string of the PIN. The PIN itself is never stored.
+    pub pin_verifier: String,
+    pub active: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DeviceRecord {
+    pub device_id: String,
+    pub site_id: String,
+    pub asset_tag: String,
+    /// `tablet`, `phone` or `scanner`.
+    pub kind: String,
+    pub model: String,
+    pub home_ward: String,
+    pub active: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AccountRole {
+    Admin,
+    Manager,
+    Auditor,
+}
+
+impl AccountRole {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AccountRole::Admin => "admin",
+            AccountRole::Manager => "manager",
+            AccountRole::Auditor => "auditor",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<AccountRole> {
+        match text {
+            "admin" => Some(AccountRole::Admin),
+            "manager" => Some(AccountRole::Manager),
+            "auditor" => Some(AccountRole::Auditor),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountRecord {
+    pub username: String,
+    /// An argon2id PHC string.
+    pub password_hash: String,
+    pub role: AccountRole,
+    /// The site a manager or auditor is scoped to; `None` for an admin of every site.
+    pub site_id: Option<String>,
+}
+
+/// A whole site as created in one go: by the demo seed, and later by an import.
+#[derive(Debug, Clone)]
+pub struct SiteSetup {
+    pub site_id: String,
+    pub name: String,
+    /// The site's configuration (shifts, grace, lockout) as JSON, handed to tablets at enrollment.
+    pub config_json: String,
+    pub wards: Vec<WardRecord>,
+    pub staff: Vec<StaffRecord>,
+    pub devices: Vec<DeviceRecord>,
+    pub accounts: Vec<AccountRecord>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Summary {
+    pub sites: i64,
+    pub wards: i64,
+    pub staff: i64,
+    pub devices: i64,
+    pub accounts: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TabletRecord {
+    pub tablet_id: String,
+    pub site_id: String,
+    pub ward_id: String,
+    /// The tablet's ed25519 public key, lowercase hex.
+    pub public_key: String,
+    pub label: String,
+    pub enrolled_at_ms: i64,
+    pub revoked_from_ms: Option<i64>,
+    pub last_sync_ms: Option<i64>,
+}
+
+/// A single-use enrollment code as stored: its SHA-256, never the code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnrollmentCode {
+    pub code_hash: String,
+    pub site_id: String,
+    pub ward_id: String,
+    pub created_by: String,
+    pub created_at_ms: i64,
+    pub expires_at_ms: i64,
+}
+
+/// A verified event to append to a site's log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewEvent {
+    pub event_id: String,
+    pub signer: String,
+    pub seq: i64,
+    pub tablet_id: String,
+    /// The event's wire JSON exactly as the tablet signed and sent it.
+    pub event_json: String,
+    pub received_at_ms: i64,
+}
+
+/// An event as stored, with its place in the site's log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredEvent {
+    pub server_seq: i64,
+    pub event_id: String,
+    pub tablet_id: String,
+    pub event_json: String,
+    pub received_at_ms: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionRecord {
+    /// SHA-256 of the cookie's value.
+    pub session_hash: String,
+    pub username: String,
+    pub csrf_hash: String,
+    pub created_at_ms: i64,
+    pub expires_at_ms: i64,
+}

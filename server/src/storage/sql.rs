@@ -1,0 +1,58 @@
+//! SQL that SQLite and PostgreSQL both accept as written (`$n` parameters work in both).
+
+pub const INSERT_SITE: &str = "INSERT INTO sites (site_id, name, config_json) VALUES ($1, $2, $3)";
+pub const SITE_EXISTS: &str = "SELECT COUNT(*) FROM sites WHERE site_id = $1";
+pub const INSERT_WARD: &str = "INSERT INTO wards (ward_id, site_id, name) VALUES ($1, $2, $3)";
+pub const INSERT_STAFF: &str = "INSERT INTO staff (staff_id, site_id, display_name, role, badge_id, home_ward, pin_verifier, active) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
+pub const INSERT_DEVICE: &str = "INSERT INTO devices (device_id, site_id, asset_tag, kind, model, home_ward, active) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7)";
+pub const INSERT_ACCOUNT: &str =
+    "INSERT INTO accounts (username, password_hash, role, site_id) VALUES ($1, $2, $3, $4)";
+
+pub const SELECT_WARDS: &str =
+    "SELECT ward_id, site_id, name FROM wards WHERE site_id = $1 ORDER BY ward_id";
+pub const SELECT_STAFF: &str = "SELECT staff_id, site_id, display_name, role, badge_id, home_ward, pin_verifier, active \
+     FROM staff WHERE site_id = $1 ORDER BY staff_id";
+pub const SELECT_DEVICES: &str = "SELECT device_id, site_id, asset_tag, kind, model, home_ward, active \
+     FROM devices WHERE site_id = $1 ORDER BY device_id";
+pub const SELECT_ACCOUNT: &str =
+    "SELECT username, password_hash, role, site_id FROM accounts WHERE username = $1";
+
+pub const COUNT_SITES: &str = "SELECT COUNT(*) FROM sites";
+pub const SUMMARY: &str = "SELECT \
+     (SELECT COUNT(*) FROM sites), (SELECT COUNT(*) FROM wards), (SELECT COUNT(*) FROM staff), \
+     (SELECT COUNT(*) FROM devices), (SELECT COUNT(*) FROM accounts)";
+
+pub const INSERT_ENROLLMENT_CODE: &str = "INSERT INTO enrollment_codes \
+     (code_hash, site_id, ward_id, created_by, created_at_ms, expires_at_ms) VALUES ($1, $2, $3, $4, $5, $6)";
+pub const FIND_USABLE_CODE: &str = "SELECT site_id, ward_id FROM enrollment_codes \
+     WHERE code_hash = $1 AND used_by IS NULL AND expires_at_ms > $2";
+pub const USE_CODE: &str = "UPDATE enrollment_codes SET used_by = $1, used_at_ms = $2 \
+     WHERE code_hash = $3 AND used_by IS NULL";
+pub const TABLET_COLUMNS: &str =
+    "tablet_id, site_id, ward_id, public_key, label, enrolled_at_ms, revoked_from_ms, last_sync_ms";
+pub const INSERT_TABLET: &str = "INSERT INTO tablets \
+     (tablet_id, site_id, ward_id, public_key, label, enrolled_at_ms) VALUES ($1, $2, $3, $4, $5, $6)";
+pub const FIND_TABLET_ID_BY_KEY: &str = "SELECT tablet_id FROM tablets WHERE public_key = $1";
+pub const UPDATE_TABLET_SYNC: &str = "UPDATE tablets SET last_sync_ms = $1 WHERE tablet_id = $2";
+
+pub const DELETE_EXPIRED_NONCES: &str = "DELETE FROM request_nonces WHERE expires_at_ms < $1";
+pub const INSERT_NONCE: &str = "INSERT INTO request_nonces (tablet_id, nonce, expires_at_ms) VALUES ($1, $2, $3) \
+     ON CONFLICT (tablet_id, nonce) DO NOTHING";
+
+pub const INSERT_EVENT: &str = "INSERT INTO events \
+     (site_id, event_id, signer, seq, tablet_id, event_json, received_at_ms) VALUES ($1, $2, $3, $4, $5, $6, $7) \
+     ON CONFLICT (event_id) DO NOTHING RETURNING server_seq";
+pub const FIND_EVENT_SEQ: &str = "SELECT server_seq FROM events WHERE event_id = $1";
+pub const EVENTS_SINCE: &str = "SELECT server_seq, event_id, tablet_id, event_json, received_at_ms FROM events \
+     WHERE site_id = $1 AND server_seq > $2 ORDER BY server_seq LIMIT $3";
+
+pub const INSERT_SESSION: &str = "INSERT INTO sessions \
+     (session_hash, username, csrf_hash, created_at_ms, expires_at_ms) VALUES ($1, $2, $3, $4, $5)";
+pub const FIND_SESSION: &str = "SELECT session_hash, username, csrf_hash, created_at_ms, expires_at_ms \
+     FROM sessions WHERE session_hash = $1 AND expires_at_ms > $2";
+pub const DELETE_SESSION: &str = "DELETE FROM sessions WHERE session_hash = $1";
+pub const SITE_CONFIG: &str = "SELECT config_json FROM sites WHERE site_id = $1";
+pub const DECOMMISSION_TABLET: &str =
+    "UPDATE tablets SET revoked_from_ms = $1 WHERE tablet_id = $2 AND site_id = $3";

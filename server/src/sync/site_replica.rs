@@ -1,0 +1,193 @@
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use baton_core::event::SignedEvent;
+use baton_core::ids::{DeviceId, EventId, SignerKey, WardId};
+use baton_core::keys::{KeySet, SignerInfo};
+use baton_core::replica::Replica;
+use baton_core::rules::DeviceRegistry;
+use tokio::sync::OwnedMutexGuard;
+
+use crate::site_config::SiteConfig;
+use crate::storage::{Storage, StorageError};
+
+/// Events read from storage per round trip while catching up.
+const CATCH_UP_PAGE: i64 = 5_000;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    #[error("site {0:?} does not exist")]
+    UnknownSite(String),
+    #[error("site {site_id:?}: its stored configuration is invalid: {reason}")]
+    BadSiteConfig { site_id: String, reason: String },
+    #[error("site {site_id:?}: stored event {event_id} cannot be read back: {reason}")]
+    CorruptEvent {
+        site_id: String,
+        event_id: String,
+        reason: String,
+    },
+}
+
+pub struct SiteReplica {
+    pub site_id: String,
+    pub config: SiteConfig,
+    pub replica: Replica,
+    /// The last `server_seq` folded into `replica`.
+    pub cursor: i64,
+}
+
+/// Every site's replica, each behind its own async lock.
+pub struct SiteReplicas {
+    server_key: SignerKey,
+    sites: Mutex<HashMap<String, Arc<tokio::sync::Mutex<Option<SiteReplica>>>>>,
+}
+
+impl SiteReplicas {
+    pub fn new(server_key: SignerKey) -> SiteReplicas {
+        SiteReplicas {
+            server_key,
+            sites: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Locks the site's replica, loading it on first use and catching it up with storage (new
+    /// events, new or decommissioned tablets, registry changes).
+    pub async fn lock(
+        &self,
+        storage: &dyn Storage,
+        site_id: &str,
+    ) -> Result<OwnedMutexGuard<Option<SiteReplica>>, SyncError> {
+        let slot = {
+            let mut sites = self
+                .sites
+                .lock()
+                .expect("the site map lock is never poisoned");
+            sites.entry(site_id.to_owned()).or_default().clone()
+        };
+        let mut guard = slot.lock_owned().await;
+        let mut site = match guard.take() {
+            Some(site) => site,
+            None => self.load(storage, site_id).await?,
+        };
+        // Keys and registry are re-read every time: they are small, and a decommissioned tablet
+        // must be refused by every server process from its next request on.
+        // Changing either re-folds the site, so only a real change is applied.
+        let (keys, registry) = self.keys_and_registry(storage, site_id).await?;
+        if site.replica.custody().keys() != &keys {
+            site.replica.set_keys(keys);
+        }
+        if site.replica.custody().registry() != &registry {
+            site.replica.set_registry(registry);
+        }
+        catch_up(storage, &mut site).await?;
+        *guard = Some(site);
+        Ok(guard)
+    }
+
+    /// Forgets a site's replica, so that the next use reloads it from storage. Called when a
+    /// write failed after the in-memory replica had already taken the events in.
+    pub fn forget(&self, site_id: &str) {
+        self.sites
+            .lock()
+            .expect("the site map lock is never poisoned")
+            .remove(site_id);
+    }
+
+    async fn load(&self, storage: &dyn Storage, site_id: &str) -> Result<SiteReplica, SyncError> {
+        let config_json = storage
+            .site_config(site_id)
+            .await?
+            .ok_or_else(|| SyncError::UnknownSite(site_id.to_owned()))?;
+        let config =
+            SiteConfig::from_json(&config_json).map_err(|reason| SyncError::BadSiteConfig {
+                site_id: site_id.to_owned(),
+                reason,
+            })?;
+        let (keys, registry) = self.keys_and_registry(storage, site_id).await?;
+        let replica = Replica::new(config.rules.clone(), keys, registry);
+        let mut site = SiteReplica {
+            site_id: site_id.to_owned(),
+            config,
+            replica,
+            cursor: 0,
+        };
+        catch_up(storage, &mut site).await?;
+        tracing::info!(
+            site_id,
+            n_events = site.replica.log().len(),
+            "site replica loaded"
+        );
+        Ok(site)
+    }
+
+    async fn keys_and_registry(
+        &self,
+        storage: &dyn Storage,
+        site_id: &str,
+    ) -> Result<(KeySet, DeviceRegistry), SyncError> {
+        let mut signers = vec![(self.server_key, SignerInfo::authority())];
+        for tablet in storage.list_tablets(site_id).await? {
+            // Keys were validated at enrollment; one that no longer parses is skipped loudly
+            // rather than taking the whole site down.
+            match SignerKey::from_hex(&tablet.public_key) {
+                Ok(key) => {
+                    let mut info = SignerInfo::tablet();
+                    info.revoked_from_ms = tablet.revoked_from_ms.map(|ms| ms as u64);
+                    signers.push((key, info));
+                }
+                Err(error) => {
+                    tracing::error!(tablet_id = tablet.tablet_id, %error, "stored tablet key is invalid")
+                }
+            }
+        }
+        let keys = KeySet::from_signers(signers).map_err(|error| SyncError::BadSiteConfig {
+            site_id: site_id.to_owned(),
+            reason: error.to_string(),
+        })?;
+        let mut registry = DeviceRegistry::default();
+        for device in storage.list_devices(site_id).await? {
+            if let (Ok(device_id), Ok(ward_id)) = (
+                DeviceId::new(&device.device_id),
+                WardId::new(&device.home_ward),
+            ) {
+                registry.home_wards.insert(device_id, ward_id);
+            }
+        }
+        Ok((keys, registry))
+    }
+}
+
+/// Folds the events other processes (or this one) stored since `site.cursor`. Stored events
+/// were verified when they were accepted, so they are inserted without a second check.
+async fn catch_up(storage: &dyn Storage, site: &mut SiteReplica) -> Result<(), SyncError> {
+    loop {
+        let page = storage
+            .events_since(&site.site_id, site.cursor, CATCH_UP_PAGE)
+            .await?;
+        let page_len = page.len();
+        for stored in page {
+            site.cursor = stored.server_seq;
+            // Events this process accepted itself are already in the replica: skip the decode.
+            if EventId::from_hex(&stored.event_id).is_ok_and(|id| site.replica.log().contains(&id))
+            {
+                continue;
+            }
+            let event =
+                SignedEvent::from_json_bytes(stored.event_json.as_bytes()).map_err(|error| {
+                    SyncError::CorruptEvent {
+                        site_id: site.site_id.clone(),
+                        event_id: stored.event_id.clone(),
+                        reason: error.to_string(),
+                    }
+                })?;
+            if let Err(error) = site.replica.insert_verified(event) {
+                tracing::warn!(event_id = stored.event_id, %error, "stored event not folded");
+            }
+        }
+        if page_len < CATCH_UP_PAGE as usize {
+            return Ok(());
+        }
+    }
+}

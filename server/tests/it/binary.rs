@@ -1,0 +1,162 @@
+//! The `baton` binary as an operator runs it: a real process on a real socket.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+struct RunningServer {
+    child: Child,
+    base_url: String,
+    stdout_lines: Vec<String>,
+}
+
+/// Starts `baton serve --demo` on a free port and waits for it to print its address.
+#[expect(
+    clippy::zombie_processes,
+    reason = "the child moves into RunningServer, whose Drop kills and waits for it"
+)]
+fn start(data_dir: &std::path::Path) -> RunningServer {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_baton"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--demo", "--dist"])
+        .arg(data_dir.join("no-dist"))
+        .arg("--data-dir")
+        .arg(data_dir)
+        .env_remove("BATON_DATABASE_URL")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut reader = BufReader::new(child.stdout.take().unwrap());
+    let mut stdout_lines = Vec::new();
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line).unwrap() == 0 {
+            let status = child.wait().unwrap();
+            panic!("server exited early ({status}): {stdout_lines:?}");
+        }
+        stdout_lines.push(line.trim_end().to_owned());
+        if let Some(address) = line.trim().strip_prefix("Baton is listening on ") {
+            let base_url = address.trim_end_matches('/').to_owned();
+            // Keep draining stdout so the server never blocks on a full pipe.
+            std::thread::spawn(move || for _ in reader.lines() {});
+            return RunningServer {
+                child,
+                base_url,
+                stdout_lines,
+            };
+        }
+    }
+}
+
+impl Drop for RunningServer {
+    // A failed assertion must not leave a server running behind the test.
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+fn terminate(mut server: RunningServer) -> std::process::ExitStatus {
+    let pid = server.child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    for _ in 0..100 {
+        if let Some(status) = server.child.try_wait().unwrap() {
+            return status;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    server.child.kill().unwrap();
+    panic!("the server did not stop within 10 s of SIGTERM");
+}
+
+#[tokio::test]
+async fn first_start_seeds_once_prints_credentials_and_stops_cleanly_on_sigterm() {
+    let data_dir = tempfile::tempdir().unwrap();
+
+    let server = start(data_dir.path());
+    let output = server.stdout_lines.join("\n");
+    assert!(
+        output.contains("Manager dashboard sign-in: username manager"),
+        "{output}"
+    );
+    let health = reqwest::get(format!("{}/healthz", server.base_url))
+        .await
+        .unwrap();
+    assert_eq!(health.status(), 200);
+    assert_eq!(health.text().await.unwrap(), "ok");
+    let credentials_path = data_dir.path().join("demo-credentials.txt");
+    let first_credentials = std::fs::read_to_string(&credentials_path).unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&credentials_path)
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "demo secrets must be owner-only");
+    }
+    assert!(terminate(server).success());
+
+    // A second start reuses the database: no new demo data, no new credentials.
+    let server = start(data_dir.path());
+    let output = server.stdout_lines.join("\n");
+    assert!(!output.contains("First start"), "{output}");
+    assert_eq!(
+        std::fs::read_to_string(&credentials_path).unwrap(),
+        first_credentials
+    );
+    let ready = reqwest::get(format!("{}/readyz", server.base_url))
+        .await
+        .unwrap();
+    assert_eq!(ready.status(), 200);
+    assert!(terminate(server).success());
+}
+
+#[test]
+fn help_documents_every_setting_with_its_environment_variable() {
+    let output = Command::new(env!("CARGO_BIN_EXE_baton"))
+        .args(["serve", "--help"])
+        .output()
+        .unwrap();
+    let help = String::from_utf8(output.stdout).unwrap();
+    for variable in [
+        "BATON_LISTEN",
+        "BATON_DATA_DIR",
+        "BATON_DATABASE_URL",
+        "BATON_DIST",
+        "BATON_DEMO",
+        "BATON_LOG",
+    ] {
+        assert!(help.contains(variable), "--help lacks {variable}:\n{help}");
+    }
+}
+
+#[test]
+fn a_bad_database_url_is_refused_with_a_message_that_says_what_to_use() {
+    let data_dir = tempfile::tempdir().unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_baton"))
+        .args([
+            "serve",
+            "--database-url",
+            "mysql://x:secret@db/baton",
+            "--data-dir",
+        ])
+        .arg(data_dir.path())
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(
+        stderr.contains("use sqlite://PATH or postgres://"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("secret"), "the password leaked: {stderr}");
+}

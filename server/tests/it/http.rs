@@ -1,0 +1,201 @@
+//! The router, driven without a socket.
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use baton_server::http::{AppState, app, static_files::StaticFiles};
+use baton_server::server_key::ServerKey;
+use tower::ServiceExt;
+
+use crate::support;
+
+const INDEX_HTML: &str = "<!DOCTYPE html><html><head>\
+    <link rel=\"manifest\" href=\"/manifest.webmanifest\">\
+    <script type=\"module\">import init from '/baton-app-0123456789abcdef.js';</script>\
+    </head><body></body></html>";
+
+struct Fixture {
+    router: axum::Router,
+    _dist: tempfile::TempDir,
+    _storage: support::TestStorage,
+}
+
+async fn fixture_with_dist(write_files: bool) -> Fixture {
+    let dist = tempfile::tempdir().unwrap();
+    if write_files {
+        std::fs::write(dist.path().join("index.html"), INDEX_HTML).unwrap();
+        std::fs::write(
+            dist.path().join("baton-app-0123456789abcdef.js"),
+            "export default 1;",
+        )
+        .unwrap();
+        std::fs::write(
+            dist.path().join("sw.js"),
+            "self.addEventListener('fetch', () => {});",
+        )
+        .unwrap();
+    }
+    let storage = support::sqlite().await;
+    let state = AppState::new(
+        storage.storage.clone(),
+        StaticFiles::load(dist.path()),
+        ServerKey::from_seed([9; 32]).unwrap(),
+        false,
+    );
+    Fixture {
+        router: app(state),
+        _dist: dist,
+        _storage: storage,
+    }
+}
+
+async fn get(router: &axum::Router, path: &str) -> (StatusCode, axum::http::HeaderMap, String) {
+    let response = router
+        .clone()
+        .oneshot(Request::get(path).body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    let status = response.status();
+    let headers = response.headers().clone();
+    let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
+        .await
+        .unwrap();
+    (status, headers, String::from_utf8(bytes.to_vec()).unwrap())
+}
+
+fn cache_control(headers: &axum::http::HeaderMap) -> &str {
+    headers
+        .get(header::CACHE_CONTROL)
+        .unwrap()
+        .to_str()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn health_and_readiness_answer_and_are_never_cached() {
+    let fixture = fixture_with_dist(true).await;
+    let (status, headers, body) = get(&fixture.router, "/healthz").await;
+    assert_eq!((status, body.as_str()), (StatusCode::OK, "ok"));
+    assert_eq!(cache_control(&headers), "no-store");
+    let (status, _, body) = get(&fixture.router, "/readyz").await;
+    assert_eq!((status, body.as_str()), (StatusCode::OK, "ready"));
+}
+
+#[tokio::test]
+async fn meta_names_the_event_format_and_backend() {
+    let fixture = fixture_with_dist(true).await;
+    let (status, _, body) = get(&fixture.router, "/api/v1/meta").await;
+    assert_eq!(status, StatusCode::OK);
+    let meta: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(meta["event_format_version"], 1);
+    assert_eq!(meta["storage_backend"], "sqlite");
+}
+
+#[tokio::test]
+async fn an_unknown_api_path_is_a_json_404_not_the_app() {
+    let fixture = fixture_with_dist(true).await;
+    let (status, _, body) = get(&fixture.router, "/api/v1/no-such-thing").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let error: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(error["error"]["code"], "not_found");
+}
+
+#[tokio::test]
+async fn hashed_assets_are_immutable_and_the_shell_is_revalidated() {
+    let fixture = fixture_with_dist(true).await;
+    let (status, headers, _) = get(&fixture.router, "/baton-app-0123456789abcdef.js").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        cache_control(&headers),
+        "public, max-age=31536000, immutable"
+    );
+
+    for path in ["/", "/index.html", "/sw.js"] {
+        let (status, headers, _) = get(&fixture.router, path).await;
+        assert_eq!(status, StatusCode::OK, "{path}");
+        assert_eq!(cache_control(&headers), "no-cache", "{path}");
+    }
+}
+
+#[tokio::test]
+async fn a_client_side_route_reloads_as_the_app_with_status_200() {
+    let fixture = fixture_with_dist(true).await;
+    let (status, headers, body) = get(&fixture.router, "/dashboard/exceptions").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body, INDEX_HTML);
+    assert_eq!(cache_control(&headers), "no-cache");
+}
+
+#[tokio::test]
+async fn every_response_carries_a_policy_that_allows_only_the_known_inline_script() {
+    let fixture = fixture_with_dist(true).await;
+    let (_, headers, _) = get(&fixture.router, "/").await;
+    let policy = headers
+        .get(header::CONTENT_SECURITY_POLICY)
+        .unwrap()
+        .to_str()
+        .unwrap();
+    // The hash of the inline loader script in INDEX_HTML, computed independently:
+    // printf "import init from '/baton-app-0123456789abcdef.js';" | openssl dgst -sha256 -binary | base64
+    assert!(
+        policy.contains("'sha256-o4DtlFyTNozUHSCEs+Mx29Y3xmycEvMSxCcVq5Hwtlc='"),
+        "{policy}"
+    );
+    assert!(!policy.contains("unsafe-inline"));
+    assert_eq!(
+        headers.get(header::X_CONTENT_TYPE_OPTIONS).unwrap(),
+        "nosniff"
+    );
+    assert_eq!(headers.get(header::REFERRER_POLICY).unwrap(), "no-referrer");
+
+    let (_, headers, _) = get(&fixture.router, "/healthz").await;
+    assert!(headers.contains_key(header::CONTENT_SECURITY_POLICY));
+}
+
+#[tokio::test]
+async fn without_a_built_app_the_api_still_runs_and_the_page_says_how_to_build() {
+    let fixture = fixture_with_dist(false).await;
+    let (status, _, _) = get(&fixture.router, "/healthz").await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _, body) = get(&fixture.router, "/").await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(body.contains("cargo xtask start"), "{body}");
+}
+
+#[tokio::test]
+async fn metrics_are_off_by_default_and_need_the_token_when_on() {
+    let fixture = fixture_with_dist(true).await;
+    let (status, _, _) = get(&fixture.router, "/metrics").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    let storage = support::sqlite().await;
+    let mut state = AppState::new(
+        storage.storage.clone(),
+        StaticFiles::load(std::path::Path::new("/nonexistent")),
+        ServerKey::from_seed([9; 32]).unwrap(),
+        false,
+    );
+    state.metrics_token = Some("scrape-me".into());
+    state.metrics.count_receipt("accepted", "");
+    let router = app(state);
+    let (status, _, _) = get(&router, "/metrics").await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let response = router
+        .clone()
+        .oneshot(
+            Request::get("/metrics")
+                .header(header::AUTHORIZATION, "Bearer scrape-me")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
+        .await
+        .unwrap();
+    let text = String::from_utf8(bytes.to_vec()).unwrap();
+    assert!(
+        text.contains("baton_sync_receipts_total{status=\"accepted\",reason=\"\"} 1"),
+        "{text}"
+    );
+}

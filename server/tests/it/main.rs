@@ -1,0 +1,9 @@
+//! The server's one integration-test binary: storage against real SQLite and real PostgreSQL, the
+//! router without a socket, and the `baton` binary as a black box.
+
+mod binary;
+mod http;
+mod storage;
+mod support;
+mod sync;
+mod tablet;

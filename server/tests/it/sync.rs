@@ -1,0 +1,542 @@
+//! Enrollment and the sync protocol over real HTTP, on every backend.
+
+use baton_core::fold::CustodyState;
+use baton_core::ids::DeviceId;
+use baton_core::keys::{KeySet, SignerInfo};
+use baton_core::log::EventLog;
+use baton_core::state::DeviceStatus;
+use baton_server::site_config::SiteConfig;
+use baton_server::sync::now_ms;
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::support;
+use crate::tablet::{self, SimTablet, check_in, check_out};
+
+fn status_of(receipt: &Value) -> &str {
+    receipt["status"].as_str().unwrap()
+}
+
+fn reason_of(receipt: &Value) -> &str {
+    receipt["reason"]["code"].as_str().unwrap_or("")
+}
+
+#[tokio::test]
+async fn events_pushed_by_one_tablet_are_pulled_by_another_and_fold_to_the_same_state() {
+    for backend in support::every_backend().await {
+        let server = tablet::serve(backend.storage.clone()).await;
+        let manager = tablet::sign_in_manager(&server).await;
+        let mut tablet_a = SimTablet::enroll(&server, &manager, 1).await;
+        let tablet_b = SimTablet::enroll(&server, &manager, 2).await;
+        assert_eq!(tablet_a.enrollment["ward_id"], "W-4E");
+        assert_eq!(
+            tablet_a.enrollment["roster"]["staff"]
+                .as_array()
+                .unwrap()
+                .len(),
+            30
+        );
+        assert!(
+            tablet_a.enrollment["roster"]["staff"][0]["pin_verifier"]
+                .as_str()
+                .unwrap()
+                .starts_with("$argon2id$")
+        );
+
+        let start = now_ms() - 60_000;
+        let events = vec![
+            tablet_a.sign(check_out("D-0001", "S-0005"), start),
+            tablet_a.sign(check_out("D-0002", "S-0006"), start + 1_000),
+            tablet_a.sign(check_in("D-0001", "S-0005"), start + 2_000),
+        ];
+        let receipts = tablet_a.push(&events).await;
+        assert_eq!(
+            receipts.iter().map(status_of).collect::<Vec<_>>(),
+            ["accepted"; 3]
+        );
+        let seqs: Vec<i64> = receipts
+            .iter()
+            .map(|receipt| receipt["server_seq"].as_i64().unwrap())
+            .collect();
+        assert!(seqs.windows(2).all(|pair| pair[0] < pair[1]), "{seqs:?}");
+
+        // Pulled one event per page, to exercise the cursor.
+        let pulled = tablet_b.pull_all(1).await;
+        assert_eq!(pulled, events);
+
+        // The second tablet folds what it pulled and agrees with the server's replica.
+        let config = SiteConfig::typical_ward();
+        let mut log = EventLog::new();
+        for event in pulled {
+            log.insert(event).unwrap();
+        }
+        let keys = KeySet::from_signers([(tablet_a.signer, SignerInfo::tablet())]).unwrap();
+        let registry = server
+            .state
+            .replicas
+            .lock(server.state.storage.as_ref(), "SITE-DEMO")
+            .await
+            .unwrap()
+            .as_ref()
+            .unwrap()
+            .replica
+            .custody()
+            .registry()
+            .clone();
+        let tablet_state =
+            CustodyState::fold(config.rules.clone(), keys, registry.clone(), log.admitted());
+        let guard = server
+            .state
+            .replicas
+            .lock(server.state.storage.as_ref(), "SITE-DEMO")
+            .await
+            .unwrap();
+        let server_custody = guard.as_ref().unwrap().replica.custody();
+        let now = now_ms();
+        for device in ["D-0001", "D-0002"] {
+            let device = DeviceId::new(device).unwrap();
+            assert_eq!(
+                tablet_state
+                    .device(&device)
+                    .map(|custody| custody.status(now)),
+                server_custody
+                    .device(&device)
+                    .map(|custody| custody.status(now)),
+            );
+        }
+        assert_eq!(
+            tablet_state
+                .device(&DeviceId::new("D-0001").unwrap())
+                .unwrap()
+                .status(now),
+            DeviceStatus::Available
+        );
+        assert_eq!(
+            tablet_state
+                .device(&DeviceId::new("D-0002").unwrap())
+                .unwrap()
+                .status(now),
+            DeviceStatus::InUse
+        );
+    }
+}
+
+#[tokio::test]
+async fn every_receipt_kind_is_given_and_nothing_invalid_is_stored() {
+    for backend in support::every_backend().await {
+        let server = tablet::serve(backend.storage.clone()).await;
+        let manager = tablet::sign_in_manager(&server).await;
+        let mut tablet_a = SimTablet::enroll(&server, &manager, 3).await;
+        let mut tablet_b = SimTablet::enroll(&server, &manager, 4).await;
+        let start = now_ms() - 60_000;
+
+        let first = tablet_a.sign(check_out("D-0003", "S-0007"), start);
+        let second = tablet_a.sign(check_in("D-0003", "S-0007"), start + 1_000);
+        // The second arrives before the first: held, then admitted when the gap fills.
+        let receipts = tablet_a.push(std::slice::from_ref(&second)).await;
+        assert_eq!(status_of(&receipts[0]), "held");
+        let receipts = tablet_a.push(&[first.clone(), second.clone()]).await;
+        assert_eq!(
+            receipts.iter().map(status_of).collect::<Vec<_>>(),
+            ["accepted", "duplicate"]
+        );
+
+        // A flipped bit in the body: the signature no longer verifies.
+        let mut tampered: Value = serde_json::from_slice(
+            &tablet_a
+                .sign(check_out("D-0004", "S-0008"), start + 2_000)
+                .to_json_bytes(),
+        )
+        .unwrap();
+        tampered["body"]["custodian"]["staff"] = json!("S-0009");
+        // Tablet B's event pushed by tablet A: refused as foreign.
+        let foreign = tablet_b.sign(check_out("D-0005", "S-0010"), start + 3_000);
+        // Not an event at all.
+        let malformed = json!({ "v": 1, "hello": "world" });
+        // An event from next year.
+        let future = tablet_a.sign(
+            check_out("D-0006", "S-0011"),
+            now_ms() + 365 * 24 * 3_600_000,
+        );
+        let receipts = tablet_a
+            .push_json(vec![
+                tampered,
+                serde_json::from_slice(&foreign.to_json_bytes()).unwrap(),
+                malformed,
+                serde_json::from_slice(&future.to_json_bytes()).unwrap(),
+            ])
+            .await;
+        assert_eq!(
+            receipts.iter().map(status_of).collect::<Vec<_>>(),
+            ["rejected"; 4]
+        );
+        assert_eq!(
+            receipts.iter().map(reason_of).collect::<Vec<_>>(),
+            [
+                "bad_signature",
+                "foreign_signer",
+                "malformed",
+                "future_timestamp"
+            ]
+        );
+
+        // A fork: another event with seq 1 from tablet A; both are kept, the receipt says so.
+        let mut forked = clone_identity(&tablet_a);
+        let fork = forked.sign(check_out("D-0007", "S-0012"), start + 500);
+        let receipts = tablet_a.push(&[fork]).await;
+        assert_eq!(status_of(&receipts[0]), "accepted");
+        assert_eq!(receipts[0]["fork"], true);
+
+        // Only the accepted, held-then-accepted and forked events are stored.
+        let pulled = tablet_b.pull_all(100).await;
+        assert_eq!(pulled.len(), 3);
+        let metrics = server.state.metrics.render();
+        for line in [
+            "baton_sync_receipts_total{status=\"held\",reason=\"\"} 1",
+            "baton_sync_receipts_total{status=\"rejected\",reason=\"bad_signature\"} 1",
+            "baton_sync_receipts_total{status=\"rejected\",reason=\"foreign_signer\"} 1",
+        ] {
+            assert!(metrics.contains(line), "{line} not in\n{metrics}");
+        }
+    }
+}
+
+/// A second handle on a tablet's key with a fresh chain: how a cloned or compromised tablet
+/// would produce a fork.
+fn clone_identity(tablet: &SimTablet) -> SimTablet {
+    tablet.fresh_chain()
+}
+
+#[tokio::test]
+async fn signed_requests_cannot_be_replayed_forged_or_sent_late() {
+    for backend in support::every_backend().await {
+        let server = tablet::serve(backend.storage.clone()).await;
+        let manager = tablet::sign_in_manager(&server).await;
+        let tablet_a = SimTablet::enroll(&server, &manager, 5).await;
+        let path = "/api/v1/sync/pull?after=0";
+        let nonce = "0123456789abcdef0123456789abcdef";
+
+        let first = tablet_a
+            .request_with(
+                Method::GET,
+                path,
+                Vec::new(),
+                now_ms(),
+                nonce,
+                &tablet_a.signing_key,
+            )
+            .await;
+        assert_eq!(first.status(), 200);
+        let replay = tablet_a
+            .request_with(
+                Method::GET,
+                path,
+                Vec::new(),
+                now_ms(),
+                nonce,
+                &tablet_a.signing_key,
+            )
+            .await;
+        assert_eq!(replay.status(), 401);
+        assert_eq!(error_code(replay).await, "replayed_request");
+
+        let stranger = ed25519_dalek::SigningKey::from_bytes(&[99; 32]);
+        let forged = tablet_a
+            .request_with(
+                Method::GET,
+                path,
+                Vec::new(),
+                now_ms(),
+                "00000000000000000000000000000001",
+                &stranger,
+            )
+            .await;
+        assert_eq!(error_code(forged).await, "bad_request_signature");
+
+        let late = tablet_a
+            .request_with(
+                Method::GET,
+                path,
+                Vec::new(),
+                now_ms() - 10 * 60_000,
+                "00000000000000000000000000000002",
+                &tablet_a.signing_key,
+            )
+            .await;
+        assert_eq!(error_code(late).await, "bad_request_signature");
+
+        let unsigned = reqwest::get(format!("{}{path}", server.base_url))
+            .await
+            .unwrap();
+        assert_eq!(unsigned.status(), 401);
+        assert_eq!(error_code(unsigned).await, "missing_signature");
+    }
+}
+
+#[tokio::test]
+async fn an_enrollment_code_works_once_and_only_a_signed_in_manager_with_csrf_gets_one() {
+    for backend in support::every_backend().await {
+        let server = tablet::serve(backend.storage.clone()).await;
+        let manager = tablet::sign_in_manager(&server).await;
+        let code = manager.enrollment_code("W-5W").await;
+        let client = reqwest::Client::new();
+        let enroll = |key_byte: u8| {
+            let key = baton_core::ids::SignerKey::from_signing_key(
+                &ed25519_dalek::SigningKey::from_bytes(&[key_byte; 32]),
+            );
+            client
+                .post(format!("{}/api/v1/enroll", server.base_url))
+                .json(&json!({ "code": code, "public_key": key.to_hex(), "label": "ward 5W" }))
+                .send()
+        };
+        let first = enroll(10).await.unwrap();
+        assert_eq!(first.status(), 201);
+        let body: Value = first.json().await.unwrap();
+        assert_eq!(body["ward_id"], "W-5W");
+        assert_eq!(body["server_public_key"].as_str().unwrap().len(), 64);
+        let again = enroll(11).await.unwrap();
+        assert_eq!(again.status(), 403);
+        assert_eq!(error_code(again).await, "enrollment_code_invalid");
+
+        // A weak key (the identity point) is refused before the code is used up.
+        let code = manager.enrollment_code("W-5W").await;
+        let weak = client
+            .post(format!("{}/api/v1/enroll", server.base_url))
+            .json(&json!({ "code": code, "public_key": format!("01{}", "00".repeat(31)), "label": "x" }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(weak.status(), 400);
+        assert_eq!(error_code(weak).await, "bad_public_key");
+
+        // Without the CSRF token, or without a session, no code.
+        let no_csrf = manager
+            .client
+            .post(format!("{}/api/v1/enrollment-codes", server.base_url))
+            .json(&json!({ "ward_id": "W-4E" }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(no_csrf.status(), 403);
+        assert_eq!(error_code(no_csrf).await, "csrf_token_invalid");
+        let anonymous = client
+            .post(format!("{}/api/v1/enrollment-codes", server.base_url))
+            .header("x-csrf-token", &manager.csrf_token)
+            .json(&json!({ "ward_id": "W-4E" }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(anonymous.status(), 401);
+        // A ward of another site (or none) is refused.
+        let foreign_ward = manager
+            .client
+            .post(format!("{}/api/v1/enrollment-codes", server.base_url))
+            .header("x-csrf-token", &manager.csrf_token)
+            .json(&json!({ "ward_id": "W-ELSEWHERE" }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(foreign_ward.status(), 403);
+    }
+}
+
+#[tokio::test]
+async fn repeated_wrong_passwords_are_throttled_and_the_cookie_is_strict() {
+    let backend = support::sqlite().await;
+    let server = tablet::serve(backend.storage.clone()).await;
+    let client = reqwest::Client::new();
+    let attempt = |password: String| {
+        client
+            .post(format!("{}/api/v1/auth/sign-in", server.base_url))
+            .json(&json!({ "username": "manager", "password": password }))
+            .send()
+    };
+    for _ in 0..5 {
+        let response = attempt("wrong".to_owned()).await.unwrap();
+        assert_eq!(response.status(), 401);
+    }
+    // Even the right password is refused while the account is throttled.
+    let blocked = attempt(server.credentials.manager_password.clone())
+        .await
+        .unwrap();
+    assert_eq!(blocked.status(), 429);
+
+    let other = tablet::serve_seeded(backend.storage.clone(), server.credentials.clone()).await;
+    let response = client
+        .post(format!("{}/api/v1/auth/sign-in", other.base_url))
+        .json(&json!({ "username": "manager", "password": server.credentials.manager_password }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let cookie = response.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
+        "{cookie}"
+    );
+}
+
+#[tokio::test]
+async fn two_servers_ingesting_at_once_lose_and_double_nothing() {
+    for backend in support::every_backend().await {
+        let server_one = tablet::serve(backend.storage.clone()).await;
+        // The second server process has its own connection pool on the same database.
+        let second_storage = baton_server::storage::connect(&backend.url).await.unwrap();
+        let server_two = tablet::serve_seeded(second_storage, server_one.credentials.clone()).await;
+        let manager = tablet::sign_in_manager(&server_one).await;
+        let mut tablets = Vec::new();
+        for seed_byte in 20..24 {
+            tablets.push(SimTablet::enroll(&server_one, &manager, seed_byte).await);
+        }
+        let start = now_ms() - 3_600_000;
+        let mut pushes = Vec::new();
+        for (tablet_idx, tablet) in tablets.iter_mut().enumerate() {
+            let mut events = Vec::new();
+            for event_idx in 0..25_u64 {
+                let device = format!("D-{:04}", 1 + (tablet_idx * 5 + event_idx as usize % 5));
+                let body = if event_idx % 2 == 0 {
+                    check_out(&device, "S-0005")
+                } else {
+                    check_in(&device, "S-0005")
+                };
+                events.push(tablet.sign(body, start + event_idx * 1_000 + tablet_idx as u64));
+            }
+            pushes.push(events);
+        }
+        // Half the tablets talk to each server, in batches of 5, all at once.
+        let mut handles = Vec::new();
+        for (tablet_idx, (tablet, events)) in tablets.iter().zip(pushes).enumerate() {
+            let base_url = if tablet_idx % 2 == 0 {
+                server_one.base_url.clone()
+            } else {
+                server_two.base_url.clone()
+            };
+            let tablet = tablet.pointed_at(&base_url);
+            handles.push(tokio::spawn(async move {
+                for batch in events.chunks(5) {
+                    let receipts = tablet.push(batch).await;
+                    assert!(
+                        receipts
+                            .iter()
+                            .all(|receipt| receipt["status"] == "accepted"),
+                        "{receipts:?}"
+                    );
+                }
+            }));
+        }
+        for handle in handles {
+            handle.await.unwrap();
+        }
+        let pulled = tablets[0].pull_all(37).await;
+        assert_eq!(pulled.len(), 100);
+        let unique: std::collections::BTreeSet<_> = pulled.iter().map(|event| event.id()).collect();
+        assert_eq!(unique.len(), 100, "no event is pulled twice");
+    }
+}
+
+async fn error_code(response: reqwest::Response) -> String {
+    let body: Value = response.json().await.unwrap();
+    body["error"]["code"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn the_board_shows_custody_and_overlaps_and_a_decommissioned_tablet_is_shut_out() {
+    for backend in support::every_backend().await {
+        let server = tablet::serve(backend.storage.clone()).await;
+        let manager = tablet::sign_in_manager(&server).await;
+        let mut tablet_a = SimTablet::enroll(&server, &manager, 30).await;
+        let mut tablet_b = SimTablet::enroll(&server, &manager, 31).await;
+        let start = now_ms() - 60_000;
+        // Both tablets, offline, hand the same device to different people.
+        let on_a = tablet_a.sign(check_out("D-0010", "S-0005"), start);
+        let on_b = tablet_b.sign(check_out("D-0010", "S-0006"), start + 10);
+        assert_eq!(status_of(&tablet_a.push(&[on_a]).await[0]), "accepted");
+        assert_eq!(status_of(&tablet_b.push(&[on_b]).await[0]), "accepted");
+
+        let board: Value = manager
+            .client
+            .get(format!("{}/api/v1/dashboard/devices", server.base_url))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let devices = board["devices"].as_array().unwrap();
+        assert_eq!(devices.len(), 20);
+        let device = devices
+            .iter()
+            .find(|device| device["device_id"] == "D-0010")
+            .unwrap();
+        assert_eq!(device["status"], "in_use");
+        assert_eq!(device["custodians"], json!(["S-0005", "S-0006"]));
+        assert_eq!(
+            devices
+                .iter()
+                .find(|device| device["device_id"] == "D-0011")
+                .unwrap()["status"],
+            "available"
+        );
+
+        let exceptions: Value = manager
+            .client
+            .get(format!("{}/api/v1/dashboard/exceptions", server.base_url))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let kinds: Vec<&str> = exceptions["exceptions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["kind"].as_str().unwrap())
+            .collect();
+        assert!(kinds.contains(&"overlapping_custody"), "{kinds:?}");
+
+        // Decommission tablet B: its next request is refused, its earlier event stays.
+        let response = manager
+            .client
+            .post(format!(
+                "{}/api/v1/tablets/{}/decommission",
+                server.base_url, tablet_b.tablet_id
+            ))
+            .header("x-csrf-token", &manager.csrf_token)
+            .json(&json!({}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        let refused = tablet_b
+            .request(Method::GET, "/api/v1/sync/pull", Vec::new())
+            .await;
+        assert_eq!(refused.status(), 403);
+        assert_eq!(error_code(refused).await, "tablet_decommissioned");
+        assert_eq!(tablet_a.pull_all(100).await.len(), 2);
+
+        let tablets: Value = manager
+            .client
+            .get(format!("{}/api/v1/dashboard/tablets", server.base_url))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let listed = tablets["tablets"].as_array().unwrap();
+        let b = listed
+            .iter()
+            .find(|tablet| tablet["tablet_id"] == tablet_b.tablet_id.as_str())
+            .unwrap();
+        assert!(b["revoked_from_ms"].is_i64());
+        assert!(b["last_sync_ms"].is_i64());
+        let anonymous = reqwest::get(format!("{}/api/v1/dashboard/devices", server.base_url))
+            .await
+            .unwrap();
+        assert_eq!(anonymous.status(), 401);
+    }
+}

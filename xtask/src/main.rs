@@ -1,0 +1,59 @@
+//! Baton's task runner: the two commands of README.md.
+//!
+//! - `cargo xtask start [SERVER FLAGS...]`: installs or verifies the toolchain, builds the PWA
+//!   (release) and the server, and starts Baton on its embedded SQLite with demo data.
+//! - `cargo xtask test`: every check CI runs, in order, with a summary at the end.
+//!
+//! # Layout
+//! - `toolchain`: installs or verifies the wasm target, Trunk, wasm-bindgen-cli, and the npm
+//!   packages (binaryen's wasm-opt, Playwright), never downloading outside the package registries.
+//! - `postgres`: a private PostgreSQL server in a temporary directory for the tests.
+//! - `process`: running a step with a visible header, its duration and a clear failure.
+//! - `start`, `test`: the two commands.
+
+mod postgres;
+mod process;
+mod start;
+mod test;
+mod toolchain;
+
+use std::path::PathBuf;
+
+fn main() -> std::process::ExitCode {
+    let mut arguments = std::env::args().skip(1);
+    let command = arguments.next();
+    let rest: Vec<String> = arguments.collect();
+    let result = match command.as_deref() {
+        Some("start") => start::run(&rest),
+        Some("test") => test::run(&rest),
+        Some("toolchain") => toolchain::ensure(&workspace_root()).map(|_| ()),
+        _ => {
+            eprintln!(
+                "usage:\n  cargo xtask start [SERVER FLAGS...]   build and start Baton (SQLite, demo data)\n  \
+                 cargo xtask test                      run every test (what CI runs)\n  \
+                 cargo xtask toolchain                 install or verify the build tools only"
+            );
+            return std::process::ExitCode::from(2);
+        }
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("\nerror: {error:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+/// The workspace root: the parent of this crate's directory.
+pub fn workspace_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives one level below the workspace root")
+        .to_owned()
+}
+
+/// Whether this run is CI's, where a missing piece fails instead of being skipped.
+pub fn under_ci() -> bool {
+    std::env::var("CI").as_deref() == Ok("true")
+}
