@@ -23,6 +23,23 @@ pub enum Command {
     Serve(ServeArgs),
     /// Create a single-use enrollment code for a tablet of a ward (printed once).
     EnrollmentCode(EnrollmentCodeArgs),
+    /// Create a dashboard account (the first admin, a manager, an auditor). The password is read
+    /// from BATON_NEW_PASSWORD, or generated and printed once.
+    CreateAccount(CreateAccountArgs),
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct CreateAccountArgs {
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    #[arg(long)]
+    pub username: String,
+    /// admin (every site), manager or auditor (one site, given by --site).
+    #[arg(long, value_parser = ["admin", "manager", "auditor"])]
+    pub role: String,
+    /// The site a manager or auditor belongs to.
+    #[arg(long)]
+    pub site: Option<String>,
 }
 
 #[derive(Debug, Clone, clap::Args)]

@@ -10,6 +10,7 @@
 //!   manager's password hashed by argon2id.
 //! - `site_config`: a site's configuration (core's `SiteRules` plus tablet settings).
 //! - `server_key`: the server's ed25519 key, kept in an owner-only file.
+//! - `registry_import`: CSV import of staff and devices, checked row by row before writing.
 //! - `enrollment`: single-use enrollment codes, stored only as hashes.
 //! - `sync`: each site's in-memory `core::Replica`, caught up from storage before every use.
 //! - `http`: the axum router (`http::app`): tablet enrollment and signed sync requests, manager
@@ -20,6 +21,7 @@
 pub mod config;
 pub mod enrollment;
 pub mod http;
+pub mod registry_import;
 pub mod seed;
 pub mod serve;
 pub mod server_key;

@@ -130,7 +130,7 @@ fn ward(ward_id: &str, name: &str) -> WardRecord {
 }
 
 /// Four groups of four characters from an alphabet without look-alikes (no 0/o, 1/l/i).
-fn random_password() -> String {
+pub fn random_password() -> String {
     const ALPHABET: &[u8] = b"abcdefghjkmnpqrstuvwxyz23456789";
     let groups: Vec<String> = (0..4)
         .map(|_| {

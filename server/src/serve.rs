@@ -6,7 +6,9 @@ use anyhow::Context;
 use tokio::net::TcpListener;
 use tracing_subscriber::EnvFilter;
 
-use crate::config::{Cli, Command, DatabaseArgs, EnrollmentCodeArgs, LogFormat, ServeArgs};
+use crate::config::{
+    Cli, Command, CreateAccountArgs, DatabaseArgs, EnrollmentCodeArgs, LogFormat, ServeArgs,
+};
 use crate::http::{self, AppState, static_files::StaticFiles};
 use crate::server_key::ServerKey;
 use crate::{seed, storage};
@@ -15,7 +17,57 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => serve(args).await,
         Command::EnrollmentCode(args) => enrollment_code(args).await,
+        Command::CreateAccount(args) => create_account(args).await,
     }
+}
+
+async fn create_account(args: CreateAccountArgs) -> anyhow::Result<()> {
+    let role = storage::AccountRole::parse(&args.role).context("unknown role")?;
+    let username = args.username.trim().to_owned();
+    if username.is_empty()
+        || username.len() > 64
+        || !username
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._-@".contains(c))
+    {
+        anyhow::bail!("--username must be 1 to 64 characters of letters, digits and . _ - @");
+    }
+    match (role, &args.site) {
+        (storage::AccountRole::Admin, Some(_)) => {
+            anyhow::bail!("an admin is not bound to a site: drop --site")
+        }
+        (storage::AccountRole::Manager | storage::AccountRole::Auditor, None) => {
+            anyhow::bail!("a {} belongs to one site: give --site", args.role)
+        }
+        _ => {}
+    }
+    let storage = open_storage(&args.database).await?;
+    if let Some(site) = &args.site {
+        storage
+            .site_config(site)
+            .await?
+            .with_context(|| format!("there is no site {site:?}"))?;
+    }
+    let (password, generated) = match std::env::var("BATON_NEW_PASSWORD") {
+        Ok(password) if password.len() >= 12 => (password, false),
+        Ok(_) => anyhow::bail!("BATON_NEW_PASSWORD must be at least 12 characters"),
+        Err(_) => (seed::random_password(), true),
+    };
+    let password_hash = seed::hash_secret(&password)
+        .map_err(|error| anyhow::anyhow!("hashing the password: {error}"))?;
+    storage
+        .create_account(&storage::AccountRecord {
+            username: username.clone(),
+            password_hash,
+            role,
+            site_id: args.site.clone(),
+        })
+        .await?;
+    println!("Created {} account {username:?}.", args.role);
+    if generated {
+        println!("Its password (shown once): {password}");
+    }
+    Ok(())
 }
 
 async fn open_storage(

@@ -166,3 +166,121 @@ pub async fn decommission_tablet(
         serde_json::json!({ "tablet_id": tablet_id, "revoked_from_ms": revoked_from_ms }),
     ))
 }
+
+/// A device's history: every event about it in fold order with who signed it, what it said and
+/// whether a correction voided it, plus its custody intervals.
+pub async fn device_timeline(
+    State(state): State<AppState>,
+    session: ManagerSession,
+    Path(device_id): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let site_id = site_of(&session)?;
+    let device = DeviceId::new(&device_id).map_err(|error| {
+        ApiError::new(StatusCode::BAD_REQUEST, "bad_device_id", error.to_string())
+    })?;
+    let known = state
+        .storage
+        .list_devices(&site_id)
+        .await
+        .map_err(unavailable)?;
+    if !known.iter().any(|record| record.device_id == device_id) {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "unknown_device",
+            "No such device at this site.",
+        ));
+    }
+    let tablets = state
+        .storage
+        .list_tablets(&site_id)
+        .await
+        .map_err(unavailable)?;
+    let guard = state
+        .replicas
+        .lock(state.storage.as_ref(), &site_id)
+        .await
+        .map_err(ApiError::internal)?;
+    let replica = &guard
+        .as_ref()
+        .expect("a locked site replica is loaded")
+        .replica;
+    let entries: Vec<serde_json::Value> = replica
+        .custody()
+        .timeline(&device)
+        .into_iter()
+        .map(|entry| {
+            let event = replica.log().get(&entry.event);
+            let signer = entry.signer.to_hex();
+            let tablet = tablets.iter().find(|tablet| tablet.public_key == signer);
+            serde_json::json!({
+                "event_id": entry.event.to_hex(),
+                "hlc_ms": entry.hlc.ms,
+                "wall_ms": event.map(|event| event.wall_ms()),
+                "signer": signer,
+                "tablet_id": tablet.map(|tablet| tablet.tablet_id.clone()),
+                "tablet_label": tablet.map(|tablet| tablet.label.clone()),
+                "body_type": entry.body_type,
+                "body": event.map(|event| serde_json::to_value(event.body()).unwrap_or_default()),
+                "voided_by": entry.voided_by.map(|id| id.to_hex()),
+            })
+        })
+        .collect();
+    Ok(Json(serde_json::json!({
+        "device_id": device_id,
+        "custody": replica.custody().device(&device),
+        "entries": entries,
+    })))
+}
+
+/// What a person holds now and every custody they had.
+pub async fn person(
+    State(state): State<AppState>,
+    session: ManagerSession,
+    Path(staff_id): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let site_id = site_of(&session)?;
+    let staff = baton_core::ids::StaffId::new(&staff_id).map_err(|error| {
+        ApiError::new(StatusCode::BAD_REQUEST, "bad_staff_id", error.to_string())
+    })?;
+    let roster = state
+        .storage
+        .list_staff(&site_id)
+        .await
+        .map_err(unavailable)?;
+    let Some(member) = roster.iter().find(|member| member.staff_id == staff_id) else {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "unknown_staff",
+            "No such person at this site.",
+        ));
+    };
+    let guard = state
+        .replicas
+        .lock(state.storage.as_ref(), &site_id)
+        .await
+        .map_err(ApiError::internal)?;
+    let custody = guard
+        .as_ref()
+        .expect("a locked site replica is loaded")
+        .replica
+        .custody();
+    let holds: Vec<&DeviceId> = custody.holdings(&staff).collect();
+    let intervals: Vec<serde_json::Value> = custody
+        .devices()
+        .flat_map(|device| {
+            device
+                .intervals
+                .iter()
+                .filter(|interval| interval.staff == staff)
+                .map(move |interval| serde_json::json!({ "device_id": device.device, "interval": interval }))
+        })
+        .collect();
+    Ok(Json(serde_json::json!({
+        "staff_id": staff_id,
+        "display_name": member.display_name,
+        "role": member.role,
+        "active": member.active,
+        "holds": holds,
+        "custodies": intervals,
+    })))
+}

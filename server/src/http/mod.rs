@@ -3,6 +3,8 @@
 //! - `enrollment`: enrollment codes (manager) and their redemption (tablet).
 //! - `tablet_auth`: the `SignedByTablet` extractor: signature, window, nonce, enrolled key.
 //! - `sync`: push, pull and roster for tablets; `roster`: what a tablet caches.
+//! - `admin`: CSV imports of staff and devices, activation of staff.
+//! - `live`: the Server-Sent Events stream of new events for the board.
 //! - `dashboard`: the custody board, exceptions and tablets of a site; decommissioning.
 //! - `manager_auth`: sign-in, sessions, CSRF, the `ManagerSession` extractor.
 //! - `metrics`: Prometheus counters and the push latency histogram, behind a bearer token.
@@ -12,9 +14,11 @@
 //! - `error`: the one error type every handler returns: a stable code for the client, the details
 //!   for the log.
 
+pub mod admin;
 pub mod dashboard;
 pub mod enrollment;
 pub mod error;
+pub mod live;
 pub mod manager_auth;
 pub mod metrics;
 pub mod roster;
@@ -97,6 +101,28 @@ pub fn app(state: AppState) -> Router {
             post(dashboard::decommission_tablet),
         )
         // An unknown API path is an error the client must see, not the app's index page.
+        .route(
+            "/api/v1/dashboard/devices/{device_id}/timeline",
+            get(dashboard::device_timeline),
+        )
+        .route("/api/v1/dashboard/staff/{staff_id}", get(dashboard::person))
+        .route("/api/v1/dashboard/stream", get(live::stream))
+        .route(
+            "/api/v1/admin/staff.csv",
+            post(admin::import_staff).layer(admin::csv_body_limit()),
+        )
+        .route(
+            "/api/v1/admin/devices.csv",
+            post(admin::import_devices).layer(admin::csv_body_limit()),
+        )
+        .route(
+            "/api/v1/admin/staff/{staff_id}/deactivate",
+            post(admin::deactivate_staff),
+        )
+        .route(
+            "/api/v1/admin/staff/{staff_id}/activate",
+            post(admin::activate_staff),
+        )
         .route("/api/{*rest}", any(api_not_found));
     static_files::add_fallback(router, &state.static_files)
         .layer(axum::middleware::from_fn(static_files::cache_control))

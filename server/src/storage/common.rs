@@ -339,6 +339,131 @@ macro_rules! storage_impl {
                 .collect())
         }
 
+        async fn latest_event_seq(&self, site_id: &str) -> Result<i64, StorageError> {
+            let (latest,): (i64,) = sqlx::query_as(sql::LATEST_EVENT_SEQ).bind(site_id).fetch_one(&self.pool).await?;
+            Ok(latest)
+        }
+
+        async fn create_account(&self, account: &AccountRecord) -> Result<(), StorageError> {
+            sqlx::query(sql::INSERT_ACCOUNT)
+                .bind(&account.username)
+                .bind(&account.password_hash)
+                .bind(account.role.as_str())
+                .bind(&account.site_id)
+                .execute(&self.pool)
+                .await
+                .map_err(|error| super::conflict_or(error, &format!("the username {:?}", account.username)))?;
+            Ok(())
+        }
+
+        async fn upsert_staff(&self, site_id: &str, staff: &[StaffUpsert]) -> Result<(usize, usize), StorageError> {
+            let mut tx = self.pool.begin().await?;
+            let (mut created, mut updated) = (0, 0);
+            for member in staff {
+                let owner: Option<(String,)> = sqlx::query_as(sql::STAFF_SITE)
+                    .bind(&member.staff_id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                match owner {
+                    Some((owner_site,)) if owner_site != site_id => {
+                        return Err(StorageError::Conflict(format!("staff id {} belongs to another site", member.staff_id)));
+                    }
+                    Some(_) => {
+                        sqlx::query(sql::UPDATE_STAFF)
+                            .bind(&member.display_name)
+                            .bind(&member.role)
+                            .bind(&member.badge_id)
+                            .bind(&member.home_ward)
+                            .bind(&member.pin_verifier)
+                            .bind(member.active)
+                            .bind(&member.staff_id)
+                            .bind(site_id)
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(super::conflict_or_badge(&member.badge_id))?;
+                        updated += 1;
+                    }
+                    None => {
+                        let Some(pin_verifier) = &member.pin_verifier else {
+                            return Err(StorageError::Conflict(format!("new staff {} needs a PIN", member.staff_id)));
+                        };
+                        sqlx::query(sql::INSERT_STAFF)
+                            .bind(&member.staff_id)
+                            .bind(site_id)
+                            .bind(&member.display_name)
+                            .bind(&member.role)
+                            .bind(&member.badge_id)
+                            .bind(&member.home_ward)
+                            .bind(pin_verifier)
+                            .bind(member.active)
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(super::conflict_or_badge(&member.badge_id))?;
+                        created += 1;
+                    }
+                }
+            }
+            tx.commit().await?;
+            Ok((created, updated))
+        }
+
+        async fn upsert_devices(&self, site_id: &str, devices: &[DeviceRecord]) -> Result<(usize, usize), StorageError> {
+            let mut tx = self.pool.begin().await?;
+            let (mut created, mut updated) = (0, 0);
+            for device in devices {
+                let owner: Option<(String,)> = sqlx::query_as(sql::DEVICE_SITE)
+                    .bind(&device.device_id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                let tag_in_use = |error| super::conflict_or(error, &format!("the asset tag {:?}", device.asset_tag));
+                match owner {
+                    Some((owner_site,)) if owner_site != site_id => {
+                        return Err(StorageError::Conflict(format!("device id {} belongs to another site", device.device_id)));
+                    }
+                    Some(_) => {
+                        sqlx::query(sql::UPDATE_DEVICE)
+                            .bind(&device.asset_tag)
+                            .bind(&device.kind)
+                            .bind(&device.model)
+                            .bind(&device.home_ward)
+                            .bind(device.active)
+                            .bind(&device.device_id)
+                            .bind(site_id)
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(tag_in_use)?;
+                        updated += 1;
+                    }
+                    None => {
+                        sqlx::query(sql::INSERT_DEVICE)
+                            .bind(&device.device_id)
+                            .bind(site_id)
+                            .bind(&device.asset_tag)
+                            .bind(&device.kind)
+                            .bind(&device.model)
+                            .bind(&device.home_ward)
+                            .bind(device.active)
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(tag_in_use)?;
+                        created += 1;
+                    }
+                }
+            }
+            tx.commit().await?;
+            Ok((created, updated))
+        }
+
+        async fn set_staff_active(&self, site_id: &str, staff_id: &str, active: bool) -> Result<bool, StorageError> {
+            let changed = sqlx::query(sql::SET_STAFF_ACTIVE)
+                .bind(active)
+                .bind(staff_id)
+                .bind(site_id)
+                .execute(&self.pool)
+                .await?;
+            Ok(changed.rows_affected() == 1)
+        }
+
         async fn create_session(&self, session: &SessionRecord) -> Result<(), StorageError> {
             sqlx::query(sql::INSERT_SESSION)
                 .bind(&session.session_hash)

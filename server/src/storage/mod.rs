@@ -15,7 +15,7 @@ use async_trait::async_trait;
 
 pub use records::{
     AccountRecord, AccountRole, DeviceRecord, EnrollmentCode, NewEvent, SessionRecord, SiteSetup,
-    StaffRecord, StoredEvent, Summary, TabletRecord, WardRecord,
+    StaffRecord, StaffUpsert, StoredEvent, Summary, TabletRecord, WardRecord,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -34,6 +34,8 @@ pub enum StorageError {
     EnrollmentCodeInvalid,
     #[error("this public key is already enrolled as tablet {0}")]
     KeyAlreadyEnrolled(String),
+    #[error("{0}")]
+    Conflict(String),
 }
 
 /// Which backend a store runs on; used for logs and `/readyz`.
@@ -132,6 +134,35 @@ pub trait Storage: Send + Sync + 'static {
         limit: i64,
     ) -> Result<Vec<StoredEvent>, StorageError>;
 
+    /// The largest `server_seq` of the site's log, 0 when empty: where a live stream starts.
+    async fn latest_event_seq(&self, site_id: &str) -> Result<i64, StorageError>;
+
+    /// Creates a dashboard account; `Conflict` if the username is taken.
+    async fn create_account(&self, account: &AccountRecord) -> Result<(), StorageError>;
+
+    /// Creates or updates staff of one site in one transaction. A row without a PIN verifier
+    /// keeps the stored one; a new person must have one. Returns (created, updated).
+    async fn upsert_staff(
+        &self,
+        site_id: &str,
+        staff: &[StaffUpsert],
+    ) -> Result<(usize, usize), StorageError>;
+
+    /// Creates or updates devices of one site in one transaction. Returns (created, updated).
+    async fn upsert_devices(
+        &self,
+        site_id: &str,
+        devices: &[DeviceRecord],
+    ) -> Result<(usize, usize), StorageError>;
+
+    /// Activates or deactivates a person; `false` if the site has no such person.
+    async fn set_staff_active(
+        &self,
+        site_id: &str,
+        staff_id: &str,
+        active: bool,
+    ) -> Result<bool, StorageError>;
+
     async fn create_session(&self, session: &SessionRecord) -> Result<(), StorageError>;
     async fn find_session(
         &self,
@@ -139,6 +170,22 @@ pub trait Storage: Send + Sync + 'static {
         now_ms: i64,
     ) -> Result<Option<SessionRecord>, StorageError>;
     async fn delete_session(&self, session_hash: &str) -> Result<(), StorageError>;
+}
+
+/// A unique-constraint violation becomes a `Conflict` that names what clashed; anything else
+/// stays a database error.
+pub(crate) fn conflict_or(error: sqlx::Error, what: &str) -> StorageError {
+    match &error {
+        sqlx::Error::Database(database_error) if database_error.is_unique_violation() => {
+            StorageError::Conflict(format!("{what} is already in use"))
+        }
+        _ => StorageError::Database(error),
+    }
+}
+
+/// The conflict a clashing badge id gives.
+pub(crate) fn conflict_or_badge(badge_id: &str) -> impl Fn(sqlx::Error) -> StorageError + '_ {
+    move |error| conflict_or(error, &format!("the badge id {badge_id:?}"))
 }
 
 /// Opens (and migrates) the database named by `url`.

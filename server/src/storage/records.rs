@@ -150,3 +150,15 @@ pub struct SessionRecord {
     pub created_at_ms: i64,
     pub expires_at_ms: i64,
 }
+
+/// A person to create or update; `pin_verifier: None` keeps the stored verifier.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StaffUpsert {
+    pub staff_id: String,
+    pub display_name: String,
+    pub role: String,
+    pub badge_id: String,
+    pub home_ward: String,
+    pub pin_verifier: Option<String>,
+    pub active: bool,
+}

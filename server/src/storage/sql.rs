@@ -56,3 +56,13 @@ pub const DELETE_SESSION: &str = "DELETE FROM sessions WHERE session_hash = $1";
 pub const SITE_CONFIG: &str = "SELECT config_json FROM sites WHERE site_id = $1";
 pub const DECOMMISSION_TABLET: &str =
     "UPDATE tablets SET revoked_from_ms = $1 WHERE tablet_id = $2 AND site_id = $3";
+pub const LATEST_EVENT_SEQ: &str =
+    "SELECT COALESCE(MAX(server_seq), 0) FROM events WHERE site_id = $1";
+pub const STAFF_SITE: &str = "SELECT site_id FROM staff WHERE staff_id = $1";
+pub const UPDATE_STAFF: &str = "UPDATE staff SET display_name = $1, role = $2, badge_id = $3, home_ward = $4, \
+     pin_verifier = COALESCE($5, pin_verifier), active = $6 WHERE staff_id = $7 AND site_id = $8";
+pub const DEVICE_SITE: &str = "SELECT site_id FROM devices WHERE device_id = $1";
+pub const UPDATE_DEVICE: &str = "UPDATE devices SET asset_tag = $1, kind = $2, model = $3, home_ward = $4, active = $5 \
+     WHERE device_id = $6 AND site_id = $7";
+pub const SET_STAFF_ACTIVE: &str =
+    "UPDATE staff SET active = $1 WHERE staff_id = $2 AND site_id = $3";

@@ -11,8 +11,8 @@ use sqlx::sqlite::{
 use super::common::{TabletRow, storage_impl, tablet_from_row};
 use super::{
     AccountRecord, AccountRole, Backend, DeviceRecord, EnrollmentCode, NewEvent, SessionRecord,
-    SiteSetup, StaffRecord, Storage, StorageError, StoredEvent, Summary, TabletRecord, WardRecord,
-    sql,
+    SiteSetup, StaffRecord, StaffUpsert, Storage, StorageError, StoredEvent, Summary, TabletRecord,
+    WardRecord, sql,
 };
 
 pub struct SqliteStorage {

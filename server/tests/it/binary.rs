@@ -160,3 +160,67 @@ fn a_bad_database_url_is_refused_with_a_message_that_says_what_to_use() {
     );
     assert!(!stderr.contains("secret"), "the password leaked: {stderr}");
 }
+
+#[tokio::test]
+async fn the_first_admin_is_created_from_the_command_line() {
+    let data_dir = tempfile::tempdir().unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_baton"))
+        .args([
+            "create-account",
+            "--username",
+            "root",
+            "--role",
+            "admin",
+            "--data-dir",
+        ])
+        .arg(data_dir.path())
+        .env_remove("BATON_NEW_PASSWORD")
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    assert!(stdout.contains("Its password (shown once):"), "{stdout}");
+
+    let url = format!(
+        "sqlite://{}",
+        data_dir.path().join("baton.sqlite3").display()
+    );
+    let storage = baton_server::storage::connect(&url).await.unwrap();
+    let account = storage.find_account("root").await.unwrap().unwrap();
+    assert_eq!(account.role, baton_server::storage::AccountRole::Admin);
+    assert!(account.password_hash.starts_with("$argon2id$"));
+
+    // A manager needs a site, and the username must be free.
+    let refused = Command::new(env!("CARGO_BIN_EXE_baton"))
+        .args([
+            "create-account",
+            "--username",
+            "m",
+            "--role",
+            "manager",
+            "--data-dir",
+        ])
+        .arg(data_dir.path())
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("give --site"));
+    let duplicate = Command::new(env!("CARGO_BIN_EXE_baton"))
+        .args([
+            "create-account",
+            "--username",
+            "root",
+            "--role",
+            "admin",
+            "--data-dir",
+        ])
+        .arg(data_dir.path())
+        .output()
+        .unwrap();
+    assert!(!duplicate.status.success());
+    assert!(String::from_utf8_lossy(&duplicate.stderr).contains("already in use"));
+}

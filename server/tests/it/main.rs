@@ -3,6 +3,7 @@
 
 mod binary;
 mod http;
+mod registry;
 mod storage;
 mod support;
 mod sync;
