@@ -57,6 +57,19 @@ pub async fn create_code(
     Ok((code, expires_at_ms))
 }
 
+/// The code as an SVG QR code for the dashboard: a tablet's camera reads it into the code field.
+pub fn code_qr_svg(code: &str) -> String {
+    match qrcode::QrCode::new(code.as_bytes()) {
+        Ok(qr) => qr
+            .render::<qrcode::render::svg::Color<'_>>()
+            .min_dimensions(200, 200)
+            .quiet_zone(true)
+            .build(),
+        // An 11-character code always fits; should encoding fail, the text code still works.
+        Err(_) => String::new(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -75,5 +88,16 @@ mod tests {
             code_hash(&code.to_lowercase().replace('-', " "))
         );
         assert_ne!(code_hash("ABCDE-FGHJK"), code_hash("ABCDE-FGHJM"));
+    }
+
+    #[test]
+    fn the_qr_code_is_an_svg_that_differs_per_code() {
+        let svg = code_qr_svg("ABCDE-FGHJK");
+        assert!(
+            svg.starts_with("<?xml") && svg.contains("<svg"),
+            "{}",
+            &svg[..60.min(svg.len())]
+        );
+        assert_ne!(svg, code_qr_svg("ABCDE-FGHJM"));
     }
 }

@@ -89,6 +89,7 @@ pub async fn create_code(
             "site_id": site_id,
             "ward_id": request.ward_id,
             "expires_at_ms": expires_at_ms,
+            "qr_svg": enrollment::code_qr_svg(&code),
         })),
     ))
 }

@@ -540,3 +540,40 @@ async fn the_board_shows_custody_and_overlaps_and_a_decommissioned_tablet_is_shu
         assert_eq!(anonymous.status(), 401);
     }
 }
+
+#[tokio::test]
+async fn pushes_that_break_the_rules_are_refused_with_their_codes() {
+    for backend in support::every_backend().await {
+        let server = tablet::serve(backend.storage.clone()).await;
+        let manager = tablet::sign_in_manager(&server).await;
+        let mut tablet_a = SimTablet::enroll(&server, &manager, 50).await;
+        let push = |body: Vec<u8>| tablet_a.request(Method::POST, "/api/v1/sync/push", body);
+
+        let not_a_push = push(b"{\"event\": []}".to_vec()).await;
+        assert_eq!(not_a_push.status(), 400);
+        assert_eq!(error_code(not_a_push).await, "malformed_push");
+        let invalid_json = push(b"{\"events\": [".to_vec()).await;
+        assert_eq!(error_code(invalid_json).await, "malformed_push");
+        let too_many = serde_json::to_vec(&json!({ "events": vec![json!({}); 501] })).unwrap();
+        let too_many = push(too_many).await;
+        assert_eq!(too_many.status(), 413);
+        assert_eq!(error_code(too_many).await, "batch_too_large");
+        let huge = push(vec![b' '; 5 * 1024 * 1024]).await;
+        assert_eq!(huge.status(), 413);
+        assert_eq!(error_code(huge).await, "body_too_large");
+
+        // A tablet may not sign what only the server's authority key may: quarantine.
+        let quarantine = baton_core::body::Body::Quarantine {
+            device: baton_core::ids::DeviceId::new("D-0001").unwrap(),
+            by: baton_core::ids::StaffId::new("S-0001").unwrap(),
+            note: "cracked screen".to_owned(),
+        };
+        let event = tablet_a.sign(quarantine, now_ms() - 1_000);
+        let receipts = tablet_a.push(&[event]).await;
+        assert_eq!(reason_of(&receipts[0]), "authority_required");
+        assert!(
+            tablet_a.pull_all(10).await.is_empty(),
+            "nothing refused is stored"
+        );
+    }
+}
