@@ -1,11 +1,15 @@
 //! Benchmarks of the hot paths: signing, single and batch verification, canonical encoding and
-//! decoding, and the custody fold over a million events.
+//! decoding, the custody fold over a million events, and the audit ledger at a million entries.
 //!
 //! Run with `cargo bench -p baton-core`; add `-- --quick` for a fast, rougher pass.
 
 use std::hint::black_box;
 use std::time::Duration;
 
+use baton_core::ledger::{
+    LedgerEntry, LedgerHash, MemoryHashStore, MerkleFrontier, TreeNode, consistency_proof,
+    inclusion_proof, leaf_hash, root_at, verify_consistency, verify_inclusion,
+};
 use baton_core::{
     AuthMethod, Body, ChainHead, Checklist, CustodyState, DeviceCondition, DeviceId,
     DeviceRegistry, Hlc, KeySet, PersonAuth, SignedEvent, SignerInfo, SignerKey, SiteRules,
@@ -206,10 +210,108 @@ fn custody_fold(criterion: &mut Criterion) {
     group.finish();
 }
 
+/// The audit ledger at a million entries: appending leaf hashes, as the server does for every
+/// stored event, and producing and checking proofs from the stored nodes. The store is built
+/// once, outside the measurements of the proofs.
+fn audit_ledger(criterion: &mut Criterion) {
+    const N_LEAVES: u64 = 1_000_000;
+    let leaves: Vec<LedgerHash> = (0..N_LEAVES)
+        .map(|leaf_index| leaf_hash(&leaf_index.to_be_bytes()))
+        .collect();
+
+    let mut group = criterion.benchmark_group("ledger append");
+    group.sample_size(10);
+    group.throughput(Throughput::Elements(N_LEAVES));
+    group.bench_function("1,000,000 leaf hashes into MemoryHashStore", |bencher| {
+        bencher.iter_with_large_drop(|| {
+            let mut store = MemoryHashStore::new();
+            for leaf in black_box(&leaves) {
+                store.append(*leaf);
+            }
+            store
+        })
+    });
+    group.bench_function(
+        "1,000,000 leaf hashes into MerkleFrontier (nodes reported)",
+        |bencher| {
+            let mut completed: Vec<TreeNode> = Vec::with_capacity(64);
+            bencher.iter(|| {
+                let mut frontier = MerkleFrontier::new();
+                for leaf in black_box(&leaves) {
+                    completed.clear();
+                    frontier.append(*leaf, &mut completed);
+                }
+                frontier.root()
+            })
+        },
+    );
+    group.finish();
+
+    let signing_key = SigningKey::from_bytes(&[7; 32]);
+    let entry = LedgerEntry::Event {
+        event: Box::new(signed_chain(&signing_key, 1).pop().unwrap()),
+        server_seq: 1,
+        received_at_ms: T0,
+    };
+    let mut group = criterion.benchmark_group("ledger entry");
+    group.bench_function("event entry: canonical bytes and leaf hash", |bencher| {
+        bencher.iter(|| black_box(&entry).leaf_hash().unwrap())
+    });
+    group.finish();
+
+    let mut store = MemoryHashStore::new();
+    for leaf in &leaves {
+        store.append(*leaf);
+    }
+    let root = store.root();
+    let mut group = criterion.benchmark_group("ledger proofs at 1,000,000");
+    group.sample_size(20);
+    // Leaves and old sizes are spread over the tree by stepping with a prime.
+    let mut leaf_index = 0;
+    group.bench_function("inclusion_proof", |bencher| {
+        bencher.iter(|| {
+            leaf_index = (leaf_index + 7_919) % N_LEAVES;
+            inclusion_proof(&store, leaf_index, N_LEAVES).unwrap()
+        })
+    });
+    let mut old_size = 0;
+    group.bench_function("consistency_proof", |bencher| {
+        bencher.iter(|| {
+            old_size = 1 + (old_size + 7_919) % (N_LEAVES - 1);
+            consistency_proof(&store, old_size, N_LEAVES).unwrap()
+        })
+    });
+    group.bench_function("root_at", |bencher| {
+        bencher.iter(|| root_at(&store, black_box(N_LEAVES - 1)).unwrap())
+    });
+    let proof = inclusion_proof(&store, 123_457, N_LEAVES).unwrap();
+    group.bench_function("verify_inclusion", |bencher| {
+        bencher.iter(|| {
+            verify_inclusion(
+                &leaves[123_457],
+                123_457,
+                N_LEAVES,
+                black_box(&proof),
+                &root,
+            )
+            .unwrap()
+        })
+    });
+    let old_root = root_at(&store, 777_777).unwrap();
+    let proof = consistency_proof(&store, 777_777, N_LEAVES).unwrap();
+    group.bench_function("verify_consistency", |bencher| {
+        bencher.iter(|| {
+            verify_consistency(777_777, N_LEAVES, &old_root, &root, black_box(&proof)).unwrap()
+        })
+    });
+    group.finish();
+}
+
 criterion_group!(
     benches,
     signing_and_verification,
     canonical_encoding,
-    custody_fold
+    custody_fold,
+    audit_ledger
 );
 criterion_main!(benches);

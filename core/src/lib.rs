@@ -33,6 +33,7 @@
 //! - `fold`: `CustodyState`, the custody of every device, folded in full or incrementally.
 //! - `replica`: `Replica`, a log and its fold kept in step, with batch receipt.
 //! - `request`: signed sync requests, `RequestToSign`, and their verification.
+//! - `ledger`: the audit ledger, an RFC 9162 Merkle log: proofs, their checks, signed tree heads.
 
 mod corrections;
 mod custody_step;
@@ -46,6 +47,7 @@ pub mod fold;
 pub mod hlc;
 pub mod ids;
 pub mod keys;
+pub mod ledger;
 pub mod log;
 pub mod replica;
 pub mod request;

@@ -26,6 +26,21 @@ pub enum Command {
     /// Create a dashboard account (the first admin, a manager, an auditor). The password is read
     /// from BATON_NEW_PASSWORD, or generated and printed once.
     CreateAccount(CreateAccountArgs),
+    /// Check an exported audit bundle offline (no database, no network) and report every entry;
+    /// exits non-zero if anything fails.
+    Verify(VerifyArgs),
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct VerifyArgs {
+    /// The bundle file (from GET /api/v1/ledger/export).
+    pub bundle: PathBuf,
+    /// The server's public key (hex) as you hold it; without it the bundle's own key is used.
+    #[arg(long)]
+    pub server_key: Option<String>,
+    /// Print only problems and the summary.
+    #[arg(long)]
+    pub quiet: bool,
 }
 
 #[derive(Debug, Clone, clap::Args)]

@@ -12,7 +12,10 @@
 //! - `server_key`: the server's ed25519 key, kept in an owner-only file.
 //! - `registry_import`: CSV import of staff and devices, checked row by row before writing.
 //! - `enrollment`: single-use enrollment codes, stored only as hashes.
+//! - `ledger`: signed tree heads (refused when the stored log does not extend the last one) and
+//!   proofs computed from stored nodes; the background head signer.
 //! - `sync`: each site's in-memory `core::Replica`, caught up from storage before every use.
+//! - `verify`: `baton verify`, the offline check of an audit bundle.
 //! - `http`: the axum router (`http::app`): tablet enrollment and signed sync requests, manager
 //!   sign-in with sessions and CSRF, static serving of the built PWA with its caching rules,
 //!   security headers, and the error type every handler returns.
@@ -21,6 +24,7 @@
 pub mod config;
 pub mod enrollment;
 pub mod http;
+pub mod ledger;
 pub mod registry_import;
 pub mod seed;
 pub mod serve;
@@ -28,3 +32,4 @@ pub mod server_key;
 pub mod site_config;
 pub mod storage;
 pub mod sync;
+pub mod verify;

@@ -18,6 +18,33 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve(args) => serve(args).await,
         Command::EnrollmentCode(args) => enrollment_code(args).await,
         Command::CreateAccount(args) => create_account(args).await,
+        Command::Verify(args) => verify(args),
+    }
+}
+
+fn verify(args: crate::config::VerifyArgs) -> anyhow::Result<()> {
+    let bytes = std::fs::read(&args.bundle)
+        .with_context(|| format!("cannot read {}", args.bundle.display()))?;
+    let report = crate::verify::verify_bundle(&bytes, args.server_key.as_deref());
+    for finding in &report.findings {
+        if !finding.ok {
+            println!("FAIL  {}", finding.message);
+        } else if !args.quiet {
+            println!("ok    {}", finding.message);
+        }
+    }
+    let n_problems = report.problems().count();
+    if n_problems == 0 {
+        println!(
+            "VERIFIED: {} entries, every one included in the signed tree head and correctly signed.",
+            report.n_entries
+        );
+        Ok(())
+    } else {
+        anyhow::bail!(
+            "{n_problems} problem(s) in {} entries: the bundle does not verify",
+            report.n_entries
+        )
     }
 }
 
@@ -170,6 +197,10 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     println!("  health:             http://{address}/healthz");
     tracing::info!(%address, "listening");
 
+    tokio::spawn(crate::ledger::run_head_signer(
+        state.storage.clone(),
+        state.server_key.clone(),
+    ));
     axum::serve(listener, http::app(state))
         .with_graceful_shutdown(shutdown_signal())
         .await

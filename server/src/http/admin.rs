@@ -170,6 +170,19 @@ async fn set_active(
             "No such person at this site.",
         ));
     }
+    let action_type = if active {
+        "staff_activated"
+    } else {
+        "staff_deactivated"
+    };
+    crate::ledger::record_governance(
+        state.storage.as_ref(),
+        &site_id,
+        serde_json::json!({ "type": action_type, "staff_id": staff_id }),
+        &session.account.username,
+        crate::sync::now_ms(),
+    )
+    .await?;
     tracing::info!(
         site_id,
         staff_id,

@@ -155,6 +155,14 @@ pub async fn decommission_tablet(
             "No such tablet at this site.",
         ));
     }
+    crate::ledger::record_governance(
+        state.storage.as_ref(),
+        &site_id,
+        serde_json::json!({ "type": "tablet_decommissioned", "tablet_id": tablet_id, "revoked_from_ms": revoked_from_ms }),
+        &session.account.username,
+        now_ms(),
+    )
+    .await?;
     tracing::warn!(
         tablet_id,
         site_id,

@@ -106,20 +106,24 @@ pub async fn sign_in(
         .await
         .map_err(|error| ApiError::unavailable("database_unreachable", error))?;
     let password = sign_in.password;
-    let verified = match account.clone() {
-        Some(account) => tokio::task::spawn_blocking(move || {
-            PasswordHash::new(&account.password_hash)
-                .map(|hash| {
-                    argon2::Argon2::default()
-                        .verify_password(password.as_bytes(), &hash)
-                        .is_ok()
-                })
-                .unwrap_or(false)
-        })
-        .await
-        .map_err(ApiError::internal)?,
-        None => false,
-    };
+    // An unknown username costs the same argon2 work as a known one, so response times do not
+    // tell which usernames exist.
+    let stored_hash = account
+        .as_ref()
+        .map(|account| account.password_hash.clone());
+    let verified = tokio::task::spawn_blocking(move || {
+        let hash_text = stored_hash.as_deref().unwrap_or_else(|| dummy_hash());
+        let matches = PasswordHash::new(hash_text)
+            .map(|hash| {
+                argon2::Argon2::default()
+                    .verify_password(password.as_bytes(), &hash)
+                    .is_ok()
+            })
+            .unwrap_or(false);
+        matches && stored_hash.is_some()
+    })
+    .await
+    .map_err(ApiError::internal)?;
     let Some(account) = account.filter(|_| verified) else {
         state
             .sign_in_throttle
@@ -160,6 +164,15 @@ pub async fn sign_in(
         HeaderValue::from_str(&cookie).map_err(ApiError::internal)?,
     );
     Ok(response)
+}
+
+/// A hash of a random password nobody knows, made once per process.
+fn dummy_hash() -> &'static str {
+    static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    DUMMY.get_or_init(|| {
+        crate::seed::hash_secret(&crate::seed::random_password())
+            .expect("argon2id with a fresh salt always hashes")
+    })
 }
 
 fn session_json(account: &AccountRecord, csrf_token: &str) -> serde_json::Value {

@@ -4,6 +4,7 @@
 //! - `tablet_auth`: the `SignedByTablet` extractor: signature, window, nonce, enrolled key.
 //! - `sync`: push, pull and roster for tablets; `roster`: what a tablet caches.
 //! - `admin`: CSV imports of staff and devices, activation of staff.
+//! - `ledger`: signed heads, proofs, the SIEM feed and the audit bundle.
 //! - `live`: the Server-Sent Events stream of new events for the board.
 //! - `dashboard`: the custody board, exceptions and tablets of a site; decommissioning.
 //! - `manager_auth`: sign-in, sessions, CSRF, the `ManagerSession` extractor.
@@ -18,6 +19,7 @@ pub mod admin;
 pub mod dashboard;
 pub mod enrollment;
 pub mod error;
+pub mod ledger;
 pub mod live;
 pub mod manager_auth;
 pub mod metrics;
@@ -123,6 +125,11 @@ pub fn app(state: AppState) -> Router {
             "/api/v1/admin/staff/{staff_id}/activate",
             post(admin::activate_staff),
         )
+        .route("/api/v1/ledger/head", get(ledger::head))
+        .route("/api/v1/ledger/inclusion", get(ledger::inclusion))
+        .route("/api/v1/ledger/consistency", get(ledger::consistency))
+        .route("/api/v1/ledger/entries", get(ledger::entries))
+        .route("/api/v1/ledger/export", get(ledger::export))
         .route("/api/{*rest}", any(api_not_found));
     static_files::add_fallback(router, &state.static_files)
         .layer(axum::middleware::from_fn(static_files::cache_control))

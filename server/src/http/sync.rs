@@ -48,6 +48,9 @@ pub struct Receipt {
     pub status: ReceiptStatus,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub server_seq: Option<i64>,
+    /// The event's leaf in the site's audit ledger, for an inclusion proof (new events only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub leaf_index: Option<i64>,
     pub received_at_ms: u64,
     /// Another event of the same signer has the same seq: both are kept as evidence.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
@@ -104,6 +107,7 @@ pub async fn push(
             event_id,
             status: ReceiptStatus::Rejected,
             server_seq: None,
+            leaf_index: None,
             received_at_ms: now_ms,
             fork: false,
             reason: Some(Reason { code, message }),
@@ -188,6 +192,7 @@ pub async fn push(
             event_id: Some(event_id),
             status,
             server_seq: None,
+            leaf_index: None,
             received_at_ms: now_ms,
             fork,
             reason: None,
@@ -195,8 +200,8 @@ pub async fn push(
     }
 
     // One transaction for the whole batch: an accepted receipt means the event is durable.
-    let server_seqs = match state.storage.append_events(&site_id, &to_store).await {
-        Ok(server_seqs) => server_seqs,
+    let appended = match state.storage.append_events(&site_id, &to_store).await {
+        Ok(appended) => appended,
         Err(error) => {
             // The in-memory replica already holds events the database does not: rebuild it.
             drop(guard);
@@ -204,9 +209,10 @@ pub async fn push(
             return Err(ApiError::unavailable("database_unreachable", error));
         }
     };
-    for (index, server_seq) in stored_indices.into_iter().zip(server_seqs) {
+    for (index, appended) in stored_indices.into_iter().zip(appended) {
         if let Some(receipt) = receipts[index].as_mut() {
-            receipt.server_seq = Some(server_seq);
+            receipt.server_seq = Some(appended.server_seq);
+            receipt.leaf_index = appended.leaf_index;
         }
     }
     drop(guard);

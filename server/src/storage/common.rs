@@ -5,6 +5,92 @@
 //! (locking, sequences, notifications) is passed in as the macro's last argument, from that
 //! backend's file.
 
+/// Appends `entries` (a slice of `&LedgerEntry`) to the site's ledger inside the open
+/// transaction `tx`, which already holds the site's append lock, and evaluates to the first new
+/// leaf index. Only the right edge of the tree is read (one row per set bit of the size); each
+/// append writes its leaf and the perfect-subtree nodes it completes.
+macro_rules! ledger_append {
+    ($tx:ident, $site_id:expr, $entries:expr, $now_ms:expr) => {{
+        let site_id: &str = $site_id;
+        let (size,): (i64,) = sqlx::query_as(sql::LEDGER_SIZE)
+            .bind(site_id)
+            .fetch_one(&mut *$tx)
+            .await?;
+        let mut frontier_nodes = LedgerNodes::default();
+        for position in baton_core::ledger::nodes_for_root(size as u64) {
+            let row: Option<(String,)> = sqlx::query_as(sql::LEDGER_NODE)
+                .bind(site_id)
+                .bind(position.level as i32)
+                .bind(position.index as i64)
+                .fetch_optional(&mut *$tx)
+                .await?;
+            if let Some(hash) = row.and_then(|(hash,)| LedgerHash::from_hex(&hash).ok()) {
+                frontier_nodes
+                    .0
+                    .insert((position.level, position.index), hash);
+            }
+        }
+        let mut frontier =
+            baton_core::ledger::MerkleFrontier::from_store(&frontier_nodes, size as u64).map_err(
+                |missing| StorageError::Ledger {
+                    site_id: site_id.to_owned(),
+                    reason: missing.to_string(),
+                },
+            )?;
+        let mut completed = Vec::new();
+        for (offset, entry) in $entries.iter().enumerate() {
+            let entry: &LedgerEntry = entry;
+            let bytes = entry
+                .canonical_bytes()
+                .map_err(|error| StorageError::Ledger {
+                    site_id: site_id.to_owned(),
+                    reason: error.to_string(),
+                })?;
+            let leaf = baton_core::ledger::leaf_hash(&bytes);
+            sqlx::query(sql::INSERT_LEDGER_ENTRY)
+                .bind(site_id)
+                .bind(size + offset as i64)
+                .bind(String::from_utf8(bytes).expect("canonical JSON is UTF-8"))
+                .bind(leaf.to_hex())
+                .bind($now_ms)
+                .execute(&mut *$tx)
+                .await?;
+            completed.clear();
+            frontier.append(leaf, &mut completed);
+            for node in &completed {
+                sqlx::query(sql::INSERT_LEDGER_NODE)
+                    .bind(site_id)
+                    .bind(node.level as i32)
+                    .bind(node.index as i64)
+                    .bind(node.hash.to_hex())
+                    .execute(&mut *$tx)
+                    .await?;
+            }
+        }
+        size
+    }};
+}
+
+pub(super) use ledger_append;
+
+/// The ledger entry of an event just stored.
+pub(super) fn event_entry(
+    site_id: &str,
+    event: &super::NewEvent,
+    server_seq: i64,
+) -> Result<baton_core::ledger::LedgerEntry, super::StorageError> {
+    let signed = baton_core::event::SignedEvent::from_json_bytes(event.event_json.as_bytes())
+        .map_err(|error| super::StorageError::Ledger {
+            site_id: site_id.to_owned(),
+            reason: format!("event {}: {error}", event.event_id),
+        })?;
+    Ok(baton_core::ledger::LedgerEntry::Event {
+        event: Box::new(signed),
+        server_seq: server_seq as u64,
+        received_at_ms: event.received_at_ms as u64,
+    })
+}
+
 macro_rules! storage_impl {
     ($storage:ty, $backend:expr, lock_site = $lock_site:expr, { $($backend_specific:item)* }) => {
         #[async_trait::async_trait]
@@ -281,13 +367,14 @@ macro_rules! storage_impl {
             Ok(inserted.rows_affected() == 1)
         }
 
-        async fn append_events(&self, site_id: &str, events: &[NewEvent]) -> Result<Vec<i64>, StorageError> {
+        async fn append_events(&self, site_id: &str, events: &[NewEvent]) -> Result<Vec<AppendedEvent>, StorageError> {
             let mut tx = self.pool.begin().await?;
             let lock_site: Option<&str> = $lock_site;
             if let Some(lock_site) = lock_site {
                 sqlx::query(lock_site).bind(site_id).execute(&mut *tx).await?;
             }
-            let mut server_seqs = Vec::with_capacity(events.len());
+            let mut appended = Vec::with_capacity(events.len());
+            let mut new_entries = Vec::new();
             for event in events {
                 let inserted: Option<(i64,)> = sqlx::query_as(sql::INSERT_EVENT)
                     .bind(site_id)
@@ -300,7 +387,10 @@ macro_rules! storage_impl {
                     .fetch_optional(&mut *tx)
                     .await?;
                 let server_seq = match inserted {
-                    Some((server_seq,)) => server_seq,
+                    Some((server_seq,)) => {
+                        new_entries.push((appended.len(), super::common::event_entry(site_id, event, server_seq)?));
+                        server_seq
+                    }
                     None => {
                         let (server_seq,): (i64,) = sqlx::query_as(sql::FIND_EVENT_SEQ)
                             .bind(&event.event_id)
@@ -309,10 +399,84 @@ macro_rules! storage_impl {
                         server_seq
                     }
                 };
-                server_seqs.push(server_seq);
+                appended.push(AppendedEvent { server_seq, leaf_index: None });
+            }
+            if !new_entries.is_empty() {
+                let entries: Vec<&LedgerEntry> = new_entries.iter().map(|(_, entry)| entry).collect();
+                let first_leaf = ledger_append!(tx, site_id, &entries, events[0].received_at_ms);
+                for (offset, (appended_idx, _)) in new_entries.iter().enumerate() {
+                    appended[*appended_idx].leaf_index = Some(first_leaf + offset as i64);
+                }
             }
             tx.commit().await?;
-            Ok(server_seqs)
+            Ok(appended)
+        }
+
+        async fn append_governance(&self, site_id: &str, entry: &LedgerEntry, now_ms: i64) -> Result<i64, StorageError> {
+            let mut tx = self.pool.begin().await?;
+            let lock_site: Option<&str> = $lock_site;
+            if let Some(lock_site) = lock_site {
+                sqlx::query(lock_site).bind(site_id).execute(&mut *tx).await?;
+            }
+            let leaf_index = ledger_append!(tx, site_id, &[entry], now_ms);
+            tx.commit().await?;
+            Ok(leaf_index)
+        }
+
+        async fn ledger_size(&self, site_id: &str) -> Result<i64, StorageError> {
+            let (size,): (i64,) = sqlx::query_as(sql::LEDGER_SIZE).bind(site_id).fetch_one(&self.pool).await?;
+            Ok(size)
+        }
+
+        async fn ledger_nodes(&self, site_id: &str, positions: &[NodePosition]) -> Result<LedgerNodes, StorageError> {
+            let mut connection = self.pool.acquire().await?;
+            let mut nodes = LedgerNodes::default();
+            for position in positions {
+                let row: Option<(String,)> = sqlx::query_as(sql::LEDGER_NODE)
+                    .bind(site_id)
+                    .bind(position.level as i32)
+                    .bind(position.index as i64)
+                    .fetch_optional(&mut *connection)
+                    .await?;
+                if let Some(hash) = row.and_then(|(hash,)| LedgerHash::from_hex(&hash).ok()) {
+                    nodes.0.insert((position.level, position.index), hash);
+                }
+            }
+            Ok(nodes)
+        }
+
+        async fn ledger_entries(&self, site_id: &str, from_index: i64, limit: i64) -> Result<Vec<LedgerRow>, StorageError> {
+            let rows: Vec<(i64, String, String, i64)> = sqlx::query_as(sql::LEDGER_ENTRIES)
+                .bind(site_id)
+                .bind(from_index)
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await?;
+            Ok(rows
+                .into_iter()
+                .map(|(leaf_index, entry_json, leaf_hash, appended_at_ms)| LedgerRow { leaf_index, entry_json, leaf_hash, appended_at_ms })
+                .collect())
+        }
+
+        async fn store_tree_head(&self, site_id: &str, tree_size: i64, timestamp_ms: i64, head_json: &str) -> Result<(), StorageError> {
+            sqlx::query(sql::INSERT_TREE_HEAD)
+                .bind(site_id)
+                .bind(tree_size)
+                .bind(timestamp_ms)
+                .bind(head_json)
+                .execute(&self.pool)
+                .await?;
+            Ok(())
+        }
+
+        async fn latest_tree_head(&self, site_id: &str) -> Result<Option<String>, StorageError> {
+            let row: Option<(String,)> = sqlx::query_as(sql::LATEST_TREE_HEAD).bind(site_id).fetch_optional(&self.pool).await?;
+            Ok(row.map(|(head_json,)| head_json))
+        }
+
+        async fn list_site_ids(&self) -> Result<Vec<String>, StorageError> {
+            let rows: Vec<(String,)> = sqlx::query_as(sql::SITE_IDS).fetch_all(&self.pool).await?;
+            Ok(rows.into_iter().map(|(site_id,)| site_id).collect())
         }
 
         async fn events_since(

@@ -12,11 +12,23 @@ pub mod sqlite;
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use baton_core::ledger::{HashStore, LedgerEntry, LedgerHash, NodePosition};
 
 pub use records::{
-    AccountRecord, AccountRole, DeviceRecord, EnrollmentCode, NewEvent, SessionRecord, SiteSetup,
-    StaffRecord, StaffUpsert, StoredEvent, Summary, TabletRecord, WardRecord,
+    AccountRecord, AccountRole, AppendedEvent, DeviceRecord, EnrollmentCode, LedgerRow, NewEvent,
+    SessionRecord, SiteSetup, StaffRecord, StaffUpsert, StoredEvent, Summary, TabletRecord,
+    WardRecord,
 };
+
+/// Ledger nodes fetched from storage: a `HashStore` for `baton_core::ledger`'s proofs.
+#[derive(Debug, Clone, Default)]
+pub struct LedgerNodes(pub std::collections::HashMap<(u32, u64), LedgerHash>);
+
+impl HashStore for LedgerNodes {
+    fn node(&self, level: u32, index: u64) -> Option<LedgerHash> {
+        self.0.get(&(level, index)).copied()
+    }
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum StorageError {
@@ -36,6 +48,8 @@ pub enum StorageError {
     KeyAlreadyEnrolled(String),
     #[error("{0}")]
     Conflict(String),
+    #[error("the ledger of site {site_id:?} cannot be extended: {reason}")]
+    Ledger { site_id: String, reason: String },
 }
 
 /// Which backend a store runs on; used for logs and `/readyz`.
@@ -116,15 +130,56 @@ pub trait Storage: Send + Sync + 'static {
         now_ms: i64,
     ) -> Result<bool, StorageError>;
 
-    /// Appends verified events to the site's log in one transaction and returns each one's
-    /// `server_seq`, in input order. An event already stored keeps its first `server_seq`.
-    /// Appends to one site are serialised, so `server_seq` grows in commit order and a pull
-    /// cursor never skips an event that commits late.
+    /// Appends verified events to the site's log and each new one to the site's ledger, in one
+    /// transaction, and returns where each landed, in input order. An event already stored
+    /// keeps its first `server_seq` and gets no new leaf. Appends to one site are serialised,
+    /// so `server_seq` and leaf indices grow in commit order and a pull cursor never skips an
+    /// event that commits late.
     async fn append_events(
         &self,
         site_id: &str,
         events: &[NewEvent],
-    ) -> Result<Vec<i64>, StorageError>;
+    ) -> Result<Vec<AppendedEvent>, StorageError>;
+
+    /// Appends one governance entry to the site's ledger; returns its leaf index.
+    async fn append_governance(
+        &self,
+        site_id: &str,
+        entry: &LedgerEntry,
+        now_ms: i64,
+    ) -> Result<i64, StorageError>;
+
+    /// The number of leaves in the site's ledger.
+    async fn ledger_size(&self, site_id: &str) -> Result<i64, StorageError>;
+
+    /// The stored perfect-subtree nodes at `positions` (absent ones are left out).
+    async fn ledger_nodes(
+        &self,
+        site_id: &str,
+        positions: &[NodePosition],
+    ) -> Result<LedgerNodes, StorageError>;
+
+    /// Ledger leaves from `from_index` on, oldest first, at most `limit`.
+    async fn ledger_entries(
+        &self,
+        site_id: &str,
+        from_index: i64,
+        limit: i64,
+    ) -> Result<Vec<LedgerRow>, StorageError>;
+
+    async fn store_tree_head(
+        &self,
+        site_id: &str,
+        tree_size: i64,
+        timestamp_ms: i64,
+        head_json: &str,
+    ) -> Result<(), StorageError>;
+
+    /// The newest signed head of the site's ledger (largest size, then latest time), as JSON.
+    async fn latest_tree_head(&self, site_id: &str) -> Result<Option<String>, StorageError>;
+
+    /// Every site id, for the tree-head signer.
+    async fn list_site_ids(&self) -> Result<Vec<String>, StorageError>;
 
     /// The site's events after `after_seq`, oldest first, at most `limit`.
     async fn events_since(

@@ -4,11 +4,13 @@ use std::time::Duration;
 
 use sqlx::postgres::{PgPool, PgPoolOptions};
 
-use super::common::{TabletRow, storage_impl, tablet_from_row};
+use baton_core::ledger::{LedgerEntry, LedgerHash, NodePosition};
+
+use super::common::{TabletRow, ledger_append, storage_impl, tablet_from_row};
 use super::{
-    AccountRecord, AccountRole, Backend, DeviceRecord, EnrollmentCode, NewEvent, SessionRecord,
-    SiteSetup, StaffRecord, StaffUpsert, Storage, StorageError, StoredEvent, Summary, TabletRecord,
-    WardRecord, sql,
+    AccountRecord, AccountRole, AppendedEvent, Backend, DeviceRecord, EnrollmentCode, LedgerNodes,
+    LedgerRow, NewEvent, SessionRecord, SiteSetup, StaffRecord, StaffUpsert, Storage, StorageError,
+    StoredEvent, Summary, TabletRecord, WardRecord, sql,
 };
 
 pub struct PostgresStorage {

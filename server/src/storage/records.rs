@@ -162,3 +162,20 @@ pub struct StaffUpsert {
     pub pin_verifier: Option<String>,
     pub active: bool,
 }
+
+/// Where a pushed event landed: its place in the site's event order and, when it was new, in
+/// the site's ledger.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AppendedEvent {
+    pub server_seq: i64,
+    pub leaf_index: Option<i64>,
+}
+
+/// One ledger leaf as stored: the canonical entry bytes (UTF-8 JSON) and their leaf hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LedgerRow {
+    pub leaf_index: i64,
+    pub entry_json: String,
+    pub leaf_hash: String,
+    pub appended_at_ms: i64,
+}

@@ -66,3 +66,17 @@ pub const UPDATE_DEVICE: &str = "UPDATE devices SET asset_tag = $1, kind = $2, m
      WHERE device_id = $6 AND site_id = $7";
 pub const SET_STAFF_ACTIVE: &str =
     "UPDATE staff SET active = $1 WHERE staff_id = $2 AND site_id = $3";
+pub const LEDGER_SIZE: &str = "SELECT COUNT(*) FROM ledger_entries WHERE site_id = $1";
+pub const LEDGER_NODE: &str =
+    "SELECT hash FROM ledger_nodes WHERE site_id = $1 AND level = $2 AND node_index = $3";
+pub const INSERT_LEDGER_ENTRY: &str = "INSERT INTO ledger_entries (site_id, leaf_index, entry_json, leaf_hash, appended_at_ms) \
+     VALUES ($1, $2, $3, $4, $5)";
+pub const INSERT_LEDGER_NODE: &str =
+    "INSERT INTO ledger_nodes (site_id, level, node_index, hash) VALUES ($1, $2, $3, $4)";
+pub const LEDGER_ENTRIES: &str = "SELECT leaf_index, entry_json, leaf_hash, appended_at_ms FROM ledger_entries \
+     WHERE site_id = $1 AND leaf_index >= $2 ORDER BY leaf_index LIMIT $3";
+pub const INSERT_TREE_HEAD: &str = "INSERT INTO tree_heads (site_id, tree_size, timestamp_ms, head_json) VALUES ($1, $2, $3, $4) \
+     ON CONFLICT (site_id, tree_size, timestamp_ms) DO NOTHING";
+pub const LATEST_TREE_HEAD: &str = "SELECT head_json FROM tree_heads WHERE site_id = $1 \
+     ORDER BY tree_size DESC, timestamp_ms DESC LIMIT 1";
+pub const SITE_IDS: &str = "SELECT site_id FROM sites ORDER BY site_id";

@@ -3,6 +3,7 @@
 
 mod binary;
 mod http;
+mod ledger;
 mod registry;
 mod storage;
 mod support;

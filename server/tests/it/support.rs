@@ -100,3 +100,21 @@ fn the_database_name_is_replaced_and_the_rest_kept() {
         "postgres://baton@127.0.0.1:5433/t1"
     );
 }
+
+/// Runs raw SQL against a test database behind the server's back: how the tamper tests play
+/// an insider with database access.
+pub async fn execute_sql(url: &str, statement: &str) {
+    if url.starts_with("sqlite:") {
+        let mut connection = sqlx::SqliteConnection::connect(url).await.unwrap();
+        sqlx::query(statement)
+            .execute(&mut connection)
+            .await
+            .unwrap();
+    } else {
+        let mut connection = sqlx::PgConnection::connect(url).await.unwrap();
+        sqlx::query(statement)
+            .execute(&mut connection)
+            .await
+            .unwrap();
+    }
+}

@@ -1,0 +1,300 @@
+//! `baton verify BUNDLE`: checks an exported audit bundle with no database and no network.
+//!
+//! It trusts nothing in the bundle but the server's public key the auditor compares with the
+//! one they hold: the tree head must carry that key's signature, every entry must hash to a leaf
+//! that the head's root includes at the entry's position, every event must carry a valid
+//! signature of an enrolled tablet, and every tablet's events must chain. It names each altered,
+//! missing, inserted or reordered entry with its index and the rule it broke.
+
+use std::collections::BTreeMap;
+
+use baton_core::event::SignedEvent;
+use baton_core::ids::{EventId, SignerKey};
+use baton_core::keys::{KeySet, SignerInfo};
+use baton_core::ledger::{LedgerEntry, LedgerHash, SignedTreeHead, verify_inclusion};
+use baton_core::verify::VerifyOptions;
+use serde::Deserialize;
+
+pub const BUNDLE_FORMAT: &str = "baton.audit-bundle.v1";
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Bundle {
+    format: String,
+    site_id: String,
+    server_public_key: String,
+    tablet_keys: Vec<TabletKey>,
+    tree_head: SignedTreeHead,
+    entries: Vec<BundleEntry>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TabletKey {
+    tablet_id: String,
+    public_key: String,
+    revoked_from_ms: Option<u64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BundleEntry {
+    leaf_index: u64,
+    entry: serde_json::Value,
+    inclusion_proof: Vec<String>,
+}
+
+/// Per signer, per seq: the (leaf index, event id, prev) of each event seen.
+type Chains = BTreeMap<SignerKey, BTreeMap<u64, Vec<(u64, EventId, Option<EventId>)>>>;
+
+/// One line of the report.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finding {
+    pub ok: bool,
+    pub message: String,
+}
+
+#[derive(Debug, Default)]
+pub struct Report {
+    pub findings: Vec<Finding>,
+    pub n_entries: usize,
+}
+
+impl Report {
+    pub fn problems(&self) -> impl Iterator<Item = &Finding> {
+        self.findings.iter().filter(|finding| !finding.ok)
+    }
+
+    pub fn is_valid(&self) -> bool {
+        self.problems().next().is_none()
+    }
+
+    fn ok(&mut self, message: String) {
+        self.findings.push(Finding { ok: true, message });
+    }
+
+    fn fail(&mut self, message: String) {
+        self.findings.push(Finding { ok: false, message });
+    }
+}
+
+/// Checks a bundle. `expected_server_key` is the key the auditor trusts; without one, the
+/// bundle's own key is used and the report says so.
+pub fn verify_bundle(bytes: &[u8], expected_server_key: Option<&str>) -> Report {
+    let mut report = Report::default();
+    let bundle: Bundle = match serde_json::from_slice(bytes) {
+        Ok(bundle) => bundle,
+        Err(error) => {
+            report.fail(format!("bundle: not a Baton audit bundle: {error}"));
+            return report;
+        }
+    };
+    if bundle.format != BUNDLE_FORMAT {
+        report.fail(format!(
+            "bundle: format {:?}, expected {BUNDLE_FORMAT:?}",
+            bundle.format
+        ));
+        return report;
+    }
+    let server_key =
+        match SignerKey::from_hex(expected_server_key.unwrap_or(&bundle.server_public_key)) {
+            Ok(key) => key,
+            Err(error) => {
+                report.fail(format!("server key: {error}"));
+                return report;
+            }
+        };
+    if expected_server_key.is_none() {
+        report.ok(format!(
+            "server key {} taken from the bundle: compare it with the key you hold (--server-key)",
+            server_key.to_hex()
+        ));
+    } else if bundle.server_public_key != server_key.to_hex() {
+        report.fail("server key: the bundle names another key than the one given".to_owned());
+    }
+    let head = &bundle.tree_head;
+    match head.verify(&server_key) {
+        Ok(()) => report.ok(format!(
+            "tree head: size {}, root {}, signed at {} ms by the server key",
+            head.head.tree_size,
+            head.head.root_hash.to_hex(),
+            head.head.timestamp_ms
+        )),
+        Err(error) => {
+            report.fail(format!("tree head: {error}"));
+            return report;
+        }
+    }
+    if head.head.log_id.as_str() != bundle.site_id {
+        report.fail(format!(
+            "tree head: signed for log {:?}, bundle is for {:?}",
+            head.head.log_id.as_str(),
+            bundle.site_id
+        ));
+    }
+
+    let mut signers = vec![(server_key, SignerInfo::authority())];
+    let mut tablet_of = BTreeMap::new();
+    for tablet in &bundle.tablet_keys {
+        match SignerKey::from_hex(&tablet.public_key) {
+            Ok(key) => {
+                let mut info = SignerInfo::tablet();
+                info.revoked_from_ms = tablet.revoked_from_ms;
+                signers.push((key, info));
+                tablet_of.insert(key, tablet.tablet_id.clone());
+            }
+            Err(error) => report.fail(format!("tablet {}: {error}", tablet.tablet_id)),
+        }
+    }
+    let keys = match KeySet::from_signers(signers) {
+        Ok(keys) => keys,
+        Err(error) => {
+            report.fail(format!("keys: {error}"));
+            return report;
+        }
+    };
+    // Signatures only: the receive-time checks (clock skew) do not apply to an archive.
+    let options = VerifyOptions {
+        now_ms: u64::MAX / 2,
+        max_clock_skew_ms: 0,
+    };
+
+    let mut chains = Chains::new();
+    let mut already_failed = std::collections::BTreeSet::new();
+    for (position, bundle_entry) in bundle.entries.iter().enumerate() {
+        report.n_entries += 1;
+        let leaf_index = bundle_entry.leaf_index;
+        let label = format!("entry {position} (leaf {leaf_index})");
+        if leaf_index != position as u64 {
+            report.fail(format!(
+                "{label}: leaf index {leaf_index} at position {position}: an entry before it is missing, or entries were inserted or reordered"
+            ));
+        }
+        let entry_bytes =
+            serde_json::to_vec(&bundle_entry.entry).expect("a JSON value always serialises");
+        let entry = match LedgerEntry::from_json_bytes(&entry_bytes) {
+            Ok(entry) => entry,
+            Err(error) => {
+                report.fail(format!("{label}: not a ledger entry: {error}"));
+                continue;
+            }
+        };
+        let proof: Result<Vec<LedgerHash>, _> = bundle_entry
+            .inclusion_proof
+            .iter()
+            .map(|hash| LedgerHash::from_hex(hash))
+            .collect();
+        let included = match (entry.leaf_hash(), proof) {
+            (Ok(leaf), Ok(proof)) => verify_inclusion(
+                &leaf,
+                leaf_index,
+                head.head.tree_size,
+                &proof,
+                &head.head.root_hash,
+            )
+            .map_err(|error| error.to_string()),
+            (Err(error), _) => Err(error.to_string()),
+            (_, Err(error)) => Err(format!("proof: {error}")),
+        };
+        if let Err(reason) = included {
+            report.fail(format!("{label}: not in the signed tree at this position (altered, inserted or moved): {reason}"));
+            // Its successor's chain link is not reported again: the cause is named here.
+            if let LedgerEntry::Event { event, .. } = &entry {
+                already_failed.insert((*event.signer(), event.seq()));
+            }
+            continue;
+        }
+        match &entry {
+            LedgerEntry::Event {
+                event, server_seq, ..
+            } => {
+                check_event(
+                    &mut report,
+                    &label,
+                    event,
+                    &keys,
+                    options,
+                    &tablet_of,
+                    *server_seq,
+                );
+                chains
+                    .entry(*event.signer())
+                    .or_default()
+                    .entry(event.seq())
+                    .or_default()
+                    .push((leaf_index, event.id(), event.prev()));
+            }
+            LedgerEntry::Governance { action, by, .. } => {
+                report.ok(format!(
+                    "{label}: included; governance {} by {by}",
+                    action["type"].as_str().unwrap_or("?")
+                ));
+            }
+        }
+    }
+    if bundle.entries.len() as u64 != head.head.tree_size {
+        report.fail(format!(
+            "bundle: {} entries, the signed head covers {}: entries are missing or added",
+            bundle.entries.len(),
+            head.head.tree_size
+        ));
+    }
+    check_chains(&mut report, &chains, &tablet_of, &already_failed);
+    report
+}
+
+fn check_event(
+    report: &mut Report,
+    label: &str,
+    event: &SignedEvent,
+    keys: &KeySet,
+    options: VerifyOptions,
+    tablet_of: &BTreeMap<SignerKey, String>,
+    server_seq: u64,
+) {
+    let tablet = tablet_of
+        .get(event.signer())
+        .map_or("the server", String::as_str);
+    match keys.verify(event, options) {
+        Ok(()) => report.ok(format!(
+            "{label}: included; event {} {} on {} signed by {tablet}, seq {}, server_seq {server_seq}",
+            &event.id().to_hex()[..12],
+            event.body().type_name(),
+            event.body().device().as_str(),
+            event.seq()
+        )),
+        Err(error) => report.fail(format!("{label}: event {}: {error}", event.id().to_hex())),
+    }
+}
+
+/// Every event with seq > 1 must follow its signer's event of seq - 1 in the bundle.
+fn check_chains(
+    report: &mut Report,
+    chains: &Chains,
+    tablet_of: &BTreeMap<SignerKey, String>,
+    already_failed: &std::collections::BTreeSet<(SignerKey, u64)>,
+) {
+    for (signer, by_seq) in chains {
+        let tablet = tablet_of.get(signer).map_or("the server", String::as_str);
+        for (seq, events) in by_seq {
+            if events.len() > 1 {
+                let leaves: Vec<u64> = events.iter().map(|(leaf, _, _)| *leaf).collect();
+                report.fail(format!(
+                    "chain of {tablet}: seq {seq} signed twice (fork) at leaves {leaves:?}"
+                ));
+            }
+            for (leaf, _, prev) in events {
+                let Some(prev) = prev else { continue };
+                if already_failed.contains(&(*signer, seq - 1)) {
+                    continue;
+                }
+                let predecessors = by_seq.get(&(seq - 1));
+                match predecessors {
+                    Some(predecessors) if predecessors.iter().any(|(_, id, _)| id == prev) => {}
+                    Some(_) => report.fail(format!("leaf {leaf}: chain of {tablet} broken: seq {seq} does not follow the stored seq {}", seq - 1)),
+                    None => report.fail(format!("leaf {leaf}: chain of {tablet}: seq {} is missing before seq {seq}", seq - 1)),
+                }
+            }
+        }
+    }
+}

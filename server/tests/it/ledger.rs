@@ -1,0 +1,299 @@
+//! The audit ledger end to end: heads signed by the server key, proofs that verify, a bundle
+//! that `baton verify` accepts, and tampering with the database that is caught.
+
+use baton_core::ids::SignerKey;
+use baton_core::ledger::{
+    LedgerEntry, LedgerHash, SignedTreeHead, verify_consistency, verify_inclusion,
+};
+use baton_server::verify::verify_bundle;
+use reqwest::Method;
+use serde_json::Value;
+
+use crate::support;
+use crate::tablet::{self, SimTablet, check_in, check_out};
+
+async fn get(tablet: &SimTablet, path: &str) -> reqwest::Response {
+    tablet.request(Method::GET, path, Vec::new()).await
+}
+
+async fn head(tablet: &SimTablet) -> SignedTreeHead {
+    let response = get(tablet, "/api/v1/ledger/head").await;
+    assert_eq!(response.status(), 200);
+    let bytes = response.bytes().await.unwrap();
+    SignedTreeHead::from_json_bytes(&bytes).unwrap()
+}
+
+fn hashes(value: &Value) -> Vec<LedgerHash> {
+    value
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|hash| LedgerHash::from_hex(hash.as_str().unwrap()).unwrap())
+        .collect()
+}
+
+async fn export(tablet: &SimTablet) -> Vec<u8> {
+    let response = get(tablet, "/api/v1/ledger/export").await;
+    assert_eq!(response.status(), 200);
+    response.bytes().await.unwrap().to_vec()
+}
+
+#[tokio::test]
+async fn every_event_is_provably_in_a_signed_head_and_heads_only_grow() {
+    for backend in support::every_backend().await {
+        let server = tablet::serve(backend.storage.clone()).await;
+        let manager = tablet::sign_in_manager(&server).await;
+        let mut tablet_a = SimTablet::enroll(&server, &manager, 60).await;
+        let server_key =
+            SignerKey::from_hex(tablet_a.enrollment["server_public_key"].as_str().unwrap())
+                .unwrap();
+        let start = baton_server::sync::now_ms() - 60_000;
+        let first_batch = [
+            tablet_a.sign(check_out("D-0001", "S-0005"), start),
+            tablet_a.sign(check_in("D-0001", "S-0005"), start + 1_000),
+            tablet_a.sign(check_out("D-0002", "S-0006"), start + 2_000),
+        ];
+        let receipts = tablet_a.push(&first_batch).await;
+        let leaves: Vec<i64> = receipts
+            .iter()
+            .map(|receipt| receipt["leaf_index"].as_i64().unwrap())
+            .collect();
+        assert_eq!(leaves, [0, 1, 2]);
+
+        let first_head = head(&tablet_a).await;
+        first_head.verify(&server_key).unwrap();
+        assert_eq!(first_head.head.tree_size, 3);
+
+        // Each event's entry hashes to a leaf the head includes.
+        let feed = get(&tablet_a, "/api/v1/ledger/entries?from=0&limit=2").await;
+        assert_eq!(feed.headers()["baton-next-from"], "2");
+        assert_eq!(feed.headers()["content-type"], "application/x-ndjson");
+        let mut lines: Vec<Value> = feed
+            .text()
+            .await
+            .unwrap()
+            .lines()
+            .map(|line| serde_json::from_str(line).unwrap())
+            .collect();
+        let rest = get(&tablet_a, "/api/v1/ledger/entries?from=2")
+            .await
+            .text()
+            .await
+            .unwrap();
+        lines.extend(
+            rest.lines()
+                .map(|line| serde_json::from_str::<Value>(line).unwrap()),
+        );
+        assert_eq!(lines.len(), 3);
+        for line in &lines {
+            let leaf_index = line["leaf_index"].as_u64().unwrap();
+            let entry = LedgerEntry::from_json_bytes(line["entry"].to_string().as_bytes()).unwrap();
+            let proof: Value = get(
+                &tablet_a,
+                &format!("/api/v1/ledger/inclusion?index={leaf_index}&size=3"),
+            )
+            .await
+            .json()
+            .await
+            .unwrap();
+            verify_inclusion(
+                &entry.leaf_hash().unwrap(),
+                leaf_index,
+                3,
+                &hashes(&proof["proof"]),
+                &first_head.head.root_hash,
+            )
+            .unwrap();
+        }
+
+        // A decommissioning is a governance entry; the next head extends the first one.
+        let other = SimTablet::enroll(&server, &manager, 61).await;
+        let response = manager
+            .client
+            .post(format!(
+                "{}/api/v1/tablets/{}/decommission",
+                server.base_url, other.tablet_id
+            ))
+            .header("x-csrf-token", &manager.csrf_token)
+            .json(&serde_json::json!({}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        let more = [tablet_a.sign(check_in("D-0002", "S-0006"), start + 3_000)];
+        assert_eq!(tablet_a.push(&more).await[0]["leaf_index"], 4);
+        let second_head = head(&tablet_a).await;
+        assert_eq!(second_head.head.tree_size, 5);
+        let proof: Value = get(&tablet_a, "/api/v1/ledger/consistency?from=3&to=5")
+            .await
+            .json()
+            .await
+            .unwrap();
+        verify_consistency(
+            3,
+            5,
+            &first_head.head.root_hash,
+            &second_head.head.root_hash,
+            &hashes(&proof["proof"]),
+        )
+        .unwrap();
+
+        // The bundle verifies offline, and names the governance entry.
+        let bundle = export(&tablet_a).await;
+        let report = verify_bundle(&bundle, Some(&server_key.to_hex()));
+        assert!(
+            report.is_valid(),
+            "{:?}",
+            report.problems().collect::<Vec<_>>()
+        );
+        assert_eq!(report.n_entries, 5);
+        assert!(
+            report
+                .findings
+                .iter()
+                .any(|finding| finding.message.contains("governance tablet_decommissioned"))
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_database_edited_behind_the_servers_back_is_caught() {
+    for backend in support::every_backend().await {
+        let server = tablet::serve(backend.storage.clone()).await;
+        let manager = tablet::sign_in_manager(&server).await;
+        let mut tablet_a = SimTablet::enroll(&server, &manager, 62).await;
+        let server_key = tablet_a.enrollment["server_public_key"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let start = baton_server::sync::now_ms() - 60_000;
+        let events: Vec<_> = (0..4)
+            .map(|event_idx| {
+                let body = if event_idx % 2 == 0 {
+                    check_out("D-0003", "S-0007")
+                } else {
+                    check_in("D-0003", "S-0007")
+                };
+                tablet_a.sign(body, start + event_idx * 1_000)
+            })
+            .collect();
+        tablet_a.push(&events).await;
+        let witnessed = head(&tablet_a).await;
+        let clean = export(&tablet_a).await;
+        assert!(verify_bundle(&clean, Some(&server_key)).is_valid());
+
+        // An insider rewrites who took the device in entry 1's stored JSON.
+        support::execute_sql(
+            &backend.url,
+            "UPDATE ledger_entries SET entry_json = REPLACE(entry_json, 'S-0007', 'S-0099') WHERE leaf_index = 1",
+        )
+        .await;
+        let report = verify_bundle(&export(&tablet_a).await, Some(&server_key));
+        let problems: Vec<String> = report
+            .problems()
+            .map(|finding| finding.message.clone())
+            .collect();
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(
+            problems[0].starts_with("entry 1 (leaf 1): not in the signed tree"),
+            "{problems:?}"
+        );
+
+        // Two entries swapped: both are named.
+        support::execute_sql(
+            &backend.url,
+            "UPDATE ledger_entries SET leaf_index = -1 WHERE leaf_index = 2",
+        )
+        .await;
+        support::execute_sql(
+            &backend.url,
+            "UPDATE ledger_entries SET leaf_index = 2 WHERE leaf_index = 3",
+        )
+        .await;
+        support::execute_sql(
+            &backend.url,
+            "UPDATE ledger_entries SET leaf_index = 3 WHERE leaf_index = -1",
+        )
+        .await;
+        let report = verify_bundle(&export(&tablet_a).await, Some(&server_key));
+        let problems: Vec<String> = report
+            .problems()
+            .map(|finding| finding.message.clone())
+            .collect();
+        assert!(
+            problems
+                .iter()
+                .any(|problem| problem.starts_with("entry 2 (leaf 2)")),
+            "{problems:?}"
+        );
+        assert!(
+            problems
+                .iter()
+                .any(|problem| problem.starts_with("entry 3 (leaf 3)")),
+            "{problems:?}"
+        );
+
+        // An entry and the nodes above it deleted: the server refuses to sign a head
+        // that does not extend the one the tablet witnessed, and the tablet's next sync sees it.
+        support::execute_sql(
+            &backend.url,
+            "DELETE FROM ledger_entries WHERE leaf_index = 3",
+        )
+        .await;
+        support::execute_sql(
+            &backend.url,
+            "DELETE FROM ledger_nodes WHERE node_index >= 0 AND level > 0",
+        )
+        .await;
+        let response = get(&tablet_a, "/api/v1/ledger/head").await;
+        assert_eq!(response.status(), 409);
+        let error: Value = response.json().await.unwrap();
+        assert_eq!(error["error"]["code"], "ledger_inconsistent");
+        assert_eq!(witnessed.head.tree_size, 4);
+    }
+}
+
+#[tokio::test]
+async fn the_verify_command_exits_non_zero_on_a_tampered_bundle() {
+    let backend = support::sqlite().await;
+    let server = tablet::serve(backend.storage.clone()).await;
+    let manager = tablet::sign_in_manager(&server).await;
+    let mut tablet_a = SimTablet::enroll(&server, &manager, 63).await;
+    let start = baton_server::sync::now_ms() - 60_000;
+    let events = [
+        tablet_a.sign(check_out("D-0004", "S-0008"), start),
+        tablet_a.sign(check_in("D-0004", "S-0008"), start + 1_000),
+    ];
+    tablet_a.push(&events).await;
+    let directory = tempfile::tempdir().unwrap();
+    let path = directory.path().join("bundle.json");
+    let bundle = export(&tablet_a).await;
+    std::fs::write(&path, &bundle).unwrap();
+
+    let run = |path: &std::path::Path| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_baton"))
+            .arg("verify")
+            .arg(path)
+            .output()
+            .unwrap()
+    };
+    let output = run(&path);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stdout)
+    );
+    assert!(String::from_utf8_lossy(&output.stdout).contains("VERIFIED: 2 entries"));
+
+    // Drop the last entry from the file: the count no longer matches the signed head.
+    let mut value: Value = serde_json::from_slice(&bundle).unwrap();
+    value["entries"].as_array_mut().unwrap().pop();
+    std::fs::write(&path, serde_json::to_vec(&value).unwrap()).unwrap();
+    let output = run(&path);
+    assert!(!output.status.success());
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.contains("FAIL  bundle: 1 entries, the signed head covers 2"),
+        "{stdout}"
+    );
+}
