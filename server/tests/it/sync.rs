@@ -434,6 +434,20 @@ async fn two_servers_ingesting_at_once_lose_and_double_nothing() {
         assert_eq!(pulled.len(), 100);
         let unique: std::collections::BTreeSet<_> = pulled.iter().map(|event| event.id()).collect();
         assert_eq!(unique.len(), 100, "no event is pulled twice");
+        // Both processes appended to one ledger with one linear order: the whole bundle verifies.
+        let bundle = tablets[0]
+            .request(Method::GET, "/api/v1/ledger/export", Vec::new())
+            .await
+            .bytes()
+            .await
+            .unwrap();
+        let report = baton_server::verify::verify_bundle(&bundle, None);
+        assert!(
+            report.is_valid(),
+            "{:?}",
+            report.problems().collect::<Vec<_>>()
+        );
+        assert_eq!(report.n_entries, 100);
     }
 }
 
