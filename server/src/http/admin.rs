@@ -92,11 +92,24 @@ pub async fn import_staff(
     .await
     .map_err(ApiError::internal)?
     .map_err(import_error)?;
+    let staff_ids: Vec<&str> = staff
+        .iter()
+        .map(|member| member.staff_id.as_str())
+        .collect();
+    let action = serde_json::json!({ "type": "staff_imported", "staff_ids": staff_ids });
     let (created, updated) = state
         .storage
         .upsert_staff(&site_id, &staff)
         .await
         .map_err(storage_error)?;
+    crate::ledger::record_governance(
+        state.storage.as_ref(),
+        &site_id,
+        action,
+        &session.account.username,
+        crate::sync::now_ms(),
+    )
+    .await?;
     tracing::info!(
         site_id,
         created,
@@ -118,11 +131,24 @@ pub async fn import_devices(
     let wards = site_wards(&state, &site_id).await?;
     let devices =
         registry_import::parse_devices(csv_text(&body)?, &site_id, &wards).map_err(import_error)?;
+    let device_ids: Vec<&str> = devices
+        .iter()
+        .map(|device| device.device_id.as_str())
+        .collect();
+    let action = serde_json::json!({ "type": "devices_imported", "device_ids": device_ids });
     let (created, updated) = state
         .storage
         .upsert_devices(&site_id, &devices)
         .await
         .map_err(storage_error)?;
+    crate::ledger::record_governance(
+        state.storage.as_ref(),
+        &site_id,
+        action,
+        &session.account.username,
+        crate::sync::now_ms(),
+    )
+    .await?;
     tracing::info!(
         site_id,
         created,

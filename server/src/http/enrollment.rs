@@ -76,6 +76,14 @@ pub async fn create_code(
     )
     .await
     .map_err(|error| ApiError::unavailable("database_unreachable", error))?;
+    crate::ledger::record_governance(
+        state.storage.as_ref(),
+        &site_id,
+        serde_json::json!({ "type": "enrollment_code_created", "ward_id": request.ward_id, "expires_at_ms": expires_at_ms }),
+        &account.username,
+        now_ms(),
+    )
+    .await?;
     tracing::info!(
         site_id,
         ward_id = request.ward_id,
@@ -171,6 +179,21 @@ pub async fn enroll(
         }
         Err(error) => return Err(ApiError::unavailable("database_unreachable", error)),
     };
+    // Enrollment is the tablet's own act, with a manager's code: the ledger names both.
+    crate::ledger::record_governance(
+        state.storage.as_ref(),
+        &tablet.site_id,
+        serde_json::json!({
+            "type": "tablet_enrolled",
+            "tablet_id": tablet.tablet_id,
+            "ward_id": tablet.ward_id,
+            "public_key": tablet.public_key,
+            "label": tablet.label,
+        }),
+        "enrollment-code",
+        now_ms,
+    )
+    .await?;
     tracing::info!(
         tablet_id = tablet.tablet_id,
         site_id = tablet.site_id,

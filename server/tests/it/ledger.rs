@@ -58,11 +58,11 @@ async fn every_event_is_provably_in_a_signed_head_and_heads_only_grow() {
             .iter()
             .map(|receipt| receipt["leaf_index"].as_i64().unwrap())
             .collect();
-        assert_eq!(leaves, [0, 1, 2]);
+        assert_eq!(leaves, [2, 3, 4]);
 
         let first_head = head(&tablet_a).await;
         first_head.verify(&server_key).unwrap();
-        assert_eq!(first_head.head.tree_size, 3);
+        assert_eq!(first_head.head.tree_size, 5);
 
         // Each event's entry hashes to a leaf the head includes.
         let feed = get(&tablet_a, "/api/v1/ledger/entries?from=0&limit=2").await;
@@ -84,13 +84,14 @@ async fn every_event_is_provably_in_a_signed_head_and_heads_only_grow() {
             rest.lines()
                 .map(|line| serde_json::from_str::<Value>(line).unwrap()),
         );
-        assert_eq!(lines.len(), 3);
+        assert_eq!(lines.len(), 5);
+        assert_eq!(lines[1]["entry"]["action"]["type"], "tablet_enrolled");
         for line in &lines {
             let leaf_index = line["leaf_index"].as_u64().unwrap();
             let entry = LedgerEntry::from_json_bytes(line["entry"].to_string().as_bytes()).unwrap();
             let proof: Value = get(
                 &tablet_a,
-                &format!("/api/v1/ledger/inclusion?index={leaf_index}&size=3"),
+                &format!("/api/v1/ledger/inclusion?index={leaf_index}&size=5"),
             )
             .await
             .json()
@@ -99,7 +100,7 @@ async fn every_event_is_provably_in_a_signed_head_and_heads_only_grow() {
             verify_inclusion(
                 &entry.leaf_hash().unwrap(),
                 leaf_index,
-                3,
+                5,
                 &hashes(&proof["proof"]),
                 &first_head.head.root_hash,
             )
@@ -121,17 +122,17 @@ async fn every_event_is_provably_in_a_signed_head_and_heads_only_grow() {
             .unwrap();
         assert_eq!(response.status(), 200);
         let more = [tablet_a.sign(check_in("D-0002", "S-0006"), start + 3_000)];
-        assert_eq!(tablet_a.push(&more).await[0]["leaf_index"], 4);
+        assert_eq!(tablet_a.push(&more).await[0]["leaf_index"], 8);
         let second_head = head(&tablet_a).await;
-        assert_eq!(second_head.head.tree_size, 5);
-        let proof: Value = get(&tablet_a, "/api/v1/ledger/consistency?from=3&to=5")
+        assert_eq!(second_head.head.tree_size, 9);
+        let proof: Value = get(&tablet_a, "/api/v1/ledger/consistency?from=5&to=9")
             .await
             .json()
             .await
             .unwrap();
         verify_consistency(
-            3,
             5,
+            9,
             &first_head.head.root_hash,
             &second_head.head.root_hash,
             &hashes(&proof["proof"]),
@@ -146,7 +147,7 @@ async fn every_event_is_provably_in_a_signed_head_and_heads_only_grow() {
             "{:?}",
             report.problems().collect::<Vec<_>>()
         );
-        assert_eq!(report.n_entries, 5);
+        assert_eq!(report.n_entries, 9);
         assert!(
             report
                 .findings
@@ -182,10 +183,11 @@ async fn a_database_edited_behind_the_servers_back_is_caught() {
         let clean = export(&tablet_a).await;
         assert!(verify_bundle(&clean, Some(&server_key)).is_valid());
 
-        // An insider rewrites who took the device in entry 1's stored JSON.
+        // An insider rewrites who took the device in entry 3's stored JSON (leaves 0 and 1 are
+        // the enrollment, 2 to 5 the events).
         support::execute_sql(
             &backend.url,
-            "UPDATE ledger_entries SET entry_json = REPLACE(entry_json, 'S-0007', 'S-0099') WHERE leaf_index = 1",
+            "UPDATE ledger_entries SET entry_json = REPLACE(entry_json, 'S-0007', 'S-0099') WHERE leaf_index = 3",
         )
         .await;
         let report = verify_bundle(&export(&tablet_a).await, Some(&server_key));
@@ -195,24 +197,24 @@ async fn a_database_edited_behind_the_servers_back_is_caught() {
             .collect();
         assert_eq!(problems.len(), 1, "{problems:?}");
         assert!(
-            problems[0].starts_with("entry 1 (leaf 1): not in the signed tree"),
+            problems[0].starts_with("entry 3 (leaf 3): not in the signed tree"),
             "{problems:?}"
         );
 
         // Two entries swapped: both are named.
         support::execute_sql(
             &backend.url,
-            "UPDATE ledger_entries SET leaf_index = -1 WHERE leaf_index = 2",
+            "UPDATE ledger_entries SET leaf_index = -1 WHERE leaf_index = 4",
         )
         .await;
         support::execute_sql(
             &backend.url,
-            "UPDATE ledger_entries SET leaf_index = 2 WHERE leaf_index = 3",
+            "UPDATE ledger_entries SET leaf_index = 4 WHERE leaf_index = 5",
         )
         .await;
         support::execute_sql(
             &backend.url,
-            "UPDATE ledger_entries SET leaf_index = 3 WHERE leaf_index = -1",
+            "UPDATE ledger_entries SET leaf_index = 5 WHERE leaf_index = -1",
         )
         .await;
         let report = verify_bundle(&export(&tablet_a).await, Some(&server_key));
@@ -223,13 +225,13 @@ async fn a_database_edited_behind_the_servers_back_is_caught() {
         assert!(
             problems
                 .iter()
-                .any(|problem| problem.starts_with("entry 2 (leaf 2)")),
+                .any(|problem| problem.starts_with("entry 4 (leaf 4)")),
             "{problems:?}"
         );
         assert!(
             problems
                 .iter()
-                .any(|problem| problem.starts_with("entry 3 (leaf 3)")),
+                .any(|problem| problem.starts_with("entry 5 (leaf 5)")),
             "{problems:?}"
         );
 
@@ -237,7 +239,7 @@ async fn a_database_edited_behind_the_servers_back_is_caught() {
         // that does not extend the one the tablet witnessed, and the tablet's next sync sees it.
         support::execute_sql(
             &backend.url,
-            "DELETE FROM ledger_entries WHERE leaf_index = 3",
+            "DELETE FROM ledger_entries WHERE leaf_index = 5",
         )
         .await;
         support::execute_sql(
@@ -249,7 +251,7 @@ async fn a_database_edited_behind_the_servers_back_is_caught() {
         assert_eq!(response.status(), 409);
         let error: Value = response.json().await.unwrap();
         assert_eq!(error["error"]["code"], "ledger_inconsistent");
-        assert_eq!(witnessed.head.tree_size, 4);
+        assert_eq!(witnessed.head.tree_size, 6);
     }
 }
 
@@ -283,7 +285,8 @@ async fn the_verify_command_exits_non_zero_on_a_tampered_bundle() {
         "{}",
         String::from_utf8_lossy(&output.stdout)
     );
-    assert!(String::from_utf8_lossy(&output.stdout).contains("VERIFIED: 2 entries"));
+    // Two governance entries (code, enrollment) and two events.
+    assert!(String::from_utf8_lossy(&output.stdout).contains("VERIFIED: 4 entries"));
 
     // Drop the last entry from the file: the count no longer matches the signed head.
     let mut value: Value = serde_json::from_slice(&bundle).unwrap();
@@ -293,7 +296,7 @@ async fn the_verify_command_exits_non_zero_on_a_tampered_bundle() {
     assert!(!output.status.success());
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(
-        stdout.contains("FAIL  bundle: 1 entries, the signed head covers 2"),
+        stdout.contains("FAIL  bundle: 3 entries, the signed head covers 4"),
         "{stdout}"
     );
 }
