@@ -132,6 +132,11 @@ pub struct ServeArgs {
     #[arg(long, env = "BATON_METRICS_TOKEN", hide_env_values = true)]
     pub metrics_token: Option<String>,
 
+    /// Enable OAuth 2.0 Token Introspection (RFC 7662) at /oauth/introspect for resource servers
+    /// authenticating with HTTP Basic and this secret as the password. Off when unset.
+    #[arg(long, env = "BATON_INTROSPECTION_SECRET", hide_env_values = true)]
+    pub introspection_secret: Option<String>,
+
     /// Log filter in `tracing` syntax, e.g. `info` or `baton_server=debug,tower_http=info`.
     #[arg(long, env = "BATON_LOG", default_value = "info")]
     pub log_level: String,

@@ -10,6 +10,8 @@
 //!   manager's password hashed by argon2id.
 //! - `site_config`: a site's configuration (core's `SiteRules` plus tablet settings).
 //! - `server_key`: the server's ed25519 key, kept in an owner-only file.
+//! - `revocation`: which access to close when custody changes, decided from the fold, and
+//!   whether a custody-bound token's custody is still open.
 //! - `registry_import`: CSV import of staff and devices, checked row by row before writing.
 //! - `enrollment`: single-use enrollment codes, stored only as hashes.
 //! - `ledger`: signed tree heads (refused when the stored log does not extend the last one) and
@@ -26,6 +28,7 @@ pub mod enrollment;
 pub mod http;
 pub mod ledger;
 pub mod registry_import;
+pub mod revocation;
 pub mod seed;
 pub mod serve;
 pub mod server_key;

@@ -189,6 +189,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let address = listener.local_addr()?;
     let mut state = AppState::new(storage, static_files, server_key, args.secure_cookies);
     state.metrics_token = args.metrics_token.as_deref().map(Arc::from);
+    state.introspection_secret = args.introspection_secret.as_deref().map(Arc::from);
 
     // Printed on stdout (not only logged) so that scripts and people both find it.
     println!("Baton is listening on http://{address}/");

@@ -41,6 +41,21 @@ pub async fn devices(
         .list_devices(&site_id)
         .await
         .map_err(unavailable)?;
+    // A device whose revocation some connector has not confirmed still has access open.
+    let access_open: std::collections::BTreeSet<String> = state
+        .storage
+        .list_revocations(&site_id, 1_000)
+        .await
+        .map_err(unavailable)?
+        .into_iter()
+        .filter(|revocation| {
+            revocation
+                .deliveries
+                .iter()
+                .any(|delivery| delivery.status != "confirmed")
+        })
+        .map(|revocation| revocation.device_id)
+        .collect();
     let guard = state
         .replicas
         .lock(state.storage.as_ref(), &site_id)
@@ -67,6 +82,7 @@ pub async fn devices(
                 "since_ms": derived.and_then(|d| d.since_ms()),
                 "expected_return_ms": derived.and_then(|d| d.expected_return_ms()),
                 "opened_by": derived.and_then(|d| d.opened_by()).map(|id| id.to_hex()),
+                "access_open_after_return": access_open.contains(&device.device_id),
             })
         })
         .collect();
@@ -291,4 +307,21 @@ pub async fn person(
         "holds": holds,
         "custodies": intervals,
     })))
+}
+
+/// Revocations of the site, newest first, with each connector's delivery state: what the board
+/// shows as "access still open after return" until every delivery is confirmed.
+pub async fn revocations(
+    State(state): State<AppState>,
+    session: ManagerSession,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let site_id = site_of(&session)?;
+    let revocations = state
+        .storage
+        .list_revocations(&site_id, 500)
+        .await
+        .map_err(unavailable)?;
+    Ok(Json(
+        serde_json::json!({ "site_id": site_id, "revocations": revocations }),
+    ))
 }

@@ -9,6 +9,7 @@
 //! - `dashboard`: the custody board, exceptions and tablets of a site; decommissioning.
 //! - `manager_auth`: sign-in, sessions, CSRF, the `ManagerSession` extractor.
 //! - `metrics`: Prometheus counters and the push latency histogram, behind a bearer token.
+//! - `tokens`: custody-bound access tokens and their RFC 7662 introspection.
 //! - `static_files`: the built PWA with its caching rules and the single-page fallback.
 //! - `security_headers`: CSP (with the hashes of the loader's inline script), nosniff, referrer
 //!   and framing rules on every response.
@@ -28,6 +29,7 @@ pub mod security_headers;
 pub mod static_files;
 pub mod sync;
 pub mod tablet_auth;
+pub mod tokens;
 
 use std::sync::Arc;
 
@@ -57,6 +59,11 @@ pub struct AppState {
     pub metrics: Arc<metrics::Metrics>,
     /// The bearer token `/metrics` requires; `None` turns metrics off.
     pub metrics_token: Option<Arc<str>>,
+    /// External revocation connectors by name; each revocation gets one delivery per connector.
+    pub connectors: Arc<Vec<String>>,
+    /// The secret resource servers present (HTTP Basic) to the introspection endpoint; `None`
+    /// turns introspection off.
+    pub introspection_secret: Option<Arc<str>>,
 }
 
 impl AppState {
@@ -76,6 +83,8 @@ impl AppState {
             secure_cookies,
             metrics: Arc::default(),
             metrics_token: None,
+            connectors: Arc::default(),
+            introspection_secret: None,
         }
     }
 }
@@ -130,6 +139,9 @@ pub fn app(state: AppState) -> Router {
         .route("/api/v1/ledger/consistency", get(ledger::consistency))
         .route("/api/v1/ledger/entries", get(ledger::entries))
         .route("/api/v1/ledger/export", get(ledger::export))
+        .route("/api/v1/tokens", post(tokens::issue))
+        .route("/oauth/introspect", post(tokens::introspect))
+        .route("/api/v1/dashboard/revocations", get(dashboard::revocations))
         .route("/api/{*rest}", any(api_not_found));
     static_files::add_fallback(router, &state.static_files)
         .layer(axum::middleware::from_fn(static_files::cache_control))

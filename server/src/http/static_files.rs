@@ -78,7 +78,11 @@ async fn not_built() -> Response {
 pub async fn cache_control(request: Request, next: Next) -> Response {
     let path = request.uri().path().to_owned();
     let mut response = next.run(request).await;
-    let policy = if path.starts_with("/api/") || path == "/healthz" || path == "/readyz" {
+    let policy = if path.starts_with("/api/")
+        || path.starts_with("/oauth/")
+        || path == "/healthz"
+        || path == "/readyz"
+    {
         "no-store"
     } else if response.status().is_success() && is_content_hashed(&path) {
         "public, max-age=31536000, immutable"

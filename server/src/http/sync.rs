@@ -146,6 +146,11 @@ pub async fn push(
     };
     let (indices, events): (Vec<usize>, Vec<SignedEvent>) = decoded.into_iter().unzip();
     let outcomes = site.replica.receive_batch(events.clone(), options);
+    // Revocations follow from the merged state of the devices this batch touched, and are
+    // stored in the same transaction as the events (a transactional outbox).
+    let touched: Vec<&baton_core::ids::DeviceId> =
+        events.iter().map(|event| event.body().device()).collect();
+    let revocations = crate::revocation::revocations_for(site.replica.custody(), touched, now_ms);
 
     let mut to_store = Vec::new();
     let mut stored_indices = Vec::new();
@@ -200,7 +205,11 @@ pub async fn push(
     }
 
     // One transaction for the whole batch: an accepted receipt means the event is durable.
-    let appended = match state.storage.append_events(&site_id, &to_store).await {
+    let appended = match state
+        .storage
+        .append_events(&site_id, &to_store, &revocations, &state.connectors)
+        .await
+    {
         Ok(appended) => appended,
         Err(error) => {
             // The in-memory replica already holds events the database does not: rebuild it.

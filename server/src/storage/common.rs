@@ -367,7 +367,13 @@ macro_rules! storage_impl {
             Ok(inserted.rows_affected() == 1)
         }
 
-        async fn append_events(&self, site_id: &str, events: &[NewEvent]) -> Result<Vec<AppendedEvent>, StorageError> {
+        async fn append_events(
+            &self,
+            site_id: &str,
+            events: &[NewEvent],
+            revocations: &[NewRevocation],
+            connectors: &[String],
+        ) -> Result<Vec<AppendedEvent>, StorageError> {
             let mut tx = self.pool.begin().await?;
             let lock_site: Option<&str> = $lock_site;
             if let Some(lock_site) = lock_site {
@@ -408,8 +414,98 @@ macro_rules! storage_impl {
                     appended[*appended_idx].leaf_index = Some(first_leaf + offset as i64);
                 }
             }
+            let now_ms = events.first().map_or(0, |event| event.received_at_ms);
+            for revocation in revocations {
+                let inserted: Option<(i64,)> = sqlx::query_as(sql::INSERT_REVOCATION)
+                    .bind(site_id)
+                    .bind(&revocation.device_id)
+                    .bind(&revocation.staff_id)
+                    .bind(&revocation.opened_by)
+                    .bind(&revocation.ended_by)
+                    .bind(&revocation.reason)
+                    .bind(now_ms)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                // Already recorded for this custody: nothing is revoked twice.
+                let Some((revocation_id,)) = inserted else { continue };
+                sqlx::query(sql::REVOKE_CUSTODY_TOKENS)
+                    .bind(now_ms)
+                    .bind(site_id)
+                    .bind(&revocation.device_id)
+                    .bind(&revocation.staff_id)
+                    .bind(&revocation.opened_by)
+                    .execute(&mut *tx)
+                    .await?;
+                for connector in std::iter::once(crate::revocation::BUILT_IN_CONNECTOR).chain(connectors.iter().map(String::as_str)) {
+                    let status = if connector == crate::revocation::BUILT_IN_CONNECTOR { "confirmed" } else { "pending" };
+                    sqlx::query(sql::INSERT_DELIVERY)
+                        .bind(revocation_id)
+                        .bind(connector)
+                        .bind(status)
+                        .bind(now_ms)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+            }
             tx.commit().await?;
             Ok(appended)
+        }
+
+        async fn list_revocations(&self, site_id: &str, limit: i64) -> Result<Vec<RevocationRecord>, StorageError> {
+            let rows: Vec<(i64, String, String, String, Option<String>, String, i64)> = sqlx::query_as(sql::LIST_REVOCATIONS)
+                .bind(site_id)
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await?;
+            let mut revocations = Vec::with_capacity(rows.len());
+            for (revocation_id, device_id, staff_id, opened_by, ended_by, reason, created_at_ms) in rows {
+                let deliveries: Vec<(String, String, i32, Option<String>, i64)> = sqlx::query_as(sql::LIST_DELIVERIES)
+                    .bind(revocation_id)
+                    .fetch_all(&self.pool)
+                    .await?;
+                revocations.push(RevocationRecord {
+                    revocation_id,
+                    device_id,
+                    staff_id,
+                    opened_by,
+                    ended_by,
+                    reason,
+                    created_at_ms,
+                    deliveries: deliveries
+                        .into_iter()
+                        .map(|(connector, status, attempts, last_error, updated_at_ms)| DeliveryRecord {
+                            connector,
+                            status,
+                            attempts: i64::from(attempts),
+                            last_error,
+                            updated_at_ms,
+                        })
+                        .collect(),
+                });
+            }
+            Ok(revocations)
+        }
+
+        async fn insert_access_token(&self, token: &AccessTokenRecord) -> Result<(), StorageError> {
+            sqlx::query(sql::INSERT_ACCESS_TOKEN)
+                .bind(&token.token_hash)
+                .bind(&token.site_id)
+                .bind(&token.device_id)
+                .bind(&token.staff_id)
+                .bind(&token.opened_by)
+                .bind(token.issued_at_ms)
+                .bind(token.expires_at_ms)
+                .execute(&self.pool)
+                .await?;
+            Ok(())
+        }
+
+        async fn find_access_token(&self, token_hash: &str) -> Result<Option<AccessTokenRecord>, StorageError> {
+            let row: Option<(String, String, String, String, String, i64, i64, Option<i64>)> =
+                sqlx::query_as(sql::FIND_ACCESS_TOKEN).bind(token_hash).fetch_optional(&self.pool).await?;
+            Ok(row.map(|(token_hash, site_id, device_id, staff_id, opened_by, issued_at_ms, expires_at_ms, revoked_at_ms)| {
+                AccessTokenRecord { token_hash, site_id, device_id, staff_id, opened_by, issued_at_ms, expires_at_ms, revoked_at_ms }
+            }))
         }
 
         async fn append_governance(&self, site_id: &str, entry: &LedgerEntry, now_ms: i64) -> Result<i64, StorageError> {

@@ -15,9 +15,9 @@ use async_trait::async_trait;
 use baton_core::ledger::{HashStore, LedgerEntry, LedgerHash, NodePosition};
 
 pub use records::{
-    AccountRecord, AccountRole, AppendedEvent, DeviceRecord, EnrollmentCode, LedgerRow, NewEvent,
-    SessionRecord, SiteSetup, StaffRecord, StaffUpsert, StoredEvent, Summary, TabletRecord,
-    WardRecord,
+    AccessTokenRecord, AccountRecord, AccountRole, AppendedEvent, DeliveryRecord, DeviceRecord,
+    EnrollmentCode, LedgerRow, NewEvent, NewRevocation, RevocationRecord, SessionRecord, SiteSetup,
+    StaffRecord, StaffUpsert, StoredEvent, Summary, TabletRecord, WardRecord,
 };
 
 /// Ledger nodes fetched from storage: a `HashStore` for `baton_core::ledger`'s proofs.
@@ -135,11 +135,30 @@ pub trait Storage: Send + Sync + 'static {
     /// keeps its first `server_seq` and gets no new leaf. Appends to one site are serialised,
     /// so `server_seq` and leaf indices grow in commit order and a pull cursor never skips an
     /// event that commits late.
+    /// The revocations the batch causes are recorded in the same transaction (a transactional
+    /// outbox): once per custody, with one delivery per connector in `connectors`. The built-in
+    /// connector `baton_tokens` is carried out at once: the custody's access tokens are revoked
+    /// in that transaction and its delivery is `confirmed`.
     async fn append_events(
         &self,
         site_id: &str,
         events: &[NewEvent],
+        revocations: &[NewRevocation],
+        connectors: &[String],
     ) -> Result<Vec<AppendedEvent>, StorageError>;
+
+    /// The site's revocations, newest first, at most `limit`, with their deliveries.
+    async fn list_revocations(
+        &self,
+        site_id: &str,
+        limit: i64,
+    ) -> Result<Vec<RevocationRecord>, StorageError>;
+
+    async fn insert_access_token(&self, token: &AccessTokenRecord) -> Result<(), StorageError>;
+    async fn find_access_token(
+        &self,
+        token_hash: &str,
+    ) -> Result<Option<AccessTokenRecord>, StorageError>;
 
     /// Appends one governance entry to the site's ledger; returns its leaf index.
     async fn append_governance(

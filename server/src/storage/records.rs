@@ -179,3 +179,51 @@ pub struct LedgerRow {
     pub leaf_hash: String,
     pub appended_at_ms: i64,
 }
+
+/// A custody whose access must be closed, recorded with the event that ended it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewRevocation {
+    pub device_id: String,
+    pub staff_id: String,
+    pub opened_by: String,
+    pub ended_by: Option<String>,
+    /// `checked_in`, `transferred`, `lockout`, `renewed`, `found`, `quarantined`,
+    /// `reported_missing` or `overlapping_custody`.
+    pub reason: String,
+}
+
+/// A revocation with the state of its delivery to each connector.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RevocationRecord {
+    pub revocation_id: i64,
+    pub device_id: String,
+    pub staff_id: String,
+    pub opened_by: String,
+    pub ended_by: Option<String>,
+    pub reason: String,
+    pub created_at_ms: i64,
+    pub deliveries: Vec<DeliveryRecord>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DeliveryRecord {
+    pub connector: String,
+    /// `pending`, `sent`, `confirmed` or `failed`.
+    pub status: String,
+    pub attempts: i64,
+    pub last_error: Option<String>,
+    pub updated_at_ms: i64,
+}
+
+/// A custody-bound access token as stored (by hash).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccessTokenRecord {
+    pub token_hash: String,
+    pub site_id: String,
+    pub device_id: String,
+    pub staff_id: String,
+    pub opened_by: String,
+    pub issued_at_ms: i64,
+    pub expires_at_ms: i64,
+    pub revoked_at_ms: Option<i64>,
+}

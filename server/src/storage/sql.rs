@@ -80,3 +80,18 @@ pub const INSERT_TREE_HEAD: &str = "INSERT INTO tree_heads (site_id, tree_size, 
 pub const LATEST_TREE_HEAD: &str = "SELECT head_json FROM tree_heads WHERE site_id = $1 \
      ORDER BY tree_size DESC, timestamp_ms DESC LIMIT 1";
 pub const SITE_IDS: &str = "SELECT site_id FROM sites ORDER BY site_id";
+pub const INSERT_REVOCATION: &str = "INSERT INTO revocations \
+     (site_id, device_id, staff_id, opened_by, ended_by, reason, created_at_ms) VALUES ($1, $2, $3, $4, $5, $6, $7) \
+     ON CONFLICT (site_id, device_id, staff_id, opened_by) DO NOTHING RETURNING revocation_id";
+pub const INSERT_DELIVERY: &str = "INSERT INTO revocation_deliveries \
+     (revocation_id, connector, status, attempts, next_attempt_at_ms, updated_at_ms) VALUES ($1, $2, $3, 0, $4, $4)";
+pub const REVOKE_CUSTODY_TOKENS: &str = "UPDATE access_tokens SET revoked_at_ms = $1 \
+     WHERE site_id = $2 AND device_id = $3 AND staff_id = $4 AND opened_by = $5 AND revoked_at_ms IS NULL";
+pub const LIST_REVOCATIONS: &str = "SELECT revocation_id, device_id, staff_id, opened_by, ended_by, reason, created_at_ms \
+     FROM revocations WHERE site_id = $1 ORDER BY revocation_id DESC LIMIT $2";
+pub const LIST_DELIVERIES: &str = "SELECT connector, status, attempts, last_error, updated_at_ms \
+     FROM revocation_deliveries WHERE revocation_id = $1 ORDER BY connector";
+pub const INSERT_ACCESS_TOKEN: &str = "INSERT INTO access_tokens \
+     (token_hash, site_id, device_id, staff_id, opened_by, issued_at_ms, expires_at_ms) VALUES ($1, $2, $3, $4, $5, $6, $7)";
+pub const FIND_ACCESS_TOKEN: &str = "SELECT token_hash, site_id, device_id, staff_id, opened_by, issued_at_ms, expires_at_ms, revoked_at_ms \
+     FROM access_tokens WHERE token_hash = $1";

@@ -12,8 +12,9 @@ use baton_core::ledger::{LedgerEntry, LedgerHash, NodePosition};
 
 use super::common::{TabletRow, ledger_append, storage_impl, tablet_from_row};
 use super::{
-    AccountRecord, AccountRole, AppendedEvent, Backend, DeviceRecord, EnrollmentCode, LedgerNodes,
-    LedgerRow, NewEvent, SessionRecord, SiteSetup, StaffRecord, StaffUpsert, Storage, StorageError,
+    AccessTokenRecord, AccountRecord, AccountRole, AppendedEvent, Backend, DeliveryRecord,
+    DeviceRecord, EnrollmentCode, LedgerNodes, LedgerRow, NewEvent, NewRevocation,
+    RevocationRecord, SessionRecord, SiteSetup, StaffRecord, StaffUpsert, Storage, StorageError,
     StoredEvent, Summary, TabletRecord, WardRecord, sql,
 };
 

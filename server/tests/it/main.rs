@@ -5,6 +5,7 @@ mod binary;
 mod http;
 mod ledger;
 mod registry;
+mod revocation;
 mod storage;
 mod support;
 mod sync;

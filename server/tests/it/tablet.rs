@@ -20,6 +20,9 @@ use baton_server::sync::now_ms;
 use ed25519_dalek::SigningKey;
 use serde_json::{Value, json};
 
+/// The secret the test resource server presents to `/oauth/introspect`.
+pub const INTROSPECTION_SECRET: &str = "resource-server-secret";
+
 pub struct TestServer {
     pub base_url: String,
     pub state: AppState,
@@ -47,12 +50,13 @@ pub async fn serve_seeded(
     storage: Arc<dyn Storage>,
     credentials: Arc<DemoCredentials>,
 ) -> TestServer {
-    let state = AppState::new(
+    let mut state = AppState::new(
         storage,
         StaticFiles::load(std::path::Path::new("/nonexistent-dist")),
         ServerKey::from_seed([9; 32]).unwrap(),
         false,
     );
+    state.introspection_secret = Some(INTROSPECTION_SECRET.into());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base_url = format!("http://{}", listener.local_addr().unwrap());
     let router = app(state.clone());
