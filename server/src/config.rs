@@ -137,6 +137,11 @@ pub struct ServeArgs {
     #[arg(long, env = "BATON_INTROSPECTION_SECRET", hide_env_values = true)]
     pub introspection_secret: Option<String>,
 
+    /// A JSON file listing the revocation connectors (webhooks to MDM or EHR adapters); see
+    /// docs/PROTOCOL.md section 5. Without it only Baton's own tokens are revoked.
+    #[arg(long, env = "BATON_CONNECTORS_FILE")]
+    pub connectors_file: Option<PathBuf>,
+
     /// Log filter in `tracing` syntax, e.g. `info` or `baton_server=debug,tower_http=info`.
     #[arg(long, env = "BATON_LOG", default_value = "info")]
     pub log_level: String,

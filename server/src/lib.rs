@@ -10,6 +10,9 @@
 //!   manager's password hashed by argon2id.
 //! - `site_config`: a site's configuration (core's `SiteRules` plus tablet settings).
 //! - `server_key`: the server's ed25519 key, kept in an owner-only file.
+//! - `connectors`: the revocation connectors (signed webhook) and their configuration file.
+//! - `delivery_worker`: sends revocations to connectors with retries, backoff, a dead letter,
+//!   and ledgers each outcome.
 //! - `revocation`: which access to close when custody changes, decided from the fold, and
 //!   whether a custody-bound token's custody is still open.
 //! - `registry_import`: CSV import of staff and devices, checked row by row before writing.
@@ -24,6 +27,8 @@
 //! - `serve`: start-up, logging and graceful shutdown.
 
 pub mod config;
+pub mod connectors;
+pub mod delivery_worker;
 pub mod enrollment;
 pub mod http;
 pub mod ledger;

@@ -190,6 +190,21 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let mut state = AppState::new(storage, static_files, server_key, args.secure_cookies);
     state.metrics_token = args.metrics_token.as_deref().map(Arc::from);
     state.introspection_secret = args.introspection_secret.as_deref().map(Arc::from);
+    let connectors = match &args.connectors_file {
+        Some(path) => crate::connectors::load(path)?,
+        None => Vec::new(),
+    };
+    state.connectors = Arc::new(
+        connectors
+            .iter()
+            .map(|connector| connector.name().to_owned())
+            .collect(),
+    );
+    tokio::spawn(crate::delivery_worker::run(
+        state.storage.clone(),
+        Arc::new(connectors),
+        crate::delivery_worker::DeliveryPolicy::default(),
+    ));
 
     // Printed on stdout (not only logged) so that scripts and people both find it.
     println!("Baton is listening on http://{address}/");

@@ -92,7 +92,7 @@ pub(super) fn event_entry(
 }
 
 macro_rules! storage_impl {
-    ($storage:ty, $backend:expr, lock_site = $lock_site:expr, { $($backend_specific:item)* }) => {
+    ($storage:ty, $backend:expr, lock_site = $lock_site:expr, claim_deliveries = $claim_deliveries:expr, { $($backend_specific:item)* }) => {
         #[async_trait::async_trait]
         impl Storage for $storage {
         fn backend(&self) -> Backend {
@@ -484,6 +484,64 @@ macro_rules! storage_impl {
                 });
             }
             Ok(revocations)
+        }
+
+        async fn claim_due_deliveries(&self, now_ms: i64, lease_until_ms: i64, limit: i64) -> Result<Vec<DueDelivery>, StorageError> {
+            let claimed: Vec<(i64, String, i32)> = sqlx::query_as($claim_deliveries)
+                .bind(lease_until_ms)
+                .bind(now_ms)
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await?;
+            let mut due = Vec::with_capacity(claimed.len());
+            for (revocation_id, connector, attempts) in claimed {
+                let (site_id, device_id, staff_id, opened_by, ended_by, reason, created_at_ms): (
+                    String,
+                    String,
+                    String,
+                    String,
+                    Option<String>,
+                    String,
+                    i64,
+                ) = sqlx::query_as(sql::DUE_DELIVERY_DETAILS).bind(revocation_id).fetch_one(&self.pool).await?;
+                due.push(DueDelivery {
+                    revocation_id,
+                    connector,
+                    attempts: i64::from(attempts),
+                    site_id,
+                    device_id,
+                    staff_id,
+                    opened_by,
+                    ended_by,
+                    reason,
+                    created_at_ms,
+                });
+            }
+            Ok(due)
+        }
+
+        async fn finish_delivery(
+            &self,
+            revocation_id: i64,
+            connector: &str,
+            outcome: &DeliveryOutcome,
+            now_ms: i64,
+        ) -> Result<(), StorageError> {
+            let (status, next_attempt_at_ms, error) = match outcome {
+                DeliveryOutcome::Confirmed => ("confirmed", now_ms, None),
+                DeliveryOutcome::Retry { next_attempt_at_ms, error } => ("pending", *next_attempt_at_ms, Some(error.as_str())),
+                DeliveryOutcome::Failed { error } => ("failed", now_ms, Some(error.as_str())),
+            };
+            sqlx::query(sql::FINISH_DELIVERY)
+                .bind(status)
+                .bind(next_attempt_at_ms)
+                .bind(error)
+                .bind(now_ms)
+                .bind(revocation_id)
+                .bind(connector)
+                .execute(&self.pool)
+                .await?;
+            Ok(())
         }
 
         async fn insert_access_token(&self, token: &AccessTokenRecord) -> Result<(), StorageError> {

@@ -15,9 +15,10 @@ use async_trait::async_trait;
 use baton_core::ledger::{HashStore, LedgerEntry, LedgerHash, NodePosition};
 
 pub use records::{
-    AccessTokenRecord, AccountRecord, AccountRole, AppendedEvent, DeliveryRecord, DeviceRecord,
-    EnrollmentCode, LedgerRow, NewEvent, NewRevocation, RevocationRecord, SessionRecord, SiteSetup,
-    StaffRecord, StaffUpsert, StoredEvent, Summary, TabletRecord, WardRecord,
+    AccessTokenRecord, AccountRecord, AccountRole, AppendedEvent, DeliveryOutcome, DeliveryRecord,
+    DeviceRecord, DueDelivery, EnrollmentCode, LedgerRow, NewEvent, NewRevocation,
+    RevocationRecord, SessionRecord, SiteSetup, StaffRecord, StaffUpsert, StoredEvent, Summary,
+    TabletRecord, WardRecord,
 };
 
 /// Ledger nodes fetched from storage: a `HashStore` for `baton_core::ledger`'s proofs.
@@ -153,6 +154,25 @@ pub trait Storage: Send + Sync + 'static {
         site_id: &str,
         limit: i64,
     ) -> Result<Vec<RevocationRecord>, StorageError>;
+
+    /// Leases up to `limit` deliveries that are due, until `lease_until_ms`, so that several
+    /// server processes never send the same delivery at once (PostgreSQL: `FOR UPDATE SKIP
+    /// LOCKED`; SQLite has one writer).
+    async fn claim_due_deliveries(
+        &self,
+        now_ms: i64,
+        lease_until_ms: i64,
+        limit: i64,
+    ) -> Result<Vec<DueDelivery>, StorageError>;
+
+    /// Records an attempt's outcome and releases the lease.
+    async fn finish_delivery(
+        &self,
+        revocation_id: i64,
+        connector: &str,
+        outcome: &DeliveryOutcome,
+        now_ms: i64,
+    ) -> Result<(), StorageError>;
 
     async fn insert_access_token(&self, token: &AccessTokenRecord) -> Result<(), StorageError>;
     async fn find_access_token(

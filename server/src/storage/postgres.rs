@@ -8,10 +8,10 @@ use baton_core::ledger::{LedgerEntry, LedgerHash, NodePosition};
 
 use super::common::{TabletRow, ledger_append, storage_impl, tablet_from_row};
 use super::{
-    AccessTokenRecord, AccountRecord, AccountRole, AppendedEvent, Backend, DeliveryRecord,
-    DeviceRecord, EnrollmentCode, LedgerNodes, LedgerRow, NewEvent, NewRevocation,
-    RevocationRecord, SessionRecord, SiteSetup, StaffRecord, StaffUpsert, Storage, StorageError,
-    StoredEvent, Summary, TabletRecord, WardRecord, sql,
+    AccessTokenRecord, AccountRecord, AccountRole, AppendedEvent, Backend, DeliveryOutcome,
+    DeliveryRecord, DeviceRecord, DueDelivery, EnrollmentCode, LedgerNodes, LedgerRow, NewEvent,
+    NewRevocation, RevocationRecord, SessionRecord, SiteSetup, StaffRecord, StaffUpsert, Storage,
+    StorageError, StoredEvent, Summary, TabletRecord, WardRecord, sql,
 };
 
 pub struct PostgresStorage {
@@ -37,5 +37,12 @@ storage_impl!(
     PostgresStorage,
     Backend::Postgres,
     lock_site = Some("SELECT pg_advisory_xact_lock(hashtext($1))"),
+    // SKIP LOCKED: two workers on two processes never lease the same delivery.
+    claim_deliveries = "UPDATE revocation_deliveries d SET lease_until_ms = $1 FROM ( \
+         SELECT revocation_id, connector FROM revocation_deliveries WHERE status = 'pending' \
+         AND next_attempt_at_ms <= $2 AND (lease_until_ms IS NULL OR lease_until_ms < $2) \
+         ORDER BY next_attempt_at_ms LIMIT $3 FOR UPDATE SKIP LOCKED) c \
+         WHERE d.revocation_id = c.revocation_id AND d.connector = c.connector \
+         RETURNING d.revocation_id, d.connector, d.attempts",
     {}
 );

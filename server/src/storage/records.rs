@@ -227,3 +227,33 @@ pub struct AccessTokenRecord {
     pub expires_at_ms: i64,
     pub revoked_at_ms: Option<i64>,
 }
+
+/// A delivery the worker has leased: the revocation it carries and how often it was tried.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DueDelivery {
+    pub revocation_id: i64,
+    pub connector: String,
+    pub attempts: i64,
+    pub site_id: String,
+    pub device_id: String,
+    pub staff_id: String,
+    pub opened_by: String,
+    pub ended_by: Option<String>,
+    pub reason: String,
+    pub created_at_ms: i64,
+}
+
+/// What happened to one delivery attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeliveryOutcome {
+    Confirmed,
+    /// Try again at `next_attempt_at_ms`.
+    Retry {
+        next_attempt_at_ms: i64,
+        error: String,
+    },
+    /// Given up: the dead letter, shown as "revocation failed".
+    Failed {
+        error: String,
+    },
+}

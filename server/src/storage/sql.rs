@@ -95,3 +95,8 @@ pub const INSERT_ACCESS_TOKEN: &str = "INSERT INTO access_tokens \
      (token_hash, site_id, device_id, staff_id, opened_by, issued_at_ms, expires_at_ms) VALUES ($1, $2, $3, $4, $5, $6, $7)";
 pub const FIND_ACCESS_TOKEN: &str = "SELECT token_hash, site_id, device_id, staff_id, opened_by, issued_at_ms, expires_at_ms, revoked_at_ms \
      FROM access_tokens WHERE token_hash = $1";
+pub const DUE_DELIVERY_DETAILS: &str = "SELECT r.site_id, r.device_id, r.staff_id, r.opened_by, r.ended_by, r.reason, r.created_at_ms \
+     FROM revocations r WHERE r.revocation_id = $1";
+pub const FINISH_DELIVERY: &str = "UPDATE revocation_deliveries SET status = $1, attempts = attempts + 1, \
+     next_attempt_at_ms = $2, last_error = $3, lease_until_ms = NULL, updated_at_ms = $4 \
+     WHERE revocation_id = $5 AND connector = $6";

@@ -12,10 +12,10 @@ use baton_core::ledger::{LedgerEntry, LedgerHash, NodePosition};
 
 use super::common::{TabletRow, ledger_append, storage_impl, tablet_from_row};
 use super::{
-    AccessTokenRecord, AccountRecord, AccountRole, AppendedEvent, Backend, DeliveryRecord,
-    DeviceRecord, EnrollmentCode, LedgerNodes, LedgerRow, NewEvent, NewRevocation,
-    RevocationRecord, SessionRecord, SiteSetup, StaffRecord, StaffUpsert, Storage, StorageError,
-    StoredEvent, Summary, TabletRecord, WardRecord, sql,
+    AccessTokenRecord, AccountRecord, AccountRole, AppendedEvent, Backend, DeliveryOutcome,
+    DeliveryRecord, DeviceRecord, DueDelivery, EnrollmentCode, LedgerNodes, LedgerRow, NewEvent,
+    NewRevocation, RevocationRecord, SessionRecord, SiteSetup, StaffRecord, StaffUpsert, Storage,
+    StorageError, StoredEvent, Summary, TabletRecord, WardRecord, sql,
 };
 
 pub struct SqliteStorage {
@@ -40,4 +40,13 @@ impl SqliteStorage {
 }
 
 // SQLite has one writer at a time, so appends are serialised without an explicit lock.
-storage_impl!(SqliteStorage, Backend::Sqlite, lock_site = None, {});
+storage_impl!(
+    SqliteStorage,
+    Backend::Sqlite,
+    lock_site = None,
+    claim_deliveries = "UPDATE revocation_deliveries SET lease_until_ms = $1 WHERE rowid IN ( \
+         SELECT rowid FROM revocation_deliveries WHERE status = 'pending' AND next_attempt_at_ms <= $2 \
+         AND (lease_until_ms IS NULL OR lease_until_ms < $2) ORDER BY next_attempt_at_ms LIMIT $3) \
+         RETURNING revocation_id, connector, attempts",
+    {}
+);

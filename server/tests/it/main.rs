@@ -2,6 +2,7 @@
 //! router without a socket, and the `baton` binary as a black box.
 
 mod binary;
+mod connectors;
 mod http;
 mod ledger;
 mod registry;

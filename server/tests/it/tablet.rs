@@ -50,6 +50,26 @@ pub async fn serve_seeded(
     storage: Arc<dyn Storage>,
     credentials: Arc<DemoCredentials>,
 ) -> TestServer {
+    serve_configured(storage, credentials, Vec::new()).await
+}
+
+/// Seeds and serves with external revocation connectors configured by name.
+pub async fn serve_with_connectors(
+    storage: Arc<dyn Storage>,
+    connectors: Vec<String>,
+) -> TestServer {
+    let (site, credentials) = seed::demo_site().unwrap();
+    if storage.is_empty().await.unwrap() {
+        storage.import_site(&site).await.unwrap();
+    }
+    serve_configured(storage, Arc::new(credentials), connectors).await
+}
+
+async fn serve_configured(
+    storage: Arc<dyn Storage>,
+    credentials: Arc<DemoCredentials>,
+    connectors: Vec<String>,
+) -> TestServer {
     let mut state = AppState::new(
         storage,
         StaticFiles::load(std::path::Path::new("/nonexistent-dist")),
@@ -57,6 +77,7 @@ pub async fn serve_seeded(
         false,
     );
     state.introspection_secret = Some(INTROSPECTION_SECRET.into());
+    state.connectors = Arc::new(connectors);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base_url = format!("http://{}", listener.local_addr().unwrap());
     let router = app(state.clone());

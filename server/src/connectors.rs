@@ -1,0 +1,199 @@
+//! Revocation connectors: how Baton tells other systems that a person's access on a device must
+//! end. Configured per server in a JSON file (`--connectors-file`); each revocation is delivered
+//! to every connector by the delivery worker.
+//!
+//! The generic webhook (for MDM and EHR adapters) POSTs a documented JSON payload with an
+//! HMAC-SHA256 signature over the timestamp and the body, and an idempotency key that stays the
+//! same across retries, so a receiver that saw a delivery before can ignore the repeat.
+
+use std::time::Duration;
+
+use hmac::{Hmac, Mac};
+use serde::Deserialize;
+use sha2::Sha256;
+
+use crate::storage::DueDelivery;
+
+/// Connector names: the built-in `baton_tokens` is reserved.
+const MAX_NAME_CHARS: usize = 64;
+/// How long one delivery attempt may take before it counts as failed.
+pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(5);
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ConnectorConfig {
+    Webhook {
+        name: String,
+        url: String,
+        /// The shared HMAC secret, at least 32 characters.
+        secret: String,
+    },
+}
+
+impl ConnectorConfig {
+    pub fn name(&self) -> &str {
+        match self {
+            ConnectorConfig::Webhook { name, .. } => name,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectorConfigError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("{path}: {message}")]
+    Invalid { path: String, message: String },
+}
+
+/// Reads and checks the connectors file: a JSON array of connectors.
+pub fn load(path: &std::path::Path) -> Result<Vec<ConnectorConfig>, ConnectorConfigError> {
+    let shown = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|source| ConnectorConfigError::Read {
+        path: shown.clone(),
+        source,
+    })?;
+    let invalid = |message: String| ConnectorConfigError::Invalid {
+        path: shown.clone(),
+        message,
+    };
+    let connectors: Vec<ConnectorConfig> =
+        serde_json::from_str(&text).map_err(|error| invalid(error.to_string()))?;
+    let mut names = std::collections::BTreeSet::new();
+    for connector in &connectors {
+        let name = connector.name();
+        if name.is_empty()
+            || name.len() > MAX_NAME_CHARS
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        {
+            return Err(invalid(format!(
+                "connector name {name:?}: 1 to 64 letters, digits, _ or -"
+            )));
+        }
+        if name == crate::revocation::BUILT_IN_CONNECTOR || !names.insert(name.to_owned()) {
+            return Err(invalid(format!(
+                "connector name {name:?} is reserved or repeated"
+            )));
+        }
+        let ConnectorConfig::Webhook { url, secret, .. } = connector;
+        if !(url.starts_with("https://") || url.starts_with("http://")) {
+            return Err(invalid(format!("connector {name}: url must be http(s)://")));
+        }
+        if secret.len() < 32 {
+            return Err(invalid(format!(
+                "connector {name}: the secret must be at least 32 characters"
+            )));
+        }
+    }
+    Ok(connectors)
+}
+
+/// The webhook's JSON body (documented in docs/PROTOCOL.md §5).
+pub fn webhook_payload(delivery: &DueDelivery) -> serde_json::Value {
+    serde_json::json!({
+        "type": "baton.revocation.v1",
+        "idempotency_key": idempotency_key(delivery),
+        "revocation_id": delivery.revocation_id,
+        "site_id": delivery.site_id,
+        "device_id": delivery.device_id,
+        "staff_id": delivery.staff_id,
+        "reason": delivery.reason,
+        "opened_by": delivery.opened_by,
+        "ended_by": delivery.ended_by,
+        "created_at_ms": delivery.created_at_ms,
+    })
+}
+
+/// Stable across retries and processes: the same revocation to the same connector.
+pub fn idempotency_key(delivery: &DueDelivery) -> String {
+    format!(
+        "{}:{}:{}",
+        delivery.site_id, delivery.revocation_id, delivery.connector
+    )
+}
+
+/// `v1=` hex HMAC-SHA256 over `timestamp` `.` body.
+pub fn webhook_signature(secret: &str, timestamp_ms: u64, body: &[u8]) -> String {
+    let mut mac =
+        Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes a key of any length");
+    mac.update(timestamp_ms.to_string().as_bytes());
+    mac.update(b".");
+    mac.update(body);
+    format!("v1={}", hex::encode(mac.finalize().into_bytes()))
+}
+
+/// One attempt: `Ok` when the receiver answered 2xx.
+pub async fn deliver(
+    client: &reqwest::Client,
+    connector: &ConnectorConfig,
+    delivery: &DueDelivery,
+    now_ms: u64,
+) -> Result<(), String> {
+    let ConnectorConfig::Webhook { url, secret, .. } = connector;
+    let body =
+        serde_json::to_vec(&webhook_payload(delivery)).expect("a JSON value always serialises");
+    let response = client
+        .post(url)
+        .timeout(ATTEMPT_TIMEOUT)
+        .header("content-type", "application/json")
+        .header("baton-idempotency-key", idempotency_key(delivery))
+        .header("baton-timestamp", now_ms.to_string())
+        .header("baton-signature", webhook_signature(secret, now_ms, &body))
+        .body(body)
+        .send()
+        .await
+        .map_err(|error| format!("{url}: {error}"))?;
+    if response.status().is_success() {
+        Ok(())
+    } else {
+        Err(format!("{url} answered {}", response.status()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_signature_is_hmac_sha256_over_timestamp_dot_body() {
+        // Computed independently:
+        // printf '1700000000000.{"a":1}' | openssl dgst -sha256 -hmac 'secret' | cut -d' ' -f2
+        assert_eq!(
+            webhook_signature("secret", 1_700_000_000_000, br#"{"a":1}"#),
+            "v1=4ef2732b0d632a6897af3a6d02a6de287f60d6c5f15dabdb0ceb045a34e3c5a7"
+        );
+    }
+
+    #[test]
+    fn a_bad_connectors_file_is_refused_with_its_reason() {
+        let directory = tempfile::tempdir().unwrap();
+        let path = directory.path().join("connectors.json");
+        std::fs::write(&path, r#"[{"kind":"webhook","name":"mdm","url":"ftp://x","secret":"0123456789abcdef0123456789abcdef"}]"#).unwrap();
+        assert!(
+            load(&path)
+                .unwrap_err()
+                .to_string()
+                .contains("url must be http(s)://")
+        );
+        std::fs::write(
+            &path,
+            r#"[{"kind":"webhook","name":"mdm","url":"http://x","secret":"short"}]"#,
+        )
+        .unwrap();
+        assert!(
+            load(&path)
+                .unwrap_err()
+                .to_string()
+                .contains("at least 32 characters")
+        );
+        std::fs::write(&path, r#"[{"kind":"webhook","name":"baton_tokens","url":"http://x","secret":"0123456789abcdef0123456789abcdef"}]"#).unwrap();
+        assert!(load(&path).unwrap_err().to_string().contains("reserved"));
+        std::fs::write(&path, r#"[{"kind":"webhook","name":"mdm","url":"https://mdm.example/hook","secret":"0123456789abcdef0123456789abcdef"}]"#).unwrap();
+        assert_eq!(load(&path).unwrap()[0].name(), "mdm");
+    }
+}

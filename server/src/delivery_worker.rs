@@ -1,0 +1,196 @@
+//! The delivery worker: sends each pending revocation to each external connector, with a
+//! per-attempt timeout, exponential backoff with jitter, and a dead letter after
+//! `DeliveryPolicy::max_attempts`. Outcomes (confirmed or failed) are appended to the site's ledger, and a
+//! failed delivery leaves the device flagged "access still open" on the board.
+//!
+//! Deliveries are leased in storage, so several server processes can run workers side by side
+//! and a worker killed mid-delivery leaves a lease that simply expires: after a restart every
+//! pending delivery is sent, and the stable idempotency key lets the receiver drop a repeat.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rand::Rng;
+
+use crate::connectors::{self, ConnectorConfig};
+use crate::storage::{DeliveryOutcome, DueDelivery, Storage};
+
+pub const MAX_BACKOFF_MS: u64 = 5 * 60 * 1000;
+const BATCH: i64 = 32;
+
+/// How hard the worker tries.
+#[derive(Debug, Clone, Copy)]
+pub struct DeliveryPolicy {
+    /// Attempts before a delivery is given up (dead-lettered).
+    pub max_attempts: i64,
+    /// First retry delay; doubled per attempt, capped, with up to 50% random jitter.
+    pub base_backoff_ms: u64,
+    /// How long a lease lasts: longer than an attempt's timeout.
+    pub lease_ms: u64,
+    pub poll_interval: Duration,
+}
+
+impl Default for DeliveryPolicy {
+    /// Six attempts over about 8 seconds (0.5 + 1 + 2 + 4 s and jitter), then the dead letter.
+    fn default() -> DeliveryPolicy {
+        DeliveryPolicy {
+            max_attempts: 6,
+            base_backoff_ms: 500,
+            lease_ms: 30_000,
+            poll_interval: Duration::from_millis(100),
+        }
+    }
+}
+
+impl DeliveryPolicy {
+    /// The delay before retry number `attempt` (1-based), without jitter.
+    pub fn backoff_ms(&self, attempt: i64) -> u64 {
+        let exponent = attempt.clamp(1, 20) as u32 - 1;
+        self.base_backoff_ms
+            .saturating_mul(1 << exponent)
+            .min(MAX_BACKOFF_MS)
+    }
+}
+
+pub async fn run(
+    storage: Arc<dyn Storage>,
+    connectors: Arc<Vec<ConnectorConfig>>,
+    policy: DeliveryPolicy,
+) {
+    let by_name: HashMap<String, ConnectorConfig> = connectors
+        .iter()
+        .map(|connector| (connector.name().to_owned(), connector.clone()))
+        .collect();
+    let client = reqwest::Client::builder()
+        .build()
+        .expect("an HTTP client with defaults builds");
+    loop {
+        let now = crate::sync::now_ms();
+        let due = match storage
+            .claim_due_deliveries(now as i64, (now + policy.lease_ms) as i64, BATCH)
+            .await
+        {
+            Ok(due) => due,
+            Err(error) => {
+                tracing::warn!(%error, "delivery worker cannot claim deliveries");
+                tokio::time::sleep(policy.poll_interval * 10).await;
+                continue;
+            }
+        };
+        if due.is_empty() {
+            tokio::time::sleep(policy.poll_interval).await;
+            continue;
+        }
+        let attempts = due.into_iter().map(|delivery| {
+            let storage = storage.clone();
+            let client = client.clone();
+            let connector = by_name.get(&delivery.connector).cloned();
+            async move {
+                attempt(
+                    storage.as_ref(),
+                    &client,
+                    connector.as_ref(),
+                    delivery,
+                    policy,
+                )
+                .await
+            }
+        });
+        futures_util::future::join_all(attempts).await;
+    }
+}
+
+async fn attempt(
+    storage: &dyn Storage,
+    client: &reqwest::Client,
+    connector: Option<&ConnectorConfig>,
+    delivery: DueDelivery,
+    policy: DeliveryPolicy,
+) {
+    let now = crate::sync::now_ms();
+    let result = match connector {
+        Some(connector) => connectors::deliver(client, connector, &delivery, now).await,
+        None => Err(format!(
+            "connector {:?} is no longer configured",
+            delivery.connector
+        )),
+    };
+    let attempts = delivery.attempts + 1;
+    let outcome = match result {
+        Ok(()) => DeliveryOutcome::Confirmed,
+        Err(error) if attempts >= policy.max_attempts => DeliveryOutcome::Failed { error },
+        Err(error) => {
+            let delay = policy.backoff_ms(attempts);
+            let jitter = rand::thread_rng().gen_range(0..=delay / 2);
+            DeliveryOutcome::Retry {
+                next_attempt_at_ms: (now + delay + jitter) as i64,
+                error,
+            }
+        }
+    };
+    match &outcome {
+        DeliveryOutcome::Confirmed => tracing::info!(
+            revocation_id = delivery.revocation_id,
+            connector = delivery.connector,
+            "revocation confirmed"
+        ),
+        DeliveryOutcome::Retry { error, .. } => {
+            tracing::warn!(revocation_id = delivery.revocation_id, connector = delivery.connector, attempts, %error, "revocation delivery failed; will retry")
+        }
+        DeliveryOutcome::Failed { error } => {
+            tracing::error!(revocation_id = delivery.revocation_id, connector = delivery.connector, attempts, %error, "revocation FAILED: access may still be open")
+        }
+    }
+    if let Err(error) = storage
+        .finish_delivery(
+            delivery.revocation_id,
+            &delivery.connector,
+            &outcome,
+            now as i64,
+        )
+        .await
+    {
+        // The lease expires and the delivery is tried again: at least once, never lost.
+        tracing::warn!(%error, "cannot record a delivery outcome");
+        return;
+    }
+    let action_type = match outcome {
+        DeliveryOutcome::Confirmed => "revocation_confirmed",
+        DeliveryOutcome::Failed { .. } => "revocation_failed",
+        DeliveryOutcome::Retry { .. } => return,
+    };
+    let action = serde_json::json!({
+        "type": action_type,
+        "revocation_id": delivery.revocation_id,
+        "connector": delivery.connector,
+        "device_id": delivery.device_id,
+        "staff_id": delivery.staff_id,
+        "attempts": attempts,
+    });
+    if let Err(error) = crate::ledger::record_governance(
+        storage,
+        &delivery.site_id,
+        action,
+        "revocation-worker",
+        now,
+    )
+    .await
+    {
+        tracing::warn!(%error, "cannot ledger a revocation outcome");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_from_half_a_second_and_is_capped() {
+        let policy = DeliveryPolicy::default();
+        assert_eq!(policy.backoff_ms(1), 500);
+        assert_eq!(policy.backoff_ms(2), 1_000);
+        assert_eq!(policy.backoff_ms(5), 8_000);
+        assert_eq!(policy.backoff_ms(40), MAX_BACKOFF_MS);
+    }
+}

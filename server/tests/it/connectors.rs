@@ -1,0 +1,308 @@
+//! Revocations delivered to a real webhook receiver started by the test: signature and
+//! idempotency checked from the receiver's side, failures retried, a dead letter raised, and a
+//! crashed worker's deliveries completed by the next one with no duplicate effect.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use baton_server::connectors::{ConnectorConfig, webhook_signature};
+use baton_server::delivery_worker::{self, DeliveryPolicy};
+use serde_json::Value;
+
+use crate::support;
+use crate::tablet::{self, SimTablet, check_in, check_out};
+
+const SECRET: &str = "0123456789abcdef0123456789abcdef-webhook";
+
+/// A webhook receiver: answers 503 for the first `fail_first` requests, then 200; records every
+/// request, checks each signature, and applies each idempotency key once.
+#[derive(Clone, Default)]
+struct Receiver {
+    fail_first: usize,
+    seen: Arc<Mutex<Vec<(String, Value)>>>,
+    applied: Arc<Mutex<Vec<String>>>,
+    bad_signatures: Arc<Mutex<usize>>,
+}
+
+async fn receive(State(receiver): State<Receiver>, headers: HeaderMap, body: Bytes) -> StatusCode {
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|value| value.to_str().ok())
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let timestamp: u64 = header("baton-timestamp").parse().unwrap_or(0);
+    if header("baton-signature") != webhook_signature(SECRET, timestamp, &body) {
+        *receiver.bad_signatures.lock().unwrap() += 1;
+        return StatusCode::UNAUTHORIZED;
+    }
+    let key = header("baton-idempotency-key");
+    let attempt_number = {
+        let mut seen = receiver.seen.lock().unwrap();
+        seen.push((key.clone(), serde_json::from_slice(&body).unwrap()));
+        seen.len()
+    };
+    if attempt_number <= receiver.fail_first {
+        return StatusCode::SERVICE_UNAVAILABLE;
+    }
+    let mut applied = receiver.applied.lock().unwrap();
+    if !applied.contains(&key) {
+        applied.push(key);
+    }
+    StatusCode::OK
+}
+
+async fn start_receiver(receiver: Receiver) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/revocations", listener.local_addr().unwrap());
+    let router = axum::Router::new()
+        .route("/revocations", axum::routing::post(receive))
+        .with_state(receiver);
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    url
+}
+
+fn fast_policy() -> DeliveryPolicy {
+    DeliveryPolicy {
+        max_attempts: 4,
+        base_backoff_ms: 20,
+        lease_ms: 500,
+        poll_interval: Duration::from_millis(20),
+    }
+}
+
+async fn wait_for(mut condition: impl FnMut() -> bool) {
+    for _ in 0..300 {
+        if condition() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("condition not met within 6 s");
+}
+
+async fn delivery_status(manager: &tablet::Manager) -> Vec<(String, String)> {
+    let body: Value = manager
+        .client
+        .get(format!("{}/api/v1/dashboard/revocations", manager.base_url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    body["revocations"][0]["deliveries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|delivery| {
+            (
+                delivery["connector"].as_str().unwrap().to_owned(),
+                delivery["status"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+/// A server with one webhook connector: check a device out and in, so one revocation is due.
+async fn server_with_a_revocation(
+    storage: Arc<dyn baton_server::storage::Storage>,
+    seed: u8,
+) -> (tablet::TestServer, tablet::Manager) {
+    let server = tablet::serve_with_connectors(storage, vec!["mdm".to_owned()]).await;
+    let manager = tablet::sign_in_manager(&server).await;
+    let mut tablet_a = SimTablet::enroll(&server, &manager, seed).await;
+    let start = baton_server::sync::now_ms() - 60_000;
+    let events = [
+        tablet_a.sign(check_out("D-0009", "S-0011"), start),
+        tablet_a.sign(check_in("D-0009", "S-0011"), start + 1_000),
+    ];
+    tablet_a.push(&events).await;
+    (server, manager)
+}
+
+#[tokio::test]
+async fn a_failing_receiver_gets_the_revocation_once_it_recovers() {
+    for backend in support::every_backend().await {
+        let (_server, manager) = server_with_a_revocation(backend.storage.clone(), 80).await;
+        assert_eq!(
+            delivery_status(&manager).await,
+            [
+                ("baton_tokens".to_owned(), "confirmed".to_owned()),
+                ("mdm".to_owned(), "pending".to_owned())
+            ]
+        );
+        let board: Value = manager
+            .client
+            .get(format!("{}/api/v1/dashboard/devices", manager.base_url))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let device = board["devices"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|device| device["device_id"] == "D-0009")
+            .unwrap()
+            .clone();
+        assert_eq!(
+            device["access_open_after_return"], true,
+            "until the MDM confirms, access counts as open"
+        );
+
+        let receiver = Receiver {
+            fail_first: 2,
+            ..Receiver::default()
+        };
+        let url = start_receiver(receiver.clone()).await;
+        let connectors = vec![ConnectorConfig::Webhook {
+            name: "mdm".to_owned(),
+            url,
+            secret: SECRET.to_owned(),
+        }];
+        let worker = tokio::spawn(delivery_worker::run(
+            backend.storage.clone(),
+            Arc::new(connectors),
+            fast_policy(),
+        ));
+        wait_for(|| receiver.applied.lock().unwrap().len() == 1).await;
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        worker.abort();
+
+        let seen = receiver.seen.lock().unwrap().clone();
+        assert_eq!(seen.len(), 3, "two failures, then success");
+        assert!(
+            seen.iter().all(|(key, _)| key == &seen[0].0),
+            "one idempotency key across retries"
+        );
+        assert_eq!(seen[0].1["device_id"], "D-0009");
+        assert_eq!(seen[0].1["staff_id"], "S-0011");
+        assert_eq!(seen[0].1["reason"], "checked_in");
+        assert_eq!(*receiver.bad_signatures.lock().unwrap(), 0);
+        assert_eq!(
+            delivery_status(&manager).await[1],
+            ("mdm".to_owned(), "confirmed".to_owned())
+        );
+        let board: Value = manager
+            .client
+            .get(format!("{}/api/v1/dashboard/devices", manager.base_url))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let device = board["devices"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|device| device["device_id"] == "D-0009")
+            .unwrap()
+            .clone();
+        assert_eq!(device["access_open_after_return"], false);
+    }
+}
+
+#[tokio::test]
+async fn a_receiver_that_never_recovers_ends_in_the_dead_letter_and_the_ledger() {
+    for backend in support::every_backend().await {
+        let (_server, manager) = server_with_a_revocation(backend.storage.clone(), 81).await;
+        let receiver = Receiver {
+            fail_first: usize::MAX,
+            ..Receiver::default()
+        };
+        let url = start_receiver(receiver.clone()).await;
+        let connectors = vec![ConnectorConfig::Webhook {
+            name: "mdm".to_owned(),
+            url,
+            secret: SECRET.to_owned(),
+        }];
+        let worker = tokio::spawn(delivery_worker::run(
+            backend.storage.clone(),
+            Arc::new(connectors),
+            fast_policy(),
+        ));
+        for _ in 0..300 {
+            if delivery_status(&manager).await[1].1 == "failed" {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        worker.abort();
+        assert_eq!(
+            delivery_status(&manager).await[1],
+            ("mdm".to_owned(), "failed".to_owned())
+        );
+        assert_eq!(
+            receiver.seen.lock().unwrap().len(),
+            4,
+            "max_attempts tries, then no more"
+        );
+        let entries = backend
+            .storage
+            .ledger_entries("SITE-DEMO", 0, 100)
+            .await
+            .unwrap();
+        assert!(
+            entries
+                .iter()
+                .any(|row| row.entry_json.contains("\"type\":\"revocation_failed\""))
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_worker_killed_mid_flight_leaves_nothing_undelivered_and_nothing_applied_twice() {
+    for backend in support::every_backend().await {
+        let (_server, manager) = server_with_a_revocation(backend.storage.clone(), 82).await;
+        // The receiver is down when the first worker claims the delivery; the worker dies.
+        let dead_url = "http://127.0.0.1:9/revocations".to_owned();
+        let connectors = vec![ConnectorConfig::Webhook {
+            name: "mdm".to_owned(),
+            url: dead_url,
+            secret: SECRET.to_owned(),
+        }];
+        let first = tokio::spawn(delivery_worker::run(
+            backend.storage.clone(),
+            Arc::new(connectors),
+            fast_policy(),
+        ));
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        first.abort();
+
+        // A new worker (a restarted process) with the receiver up: delivered once.
+        let receiver = Receiver::default();
+        let url = start_receiver(receiver.clone()).await;
+        let connectors = vec![ConnectorConfig::Webhook {
+            name: "mdm".to_owned(),
+            url,
+            secret: SECRET.to_owned(),
+        }];
+        let second = tokio::spawn(delivery_worker::run(
+            backend.storage.clone(),
+            Arc::new(connectors.clone()),
+            fast_policy(),
+        ));
+        let third = tokio::spawn(delivery_worker::run(
+            backend.storage.clone(),
+            Arc::new(connectors),
+            fast_policy(),
+        ));
+        wait_for(|| receiver.applied.lock().unwrap().len() == 1).await;
+        tokio::time::sleep(Duration::from_millis(600)).await;
+        second.abort();
+        third.abort();
+        assert_eq!(receiver.applied.lock().unwrap().len(), 1);
+        assert_eq!(
+            delivery_status(&manager).await[1],
+            ("mdm".to_owned(), "confirmed".to_owned())
+        );
+    }
+}
