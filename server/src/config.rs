@@ -142,6 +142,11 @@ pub struct ServeArgs {
     #[arg(long, env = "BATON_CONNECTORS_FILE")]
     pub connectors_file: Option<PathBuf>,
 
+    /// The issuer (`iss`) of the logout tokens and security event tokens Baton signs: usually
+    /// the server's public URL, as the receivers registered it.
+    #[arg(long, env = "BATON_ISSUER", default_value = "urn:baton")]
+    pub issuer: String,
+
     /// Log filter in `tracing` syntax, e.g. `info` or `baton_server=debug,tower_http=info`.
     #[arg(long, env = "BATON_LOG", default_value = "info")]
     pub log_level: String,

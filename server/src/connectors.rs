@@ -28,15 +28,51 @@ pub enum ConnectorConfig {
         /// The shared HMAC secret, at least 32 characters.
         secret: String,
     },
+    /// OpenID Connect Back-Channel Logout 1.0: a signed `logout_token` POSTed to the relying
+    /// party's back-channel logout URI.
+    BackchannelLogout {
+        name: String,
+        url: String,
+        /// The relying party's client id: the token's `aud`.
+        audience: String,
+    },
+    /// Shared Signals / CAEP: a `session-revoked` Security Event Token pushed per RFC 8935.
+    Caep {
+        name: String,
+        url: String,
+        audience: String,
+    },
 }
 
 impl ConnectorConfig {
     pub fn name(&self) -> &str {
         match self {
-            ConnectorConfig::Webhook { name, .. } => name,
+            ConnectorConfig::Webhook { name, .. }
+            | ConnectorConfig::BackchannelLogout { name, .. }
+            | ConnectorConfig::Caep { name, .. } => name,
+        }
+    }
+
+    fn url(&self) -> &str {
+        match self {
+            ConnectorConfig::Webhook { url, .. }
+            | ConnectorConfig::BackchannelLogout { url, .. }
+            | ConnectorConfig::Caep { url, .. } => url,
         }
     }
 }
+
+/// What a delivery signs with: the server's key and the issuer it names itself by.
+pub struct Signer {
+    pub server_key: std::sync::Arc<crate::server_key::ServerKey>,
+    pub issuer: String,
+}
+
+pub const BACKCHANNEL_LOGOUT_EVENT: &str = "http://schemas.openid.net/event/backchannel-logout";
+pub const CAEP_SESSION_REVOKED: &str =
+    "https://schemas.openid.net/secevent/caep/event-type/session-revoked";
+/// Logout tokens are short-lived (the specification recommends two minutes at most).
+const LOGOUT_TOKEN_LIFETIME_S: u64 = 120;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConnectorConfigError {
@@ -80,14 +116,25 @@ pub fn load(path: &std::path::Path) -> Result<Vec<ConnectorConfig>, ConnectorCon
                 "connector name {name:?} is reserved or repeated"
             )));
         }
-        let ConnectorConfig::Webhook { url, secret, .. } = connector;
+        let url = connector.url();
         if !(url.starts_with("https://") || url.starts_with("http://")) {
             return Err(invalid(format!("connector {name}: url must be http(s)://")));
         }
-        if secret.len() < 32 {
-            return Err(invalid(format!(
-                "connector {name}: the secret must be at least 32 characters"
-            )));
+        match connector {
+            ConnectorConfig::Webhook { secret, .. } if secret.len() < 32 => {
+                return Err(invalid(format!(
+                    "connector {name}: the secret must be at least 32 characters"
+                )));
+            }
+            ConnectorConfig::BackchannelLogout { audience, .. }
+            | ConnectorConfig::Caep { audience, .. }
+                if audience.is_empty() =>
+            {
+                return Err(invalid(format!(
+                    "connector {name}: audience must not be empty"
+                )));
+            }
+            _ => {}
         }
     }
     Ok(connectors)
@@ -127,24 +174,85 @@ pub fn webhook_signature(secret: &str, timestamp_ms: u64, body: &[u8]) -> String
     format!("v1={}", hex::encode(mac.finalize().into_bytes()))
 }
 
+/// The claims of a back-channel logout token for the person whose custody ended.
+pub fn logout_token_claims(
+    signer: &Signer,
+    audience: &str,
+    delivery: &DueDelivery,
+    now_ms: u64,
+) -> serde_json::Value {
+    let now_s = now_ms / 1000;
+    serde_json::json!({
+        "iss": signer.issuer,
+        "aud": audience,
+        "iat": now_s,
+        "exp": now_s + LOGOUT_TOKEN_LIFETIME_S,
+        "jti": idempotency_key(delivery),
+        "sub": delivery.staff_id,
+        "events": { BACKCHANNEL_LOGOUT_EVENT: {} },
+    })
+}
+
+/// The claims of a CAEP `session-revoked` Security Event Token.
+pub fn session_revoked_claims(
+    signer: &Signer,
+    audience: &str,
+    delivery: &DueDelivery,
+    now_ms: u64,
+) -> serde_json::Value {
+    serde_json::json!({
+        "iss": signer.issuer,
+        "aud": audience,
+        "iat": now_ms / 1000,
+        "jti": idempotency_key(delivery),
+        "sub_id": { "format": "opaque", "id": delivery.staff_id },
+        "events": {
+            CAEP_SESSION_REVOKED: {
+                "event_timestamp": delivery.created_at_ms / 1000,
+                "initiating_entity": "policy",
+                "reason_admin": { "en": format!("Custody of device {} ended ({})", delivery.device_id, delivery.reason) },
+            }
+        },
+    })
+}
+
 /// One attempt: `Ok` when the receiver answered 2xx.
 pub async fn deliver(
     client: &reqwest::Client,
+    signer: &Signer,
     connector: &ConnectorConfig,
     delivery: &DueDelivery,
     now_ms: u64,
 ) -> Result<(), String> {
-    let ConnectorConfig::Webhook { url, secret, .. } = connector;
-    let body =
-        serde_json::to_vec(&webhook_payload(delivery)).expect("a JSON value always serialises");
-    let response = client
-        .post(url)
+    let url = connector.url();
+    let request = match connector {
+        ConnectorConfig::Webhook { secret, .. } => {
+            let body = serde_json::to_vec(&webhook_payload(delivery))
+                .expect("a JSON value always serialises");
+            client
+                .post(url)
+                .header("content-type", "application/json")
+                .header("baton-idempotency-key", idempotency_key(delivery))
+                .header("baton-timestamp", now_ms.to_string())
+                .header("baton-signature", webhook_signature(secret, now_ms, &body))
+                .body(body)
+        }
+        ConnectorConfig::BackchannelLogout { audience, .. } => {
+            let claims = logout_token_claims(signer, audience, delivery, now_ms);
+            let token = crate::jwt::sign(&signer.server_key, "logout+jwt", &claims);
+            client.post(url).form(&[("logout_token", token)])
+        }
+        ConnectorConfig::Caep { audience, .. } => {
+            let claims = session_revoked_claims(signer, audience, delivery, now_ms);
+            let token = crate::jwt::sign(&signer.server_key, "secevent+jwt", &claims);
+            client
+                .post(url)
+                .header("content-type", "application/secevent+jwt")
+                .body(token)
+        }
+    };
+    let response = request
         .timeout(ATTEMPT_TIMEOUT)
-        .header("content-type", "application/json")
-        .header("baton-idempotency-key", idempotency_key(delivery))
-        .header("baton-timestamp", now_ms.to_string())
-        .header("baton-signature", webhook_signature(secret, now_ms, &body))
-        .body(body)
         .send()
         .await
         .map_err(|error| format!("{url}: {error}"))?;

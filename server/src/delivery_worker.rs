@@ -56,6 +56,7 @@ impl DeliveryPolicy {
 pub async fn run(
     storage: Arc<dyn Storage>,
     connectors: Arc<Vec<ConnectorConfig>>,
+    signer: Arc<connectors::Signer>,
     policy: DeliveryPolicy,
 ) {
     let by_name: HashMap<String, ConnectorConfig> = connectors
@@ -86,10 +87,12 @@ pub async fn run(
             let storage = storage.clone();
             let client = client.clone();
             let connector = by_name.get(&delivery.connector).cloned();
+            let signer = signer.clone();
             async move {
                 attempt(
                     storage.as_ref(),
                     &client,
+                    &signer,
                     connector.as_ref(),
                     delivery,
                     policy,
@@ -104,13 +107,14 @@ pub async fn run(
 async fn attempt(
     storage: &dyn Storage,
     client: &reqwest::Client,
+    signer: &connectors::Signer,
     connector: Option<&ConnectorConfig>,
     delivery: DueDelivery,
     policy: DeliveryPolicy,
 ) {
     let now = crate::sync::now_ms();
     let result = match connector {
-        Some(connector) => connectors::deliver(client, connector, &delivery, now).await,
+        Some(connector) => connectors::deliver(client, signer, connector, &delivery, now).await,
         None => Err(format!(
             "connector {:?} is no longer configured",
             delivery.connector
@@ -142,6 +146,36 @@ async fn attempt(
             tracing::error!(revocation_id = delivery.revocation_id, connector = delivery.connector, attempts, %error, "revocation FAILED: access may still be open")
         }
     }
+    // The outcome is ledgered before the delivery is marked done: a crash in between repeats
+    // the attempt and may ledger it twice, but never leaves a final outcome unledgered.
+    let action_type = match outcome {
+        DeliveryOutcome::Confirmed => Some("revocation_confirmed"),
+        DeliveryOutcome::Failed { .. } => Some("revocation_failed"),
+        DeliveryOutcome::Retry { .. } => None,
+    };
+    if let Some(action_type) = action_type {
+        let action = serde_json::json!({
+            "type": action_type,
+            "revocation_id": delivery.revocation_id,
+            "connector": delivery.connector,
+            "device_id": delivery.device_id,
+            "staff_id": delivery.staff_id,
+            "attempts": attempts,
+        });
+        if let Err(error) = crate::ledger::record_governance(
+            storage,
+            &delivery.site_id,
+            action,
+            "revocation-worker",
+            now,
+        )
+        .await
+        {
+            // Not marked done: the lease expires and the delivery is tried again.
+            tracing::warn!(%error, "cannot ledger a revocation outcome");
+            return;
+        }
+    }
     if let Err(error) = storage
         .finish_delivery(
             delivery.revocation_id,
@@ -153,31 +187,6 @@ async fn attempt(
     {
         // The lease expires and the delivery is tried again: at least once, never lost.
         tracing::warn!(%error, "cannot record a delivery outcome");
-        return;
-    }
-    let action_type = match outcome {
-        DeliveryOutcome::Confirmed => "revocation_confirmed",
-        DeliveryOutcome::Failed { .. } => "revocation_failed",
-        DeliveryOutcome::Retry { .. } => return,
-    };
-    let action = serde_json::json!({
-        "type": action_type,
-        "revocation_id": delivery.revocation_id,
-        "connector": delivery.connector,
-        "device_id": delivery.device_id,
-        "staff_id": delivery.staff_id,
-        "attempts": attempts,
-    });
-    if let Err(error) = crate::ledger::record_governance(
-        storage,
-        &delivery.site_id,
-        action,
-        "revocation-worker",
-        now,
-    )
-    .await
-    {
-        tracing::warn!(%error, "cannot ledger a revocation outcome");
     }
 }
 

@@ -11,6 +11,7 @@
 //! - `site_config`: a site's configuration (core's `SiteRules` plus tablet settings).
 //! - `server_key`: the server's ed25519 key, kept in an owner-only file.
 //! - `connectors`: the revocation connectors (signed webhook) and their configuration file.
+//! - `jwt`: compact JWS (EdDSA) for logout tokens and security event tokens, and the JWKS.
 //! - `delivery_worker`: sends revocations to connectors with retries, backoff, a dead letter,
 //!   and ledgers each outcome.
 //! - `revocation`: which access to close when custody changes, decided from the fold, and
@@ -31,6 +32,7 @@ pub mod connectors;
 pub mod delivery_worker;
 pub mod enrollment;
 pub mod http;
+pub mod jwt;
 pub mod ledger;
 pub mod registry_import;
 pub mod revocation;

@@ -203,6 +203,10 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     tokio::spawn(crate::delivery_worker::run(
         state.storage.clone(),
         Arc::new(connectors),
+        Arc::new(crate::connectors::Signer {
+            server_key: state.server_key.clone(),
+            issuer: args.issuer.clone(),
+        }),
         crate::delivery_worker::DeliveryPolicy::default(),
     ));
 

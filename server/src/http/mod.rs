@@ -141,6 +141,7 @@ pub fn app(state: AppState) -> Router {
         .route("/api/v1/ledger/export", get(ledger::export))
         .route("/api/v1/tokens", post(tokens::issue))
         .route("/oauth/introspect", post(tokens::introspect))
+        .route("/.well-known/jwks.json", get(jwks))
         .route("/api/v1/dashboard/revocations", get(dashboard::revocations))
         .route("/api/{*rest}", any(api_not_found));
     static_files::add_fallback(router, &state.static_files)
@@ -180,6 +181,11 @@ async fn meta(State(state): State<AppState>) -> Json<serde_json::Value> {
         "event_format_version": baton_core::event::ENVELOPE_VERSION,
         "storage_backend": state.storage.backend().name(),
     }))
+}
+
+/// The key receivers verify Baton's logout tokens and security event tokens with. Public.
+async fn jwks(State(state): State<AppState>) -> Json<serde_json::Value> {
+    Json(crate::jwt::jwks(&state.server_key))
 }
 
 async fn api_not_found() -> ApiError {

@@ -66,6 +66,14 @@ async fn start_receiver(receiver: Receiver) -> String {
     url
 }
 
+/// The same key the test servers use (`tablet::serve`), so tokens verify against their JWKS.
+fn signer() -> Arc<baton_server::connectors::Signer> {
+    Arc::new(baton_server::connectors::Signer {
+        server_key: Arc::new(baton_server::server_key::ServerKey::from_seed([9; 32]).unwrap()),
+        issuer: "https://baton.test".to_owned(),
+    })
+}
+
 fn fast_policy() -> DeliveryPolicy {
     DeliveryPolicy {
         max_attempts: 4,
@@ -106,6 +114,21 @@ async fn delivery_status(manager: &tablet::Manager) -> Vec<(String, String)> {
             )
         })
         .collect()
+}
+
+/// Waits until no delivery of the newest revocation is pending any more.
+async fn wait_until_settled(manager: &tablet::Manager) {
+    for _ in 0..300 {
+        if delivery_status(manager)
+            .await
+            .iter()
+            .all(|(_, status)| status != "pending")
+        {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("deliveries still pending after 6 s");
 }
 
 /// A server with one webhook connector: check a device out and in, so one revocation is due.
@@ -170,10 +193,11 @@ async fn a_failing_receiver_gets_the_revocation_once_it_recovers() {
         let worker = tokio::spawn(delivery_worker::run(
             backend.storage.clone(),
             Arc::new(connectors),
+            signer(),
             fast_policy(),
         ));
         wait_for(|| receiver.applied.lock().unwrap().len() == 1).await;
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        wait_until_settled(&manager).await;
         worker.abort();
 
         let seen = receiver.seen.lock().unwrap().clone();
@@ -227,6 +251,7 @@ async fn a_receiver_that_never_recovers_ends_in_the_dead_letter_and_the_ledger()
         let worker = tokio::spawn(delivery_worker::run(
             backend.storage.clone(),
             Arc::new(connectors),
+            signer(),
             fast_policy(),
         ));
         for _ in 0..300 {
@@ -272,6 +297,7 @@ async fn a_worker_killed_mid_flight_leaves_nothing_undelivered_and_nothing_appli
         let first = tokio::spawn(delivery_worker::run(
             backend.storage.clone(),
             Arc::new(connectors),
+            signer(),
             fast_policy(),
         ));
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -288,15 +314,17 @@ async fn a_worker_killed_mid_flight_leaves_nothing_undelivered_and_nothing_appli
         let second = tokio::spawn(delivery_worker::run(
             backend.storage.clone(),
             Arc::new(connectors.clone()),
+            signer(),
             fast_policy(),
         ));
         let third = tokio::spawn(delivery_worker::run(
             backend.storage.clone(),
             Arc::new(connectors),
+            signer(),
             fast_policy(),
         ));
         wait_for(|| receiver.applied.lock().unwrap().len() == 1).await;
-        tokio::time::sleep(Duration::from_millis(600)).await;
+        wait_until_settled(&manager).await;
         second.abort();
         third.abort();
         assert_eq!(receiver.applied.lock().unwrap().len(), 1);
@@ -305,4 +333,185 @@ async fn a_worker_killed_mid_flight_leaves_nothing_undelivered_and_nothing_appli
             ("mdm".to_owned(), "confirmed".to_owned())
         );
     }
+}
+
+/// Verifies a compact JWS against the JWKS served at `jwks_url`; returns (header, claims).
+async fn verify_jwt(jwks_url: &str, token: &str) -> Result<(Value, Value), String> {
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let jwks: Value = reqwest::get(jwks_url)
+        .await
+        .map_err(|e| e.to_string())?
+        .json()
+        .await
+        .map_err(|e| e.to_string())?;
+    let parts: Vec<&str> = token.split('.').collect();
+    let [header, claims, signature] = parts.as_slice() else {
+        return Err("not a compact JWS".to_owned());
+    };
+    let header_json: Value =
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(header).map_err(|e| e.to_string())?)
+            .map_err(|e| e.to_string())?;
+    let key = jwks["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|key| key["kid"] == header_json["kid"])
+        .ok_or("kid not in the JWKS")?;
+    if header_json["alg"] != "EdDSA" || key["crv"] != "Ed25519" {
+        return Err("unexpected algorithm".to_owned());
+    }
+    let x: [u8; 32] = URL_SAFE_NO_PAD
+        .decode(key["x"].as_str().unwrap())
+        .unwrap()
+        .try_into()
+        .unwrap();
+    let verifying_key = ed25519_dalek::VerifyingKey::from_bytes(&x).map_err(|e| e.to_string())?;
+    let signature = ed25519_dalek::Signature::from_slice(
+        &URL_SAFE_NO_PAD
+            .decode(signature)
+            .map_err(|e| e.to_string())?,
+    )
+    .map_err(|e| e.to_string())?;
+    verifying_key
+        .verify_strict(format!("{header}.{claims}").as_bytes(), &signature)
+        .map_err(|e| e.to_string())?;
+    let claims_json: Value =
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(claims).unwrap()).unwrap();
+    Ok((header_json, claims_json))
+}
+
+#[derive(Clone)]
+struct TokenReceiver {
+    jwks_url: String,
+    received: Arc<Mutex<Vec<(Value, Value)>>>,
+}
+
+async fn receive_logout(
+    State(receiver): State<TokenReceiver>,
+    axum::Form(form): axum::Form<std::collections::HashMap<String, String>>,
+) -> StatusCode {
+    let Some(token) = form.get("logout_token") else {
+        return StatusCode::BAD_REQUEST;
+    };
+    match verify_jwt(&receiver.jwks_url, token).await {
+        Ok(verified) => {
+            receiver.received.lock().unwrap().push(verified);
+            StatusCode::OK
+        }
+        Err(_) => StatusCode::BAD_REQUEST,
+    }
+}
+
+async fn receive_set(
+    State(receiver): State<TokenReceiver>,
+    headers: HeaderMap,
+    body: String,
+) -> StatusCode {
+    if headers
+        .get("content-type")
+        .and_then(|value| value.to_str().ok())
+        != Some("application/secevent+jwt")
+    {
+        return StatusCode::UNSUPPORTED_MEDIA_TYPE;
+    }
+    match verify_jwt(&receiver.jwks_url, &body).await {
+        Ok(verified) => {
+            receiver.received.lock().unwrap().push(verified);
+            StatusCode::ACCEPTED
+        }
+        Err(_) => StatusCode::BAD_REQUEST,
+    }
+}
+
+#[tokio::test]
+async fn back_channel_logout_and_caep_tokens_verify_against_the_published_jwks() {
+    let backend = support::sqlite().await;
+    let server = tablet::serve_with_connectors(
+        backend.storage.clone(),
+        vec!["rp".to_owned(), "ssf".to_owned()],
+    )
+    .await;
+    let manager = tablet::sign_in_manager(&server).await;
+    let mut tablet_a = SimTablet::enroll(&server, &manager, 83).await;
+    let start = baton_server::sync::now_ms() - 60_000;
+    let events = [
+        tablet_a.sign(check_out("D-0010", "S-0012"), start),
+        tablet_a.sign(check_in("D-0010", "S-0012"), start + 1_000),
+    ];
+    tablet_a.push(&events).await;
+
+    let receiver = TokenReceiver {
+        jwks_url: format!("{}/.well-known/jwks.json", server.base_url),
+        received: Arc::default(),
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let router = axum::Router::new()
+        .route("/backchannel-logout", axum::routing::post(receive_logout))
+        .route("/ssf/push", axum::routing::post(receive_set))
+        .with_state(receiver.clone());
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    let connectors = vec![
+        ConnectorConfig::BackchannelLogout {
+            name: "rp".to_owned(),
+            url: format!("{base}/backchannel-logout"),
+            audience: "ehr-client".to_owned(),
+        },
+        ConnectorConfig::Caep {
+            name: "ssf".to_owned(),
+            url: format!("{base}/ssf/push"),
+            audience: "https://idp.test".to_owned(),
+        },
+    ];
+    let worker = tokio::spawn(delivery_worker::run(
+        backend.storage.clone(),
+        Arc::new(connectors),
+        signer(),
+        fast_policy(),
+    ));
+    wait_for(|| receiver.received.lock().unwrap().len() == 2).await;
+    wait_until_settled(&manager).await;
+    worker.abort();
+
+    let received = receiver.received.lock().unwrap().clone();
+    let (logout_header, logout) = received
+        .iter()
+        .find(|(header, _)| header["typ"] == "logout+jwt")
+        .unwrap();
+    assert_eq!(logout_header["alg"], "EdDSA");
+    assert_eq!(logout["iss"], "https://baton.test");
+    assert_eq!(logout["aud"], "ehr-client");
+    assert_eq!(logout["sub"], "S-0012");
+    assert!(logout["events"]["http://schemas.openid.net/event/backchannel-logout"].is_object());
+    assert!(
+        logout.get("nonce").is_none(),
+        "a logout token never carries a nonce"
+    );
+    assert!(logout["jti"].is_string() && logout["iat"].is_u64() && logout["exp"].is_u64());
+
+    let (_, set) = received
+        .iter()
+        .find(|(header, _)| header["typ"] == "secevent+jwt")
+        .unwrap();
+    assert_eq!(set["aud"], "https://idp.test");
+    assert_eq!(
+        set["sub_id"],
+        serde_json::json!({ "format": "opaque", "id": "S-0012" })
+    );
+    let event =
+        &set["events"]["https://schemas.openid.net/secevent/caep/event-type/session-revoked"];
+    assert_eq!(event["initiating_entity"], "policy");
+    assert!(event["event_timestamp"].is_u64());
+    assert!(
+        event["reason_admin"]["en"]
+            .as_str()
+            .unwrap()
+            .contains("D-0010")
+    );
+    let statuses = delivery_status(&manager).await;
+    assert!(
+        statuses.iter().all(|(_, status)| status == "confirmed"),
+        "{statuses:?}"
+    );
 }
