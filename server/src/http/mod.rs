@@ -101,6 +101,7 @@ pub fn app(state: AppState) -> Router {
         .route("/api/v1/sync/push", post(sync::push))
         .route("/api/v1/sync/pull", get(sync::pull))
         .route("/api/v1/sync/roster", get(sync::roster))
+        .route("/api/v1/sync/revocations", get(sync::revocations))
         .route("/api/v1/auth/sign-in", post(manager_auth::sign_in))
         .route("/api/v1/auth/sign-out", post(manager_auth::sign_out))
         .route("/api/v1/auth/session", get(manager_auth::current_session))

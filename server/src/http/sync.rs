@@ -313,3 +313,17 @@ pub async fn roster(
         load_roster(state.storage.as_ref(), &request.tablet.site_id).await?,
     ))
 }
+
+/// The site's recent revocations with their delivery state, so that a tablet shows whether the
+/// previous custodian's access was actually closed (newest first, at most 200).
+pub async fn revocations(
+    State(state): State<AppState>,
+    request: SignedByTablet,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let revocations = state
+        .storage
+        .list_revocations(&request.tablet.site_id, 200)
+        .await
+        .map_err(|error| ApiError::unavailable("database_unreachable", error))?;
+    Ok(Json(serde_json::json!({ "revocations": revocations })))
+}

@@ -96,6 +96,19 @@ async fn a_token_works_only_while_its_custody_holds_and_dies_at_check_in() {
         assert_eq!(revocations[0]["ended_by"], check_in_event.id().to_hex());
         assert_eq!(revocations[0]["deliveries"][0]["connector"], "baton_tokens");
         assert_eq!(revocations[0]["deliveries"][0]["status"], "confirmed");
+
+        // The tablet sees the same through sync.
+        let seen: Value = tablet_a
+            .request(Method::GET, "/api/v1/sync/revocations", Vec::new())
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(seen["revocations"][0]["reason"], "checked_in");
+        assert_eq!(
+            seen["revocations"][0]["deliveries"][0]["status"],
+            "confirmed"
+        );
     }
 }
 
