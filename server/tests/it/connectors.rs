@@ -515,3 +515,128 @@ async fn back_channel_logout_and_caep_tokens_verify_against_the_published_jwks()
         "{statuses:?}"
     );
 }
+
+/// `kill -9` of a real `baton` process with a revocation pending: the restarted process
+/// delivers it, and the receiver applies it once.
+#[tokio::test]
+async fn after_a_kill_9_the_restarted_server_delivers_what_was_pending() {
+    for backend in support::every_backend().await {
+        let (site, credentials) = baton_server::seed::demo_site().unwrap();
+        backend.storage.import_site(&site).await.unwrap();
+        let data_dir = tempfile::tempdir().unwrap();
+        // The receiver's address is fixed before it runs: the first process finds nobody there.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let connectors_file = data_dir.path().join("connectors.json");
+        std::fs::write(
+            &connectors_file,
+            serde_json::to_vec(&serde_json::json!([{
+                "kind": "webhook",
+                "name": "mdm",
+                "url": format!("http://127.0.0.1:{port}/revocations"),
+                "secret": SECRET,
+            }]))
+            .unwrap(),
+        )
+        .unwrap();
+        let start_server = || {
+            let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_baton"))
+                .args([
+                    "serve",
+                    "--listen",
+                    "127.0.0.1:0",
+                    "--database-url",
+                    &backend.url,
+                    "--dist",
+                    "/nonexistent",
+                ])
+                .arg("--data-dir")
+                .arg(data_dir.path())
+                .arg("--connectors-file")
+                .arg(&connectors_file)
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .unwrap();
+            let mut reader = std::io::BufReader::new(child.stdout.take().unwrap());
+            let base_url = loop {
+                let mut line = String::new();
+                assert!(
+                    std::io::BufRead::read_line(&mut reader, &mut line).unwrap() > 0,
+                    "the server exited"
+                );
+                if let Some(address) = line.trim().strip_prefix("Baton is listening on ") {
+                    break address.trim_end_matches('/').to_owned();
+                }
+            };
+            std::thread::spawn(move || for _ in std::io::BufRead::lines(reader) {});
+            (child, base_url)
+        };
+
+        let (mut first, base_url) = start_server();
+        let manager = tablet::sign_in_manager_at(&base_url, &credentials).await;
+        let mut tablet_a = SimTablet::enroll_at(&base_url, &manager, 84).await;
+        let start = baton_server::sync::now_ms() - 60_000;
+        let events = [
+            tablet_a.sign(check_out("D-0011", "S-0013"), start),
+            tablet_a.sign(check_in("D-0011", "S-0013"), start + 1_000),
+        ];
+        tablet_a.push(&events).await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        first.kill().unwrap(); // SIGKILL: no graceful shutdown, no chance to finish anything
+        first.wait().unwrap();
+        let revocations = backend
+            .storage
+            .list_revocations("SITE-DEMO", 10)
+            .await
+            .unwrap();
+        assert_eq!(
+            revocations[0].deliveries[1].status, "pending",
+            "nothing was delivered before the kill"
+        );
+
+        let receiver = Receiver::default();
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+            .await
+            .unwrap();
+        let router = axum::Router::new()
+            .route("/revocations", axum::routing::post(receive))
+            .with_state(receiver.clone());
+        tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+
+        let (mut second, _) = start_server();
+        for _ in 0..600 {
+            let delivered = backend
+                .storage
+                .list_revocations("SITE-DEMO", 10)
+                .await
+                .unwrap()[0]
+                .deliveries[1]
+                .status
+                == "confirmed";
+            if delivered {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        second.kill().unwrap();
+        second.wait().unwrap();
+        assert_eq!(
+            backend
+                .storage
+                .list_revocations("SITE-DEMO", 10)
+                .await
+                .unwrap()[0]
+                .deliveries[1]
+                .status,
+            "confirmed"
+        );
+        assert_eq!(
+            *receiver.applied.lock().unwrap(),
+            vec![format!("SITE-DEMO:{}:mdm", revocations[0].revocation_id)]
+        );
+    }
+}

@@ -100,15 +100,20 @@ pub struct Manager {
 }
 
 pub async fn sign_in_manager(server: &TestServer) -> Manager {
+    sign_in_manager_at(&server.base_url, &server.credentials).await
+}
+
+/// Signs in to any running server, such as a `baton` process started by a test.
+pub async fn sign_in_manager_at(base_url: &str, credentials: &DemoCredentials) -> Manager {
     let client = reqwest::Client::builder()
         .cookie_store(true)
         .build()
         .unwrap();
     let response = client
-        .post(format!("{}/api/v1/auth/sign-in", server.base_url))
+        .post(format!("{base_url}/api/v1/auth/sign-in"))
         .json(&json!({
-            "username": server.credentials.manager_username,
-            "password": server.credentials.manager_password,
+            "username": credentials.manager_username,
+            "password": credentials.manager_password,
         }))
         .send()
         .await
@@ -118,7 +123,7 @@ pub async fn sign_in_manager(server: &TestServer) -> Manager {
     Manager {
         client,
         csrf_token: session["csrf_token"].as_str().unwrap().to_owned(),
-        base_url: server.base_url.clone(),
+        base_url: base_url.to_owned(),
     }
 }
 
@@ -152,12 +157,17 @@ pub struct SimTablet {
 impl SimTablet {
     /// Enrolls a tablet whose key is derived from `seed_byte`.
     pub async fn enroll(server: &TestServer, manager: &Manager, seed_byte: u8) -> SimTablet {
+        SimTablet::enroll_at(&server.base_url, manager, seed_byte).await
+    }
+
+    /// Enrolls a tablet with any running server.
+    pub async fn enroll_at(base_url: &str, manager: &Manager, seed_byte: u8) -> SimTablet {
         let code = manager.enrollment_code("W-4E").await;
         let signing_key = SigningKey::from_bytes(&[seed_byte; 32]);
         let signer = SignerKey::from_signing_key(&signing_key);
         let client = reqwest::Client::new();
         let response = client
-            .post(format!("{}/api/v1/enroll", server.base_url))
+            .post(format!("{base_url}/api/v1/enroll"))
             .json(&json!({ "code": code, "public_key": signer.to_hex(), "label": format!("tablet {seed_byte}") }))
             .send()
             .await
@@ -172,7 +182,7 @@ impl SimTablet {
             head: None,
             clock: Hlc::ZERO,
             client,
-            base_url: server.base_url.clone(),
+            base_url: base_url.to_owned(),
         }
     }
 
