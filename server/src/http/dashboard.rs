@@ -61,11 +61,7 @@ pub async fn devices(
         .lock(state.storage.as_ref(), &site_id)
         .await
         .map_err(ApiError::internal)?;
-    let custody = guard
-        .as_ref()
-        .expect("a locked site replica is loaded")
-        .replica
-        .custody();
+    let custody = guard.replica.custody();
     let now = now_ms();
     let rows: Vec<serde_json::Value> = devices
         .iter()
@@ -103,11 +99,7 @@ pub async fn exceptions(
         .await
         .map_err(ApiError::internal)?;
     let now = now_ms();
-    let mut exceptions: Vec<Exception> = guard
-        .as_ref()
-        .expect("a locked site replica is loaded")
-        .replica
-        .exceptions(now);
+    let mut exceptions: Vec<Exception> = guard.replica.exceptions(now);
     exceptions.sort_by(|left, right| {
         right
             .severity
@@ -224,10 +216,7 @@ pub async fn device_timeline(
         .lock(state.storage.as_ref(), &site_id)
         .await
         .map_err(ApiError::internal)?;
-    let replica = &guard
-        .as_ref()
-        .expect("a locked site replica is loaded")
-        .replica;
+    let replica = &guard.replica;
     let entries: Vec<serde_json::Value> = replica
         .custody()
         .timeline(&device)
@@ -283,11 +272,7 @@ pub async fn person(
         .lock(state.storage.as_ref(), &site_id)
         .await
         .map_err(ApiError::internal)?;
-    let custody = guard
-        .as_ref()
-        .expect("a locked site replica is loaded")
-        .replica
-        .custody();
+    let custody = guard.replica.custody();
     let holds: Vec<&DeviceId> = custody.holdings(&staff).collect();
     let intervals: Vec<serde_json::Value> = custody
         .devices()

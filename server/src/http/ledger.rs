@@ -75,6 +75,27 @@ fn hex_list(hashes: &[LedgerHash]) -> Vec<String> {
     hashes.iter().map(LedgerHash::to_hex).collect()
 }
 
+/// Refuses a proof about a tree larger than the ledger holds.
+async fn ensure_within_ledger(
+    state: &AppState,
+    site_id: &str,
+    tree_size: u64,
+) -> Result<(), ApiError> {
+    let size = state
+        .storage
+        .ledger_size(site_id)
+        .await
+        .map_err(LedgerError::from)? as u64;
+    if tree_size > size {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "bad_proof_request",
+            format!("The ledger has {size} entries."),
+        ));
+    }
+    Ok(())
+}
+
 pub async fn head(
     State(state): State<AppState>,
     reader: LedgerReader,
@@ -104,18 +125,7 @@ pub async fn inclusion(
     Query(query): Query<InclusionQuery>,
     reader: LedgerReader,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let size = state
-        .storage
-        .ledger_size(&reader.site_id)
-        .await
-        .map_err(LedgerError::from)? as u64;
-    if query.size > size {
-        return Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "bad_proof_request",
-            format!("The ledger has {size} entries."),
-        ));
-    }
+    ensure_within_ledger(&state, &reader.site_id, query.size).await?;
     let proof = ledger::inclusion(
         state.storage.as_ref(),
         &reader.site_id,
@@ -148,18 +158,7 @@ pub async fn consistency(
     Query(query): Query<ConsistencyQuery>,
     reader: LedgerReader,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let size = state
-        .storage
-        .ledger_size(&reader.site_id)
-        .await
-        .map_err(LedgerError::from)? as u64;
-    if query.to > size {
-        return Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "bad_proof_request",
-            format!("The ledger has {size} entries."),
-        ));
-    }
+    ensure_within_ledger(&state, &reader.site_id, query.to).await?;
     let proof = ledger::consistency(
         state.storage.as_ref(),
         &reader.site_id,

@@ -139,7 +139,7 @@ pub async fn push(
         .lock(state.storage.as_ref(), &site_id)
         .await
         .map_err(ApiError::internal)?;
-    let site = guard.as_mut().expect("a locked site replica is loaded");
+    let site = &mut *guard;
     let options = VerifyOptions {
         now_ms,
         max_clock_skew_ms: site.config.rules.max_clock_skew_ms,

@@ -58,11 +58,7 @@ pub async fn issue(
             .lock(state.storage.as_ref(), &site_id)
             .await
             .map_err(ApiError::internal)?;
-        let custody = guard
-            .as_ref()
-            .expect("a locked site replica is loaded")
-            .replica
-            .custody();
+        let custody = guard.replica.custody();
         let current = custody
             .device(&device)
             .and_then(|device_state| device_state.open_intervals().last().cloned());
@@ -186,11 +182,7 @@ pub async fn introspect(
         .lock(state.storage.as_ref(), &token.site_id)
         .await
         .map_err(ApiError::internal)?;
-    let custody = guard
-        .as_ref()
-        .expect("a locked site replica is loaded")
-        .replica
-        .custody();
+    let custody = guard.replica.custody();
     if !custody_is_open(custody, &device, &token.staff_id, &token.opened_by, now) {
         return Ok(inactive);
     }

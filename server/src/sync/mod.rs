@@ -8,7 +8,7 @@
 
 mod site_replica;
 
-pub use site_replica::{SiteReplica, SiteReplicas, SyncError};
+pub use site_replica::{SiteGuard, SiteReplica, SiteReplicas, SyncError};
 
 /// Milliseconds since the Unix epoch: the one clock read of the sync path, passed into `core`.
 pub fn now_ms() -> u64 {

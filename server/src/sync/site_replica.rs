@@ -6,7 +6,7 @@ use baton_core::ids::{DeviceId, EventId, SignerKey, WardId};
 use baton_core::keys::{KeySet, SignerInfo};
 use baton_core::replica::Replica;
 use baton_core::rules::DeviceRegistry;
-use tokio::sync::OwnedMutexGuard;
+use tokio::sync::{OwnedMappedMutexGuard, OwnedMutexGuard};
 
 use crate::site_config::SiteConfig;
 use crate::storage::{Storage, StorageError};
@@ -29,6 +29,9 @@ pub enum SyncError {
         reason: String,
     },
 }
+
+/// A locked, caught-up site replica.
+pub type SiteGuard = OwnedMappedMutexGuard<Option<SiteReplica>, SiteReplica>;
 
 pub struct SiteReplica {
     pub site_id: String,
@@ -54,11 +57,7 @@ impl SiteReplicas {
 
     /// Locks the site's replica, loading it on first use and catching it up with storage (new
     /// events, new or decommissioned tablets, registry changes).
-    pub async fn lock(
-        &self,
-        storage: &dyn Storage,
-        site_id: &str,
-    ) -> Result<OwnedMutexGuard<Option<SiteReplica>>, SyncError> {
+    pub async fn lock(&self, storage: &dyn Storage, site_id: &str) -> Result<SiteGuard, SyncError> {
         let slot = {
             let mut sites = self
                 .sites
@@ -83,7 +82,9 @@ impl SiteReplicas {
         }
         catch_up(storage, &mut site).await?;
         *guard = Some(site);
-        Ok(guard)
+        Ok(OwnedMutexGuard::map(guard, |slot| {
+            slot.as_mut().expect("the slot was filled just above")
+        }))
     }
 
     /// Forgets a site's replica, so that the next use reloads it from storage. Called when a

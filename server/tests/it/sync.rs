@@ -77,8 +77,6 @@ async fn events_pushed_by_one_tablet_are_pulled_by_another_and_fold_to_the_same_
             .lock(server.state.storage.as_ref(), "SITE-DEMO")
             .await
             .unwrap()
-            .as_ref()
-            .unwrap()
             .replica
             .custody()
             .registry()
@@ -91,7 +89,7 @@ async fn events_pushed_by_one_tablet_are_pulled_by_another_and_fold_to_the_same_
             .lock(server.state.storage.as_ref(), "SITE-DEMO")
             .await
             .unwrap();
-        let server_custody = guard.as_ref().unwrap().replica.custody();
+        let server_custody = guard.replica.custody();
         let now = now_ms();
         for device in ["D-0001", "D-0002"] {
             let device = DeviceId::new(device).unwrap();
