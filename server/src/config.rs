@@ -147,6 +147,11 @@ pub struct ServeArgs {
     #[arg(long, env = "BATON_ISSUER", default_value = "urn:baton")]
     pub issuer: String,
 
+    /// Forward every ledger entry to a syslog collector (RFC 5424): `udp://HOST:PORT` or
+    /// `tcp://HOST:PORT`. Enable it on one server process only.
+    #[arg(long, env = "BATON_SYSLOG_TARGET")]
+    pub syslog_target: Option<crate::syslog::SyslogTarget>,
+
     /// Log filter in `tracing` syntax, e.g. `info` or `baton_server=debug,tower_http=info`.
     #[arg(long, env = "BATON_LOG", default_value = "info")]
     pub log_level: String,

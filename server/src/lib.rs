@@ -21,6 +21,7 @@
 //! - `ledger`: signed tree heads (refused when the stored log does not extend the last one) and
 //!   proofs computed from stored nodes; the background head signer.
 //! - `sync`: each site's in-memory `core::Replica`, caught up from storage before every use.
+//! - `syslog`: forwarding ledger entries to a syslog collector (RFC 5424), resumable.
 //! - `verify`: `baton verify`, the offline check of an audit bundle.
 //! - `http`: the axum router (`http::app`): tablet enrollment and signed sync requests, manager
 //!   sign-in with sessions and CSRF, static serving of the built PWA with its caching rules,
@@ -42,4 +43,5 @@ pub mod server_key;
 pub mod site_config;
 pub mod storage;
 pub mod sync;
+pub mod syslog;
 pub mod verify;

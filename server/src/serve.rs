@@ -217,6 +217,11 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     println!("  health:             http://{address}/healthz");
     tracing::info!(%address, "listening");
 
+    if let Some(target) = args.syslog_target.clone() {
+        let hostname = std::fs::read_to_string("/etc/hostname")
+            .map_or_else(|_| "-".to_owned(), |name| name.trim().to_owned());
+        tokio::spawn(crate::syslog::run(state.storage.clone(), target, hostname));
+    }
     tokio::spawn(crate::ledger::run_head_signer(
         state.storage.clone(),
         state.server_key.clone(),

@@ -628,6 +628,16 @@ macro_rules! storage_impl {
             Ok(row.map(|(head_json,)| head_json))
         }
 
+        async fn syslog_cursor(&self, site_id: &str) -> Result<i64, StorageError> {
+            let row: Option<(i64,)> = sqlx::query_as(sql::SYSLOG_CURSOR).bind(site_id).fetch_optional(&self.pool).await?;
+            Ok(row.map_or(0, |(next_index,)| next_index))
+        }
+
+        async fn set_syslog_cursor(&self, site_id: &str, next_index: i64) -> Result<(), StorageError> {
+            sqlx::query(sql::SET_SYSLOG_CURSOR).bind(site_id).bind(next_index).execute(&self.pool).await?;
+            Ok(())
+        }
+
         async fn list_site_ids(&self) -> Result<Vec<String>, StorageError> {
             let rows: Vec<(String,)> = sqlx::query_as(sql::SITE_IDS).fetch_all(&self.pool).await?;
             Ok(rows.into_iter().map(|(site_id,)| site_id).collect())

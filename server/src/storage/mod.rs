@@ -217,6 +217,10 @@ pub trait Storage: Send + Sync + 'static {
     /// The newest signed head of the site's ledger (largest size, then latest time), as JSON.
     async fn latest_tree_head(&self, site_id: &str) -> Result<Option<String>, StorageError>;
 
+    /// The next ledger leaf the syslog forwarder sends for the site (0 at first).
+    async fn syslog_cursor(&self, site_id: &str) -> Result<i64, StorageError>;
+    async fn set_syslog_cursor(&self, site_id: &str, next_index: i64) -> Result<(), StorageError>;
+
     /// Every site id, for the tree-head signer.
     async fn list_site_ids(&self) -> Result<Vec<String>, StorageError>;
 

@@ -100,3 +100,6 @@ pub const DUE_DELIVERY_DETAILS: &str = "SELECT r.site_id, r.device_id, r.staff_i
 pub const FINISH_DELIVERY: &str = "UPDATE revocation_deliveries SET status = $1, attempts = attempts + 1, \
      next_attempt_at_ms = $2, last_error = $3, lease_until_ms = NULL, updated_at_ms = $4 \
      WHERE revocation_id = $5 AND connector = $6";
+pub const SYSLOG_CURSOR: &str = "SELECT next_index FROM syslog_cursors WHERE site_id = $1";
+pub const SET_SYSLOG_CURSOR: &str = "INSERT INTO syslog_cursors (site_id, next_index) VALUES ($1, $2) \
+     ON CONFLICT (site_id) DO UPDATE SET next_index = excluded.next_index";

@@ -300,3 +300,55 @@ async fn the_verify_command_exits_non_zero_on_a_tampered_bundle() {
         "{stdout}"
     );
 }
+
+#[tokio::test]
+async fn ledger_entries_reach_a_syslog_collector_once_each_and_resume_after_a_restart() {
+    for backend in support::every_backend().await {
+        let server = tablet::serve(backend.storage.clone()).await;
+        let manager = tablet::sign_in_manager(&server).await;
+        let mut tablet_a = SimTablet::enroll(&server, &manager, 64).await;
+        let collector = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let target =
+            baton_server::syslog::SyslogTarget::Udp(collector.local_addr().unwrap().to_string());
+
+        let sent =
+            baton_server::syslog::forward_once(backend.storage.as_ref(), &target, "ward-host")
+                .await
+                .unwrap();
+        assert_eq!(sent, 2, "the enrollment code and the enrollment");
+        let start = baton_server::sync::now_ms() - 60_000;
+        let event = tablet_a.sign(check_out("D-0005", "S-0009"), start);
+        tablet_a.push(&[event]).await;
+        // A new forwarder (a restarted process) sends only what is new.
+        let sent =
+            baton_server::syslog::forward_once(backend.storage.as_ref(), &target, "ward-host")
+                .await
+                .unwrap();
+        assert_eq!(sent, 1);
+
+        let mut messages = Vec::new();
+        let mut buffer = vec![0_u8; 65_536];
+        for _ in 0..3 {
+            let (length, _) = tokio::time::timeout(
+                std::time::Duration::from_secs(5),
+                collector.recv_from(&mut buffer),
+            )
+            .await
+            .unwrap()
+            .unwrap();
+            messages.push(String::from_utf8(buffer[..length].to_vec()).unwrap());
+        }
+        assert!(messages[0].starts_with("<110>1 20"), "{}", messages[0]);
+        assert!(messages[0].contains(" ward-host baton "), "{}", messages[0]);
+        assert!(
+            messages[2].contains("[baton@32473 site=\"SITE-DEMO\" leaf=\"2\" hash=\""),
+            "{}",
+            messages[2]
+        );
+        assert!(
+            messages[2].ends_with('}') && messages[2].contains("\"kind\":\"event\""),
+            "{}",
+            messages[2]
+        );
+    }
+}
