@@ -1,7 +1,9 @@
-//! Every sentence the app shows, in one place so that a translation touches one file.
+//! Every sentence the app shows, in one place so that a translation touches one file. Messages
+//! with values are functions.
+
+use crate::tablet::pin::MAX_WRONG_PINS;
 
 pub const PRODUCT_NAME: &str = "Baton";
-pub const HOME_HEADING: &str = "Baton";
 pub const HOME_TAGLINE: &str = "Signed custody handoffs for shared clinical devices.";
 pub const NOT_ENROLLED: &str =
     "This tablet is not enrolled yet. A manager's enrollment code links it to a ward.";
@@ -16,3 +18,221 @@ pub const DASHBOARD_SIGN_IN_NEEDED: &str =
     "Sign in with a manager account to see the custody board.";
 pub const NOT_FOUND_HEADING: &str = "Page not found";
 pub const BACK_HOME: &str = "Back to the start screen";
+
+// Start-up.
+pub const STARTING: &str = "Opening this tablet's records…";
+pub const STORAGE_FAILED: &str = "This tablet's storage could not be opened. Nothing can be captured until it is fixed; tell IT support.";
+pub const START_FAILED_HEADING: &str = "Baton cannot start";
+
+// Navigation.
+pub const NAV_LABEL: &str = "Tasks";
+pub const NAV_CHECK_OUT: &str = "Check out";
+pub const NAV_CHECK_IN: &str = "Check in";
+pub const NAV_BOARD: &str = "Ward board";
+
+// Enrollment.
+pub const ENROLL_HEADING: &str = "Enroll this tablet";
+pub const ENROLL_CODE_LABEL: &str = "Enrollment code";
+pub const ENROLL_CODE_HINT: &str =
+    "Scan the QR code or type the code the manager gives you, then press Enter.";
+pub const ENROLL_LABEL_LABEL: &str = "Name of this tablet";
+pub const ENROLL_LABEL_DEFAULT: &str = "Ward tablet";
+pub const ENROLL_BUTTON: &str = "Enroll";
+pub const ENROLL_BUSY: &str = "Enrolling…";
+pub const ENROLL_CODE_MISSING: &str = "Enter the enrollment code.";
+pub const ENROLL_LABEL_EMPTY: &str = "Give this tablet a name, for example its place on the ward.";
+pub const ENROLL_LABEL_TOO_LONG: &str = "The name can be at most 64 characters.";
+pub const ENROLL_LABEL_CONTROL: &str = "The name can only contain printable characters.";
+pub const ENROLL_OFFLINE: &str = "Enrollment needs the network. Connect this tablet and try again.";
+pub const ENROLL_UNREACHABLE: &str = "The Baton server could not be reached. Try again.";
+pub const ENROLL_SAVE_FAILED: &str = "Enrolled, but this tablet could not store its key:";
+pub const ALREADY_ENROLLED: &str = "This tablet is enrolled.";
+pub const GO_TO_CHECK_OUT: &str = "Go to check-out";
+
+pub fn enrolled_as(label: &str, tablet_id: &str, ward: &str) -> String {
+    format!("“{label}” ({tablet_id}) captures handoffs for {ward}.")
+}
+
+// Capture, common to check-out and check-in.
+pub const ASSET_TAG_LABEL: &str = "Device asset tag";
+pub const ASSET_TAG_HINT: &str = "Scan the device's label, or type its tag and press Enter.";
+pub const BADGE_LABEL: &str = "Staff badge";
+pub const BADGE_HINT: &str = "Scan the badge, or type its number and press Enter.";
+pub const FIND_DEVICE: &str = "Find device";
+pub const FIND_PERSON: &str = "Find person";
+pub const TAKEN_BY: &str = "Taken by";
+pub const PIN_HINT: &str = "Type the PIN and press Enter.";
+pub const CHECKING_PIN: &str = "Checking the PIN…";
+pub const SAVING: &str = "Saving on this tablet…";
+pub const START_AGAIN: &str = "Start again";
+pub const SAVED_ON_TABLET: &str =
+    "Signed and saved on this tablet. It is sent to the server automatically.";
+pub const STORAGE_WRITE_FAILED: &str =
+    "NOT SAVED. This tablet could not store the handoff, so nothing was recorded:";
+pub const INACTIVE_DEVICE: &str = "is retired from service and cannot be handed out.";
+
+pub fn pin_label(name: &str) -> String {
+    format!("PIN for {name}")
+}
+
+pub fn unknown_device(scanned: &str) -> String {
+    format!("No device with the tag “{scanned}” is registered at this site.")
+}
+
+pub fn unknown_badge(scanned: &str) -> String {
+    format!("No one on this site's roster has the badge “{scanned}”.")
+}
+
+pub fn inactive_person(name: &str) -> String {
+    format!(
+        "{name} is not active on this site's roster and cannot take or return devices. Ask the nurse in charge."
+    )
+}
+
+pub fn wrong_pin(tries_left: u32) -> String {
+    match tries_left {
+        1 => "Wrong PIN. One more wrong PIN locks this person out.".to_owned(),
+        n => format!("Wrong PIN. {n} tries left."),
+    }
+}
+
+pub fn locked_out(name: &str, until: &str) -> String {
+    format!(
+        "Too many wrong PINs ({MAX_WRONG_PINS}) for {name}: locked out until {until}. Ask the nurse in charge."
+    )
+}
+
+pub fn wait_before_pin(seconds: u64) -> String {
+    format!("Wait {seconds} s before trying the PIN again.")
+}
+
+pub const BAD_VERIFIER: &str = "This person's PIN cannot be checked on this tablet (the roster entry is damaged). Ask IT support.";
+
+pub fn held_by(names: &str, since: &str) -> String {
+    format!("Held by {names} since {since}.")
+}
+
+pub const NOT_HELD: &str = "Not checked out, as far as this tablet knows.";
+
+// Check-out.
+pub const CHECK_OUT_HEADING: &str = "Check out a device";
+pub const CHECK_OUT_BUTTON: &str = "Check out";
+pub const CHECK_OUT_ALREADY_HELD: &str =
+    "Checking it out now records overlapping custody; check it in first if it was returned.";
+
+pub fn checked_out(tag: &str, name: &str, time: &str) -> String {
+    format!("{tag} checked out to {name} at {time}.")
+}
+
+// Check-in.
+pub const CHECK_IN_HEADING: &str = "Check in a device";
+pub const CHECK_IN_BUTTON: &str = "Check in";
+pub const CHECKLIST_LEGEND: &str = "Return checklist";
+pub const APPS_SIGNED_OUT: &str = "Signed out of every app";
+pub const LOCAL_DATA_WIPED: &str = "Local patient data wiped";
+pub const CONDITION_LEGEND: &str = "Condition";
+pub const CONDITION_OK: &str = "OK";
+pub const CONDITION_DAMAGED: &str = "Damaged";
+pub const CONDITION_NEEDS_CHARGING: &str = "Needs charging";
+pub const NOTE_LABEL: &str = "Note (optional)";
+pub const RETURNED_BY: &str = "Returned by";
+
+pub fn checked_in(tag: &str, name: &str, time: &str) -> String {
+    format!("{tag} checked in by {name} at {time}.")
+}
+
+// Sync.
+pub const SYNCING: &str = "Sending…";
+pub const WAITING_TO_SEND: &str = "waiting to send";
+pub const LAST_SYNC: &str = "Last sync";
+pub const NEVER_SYNCED: &str = "Not synced yet";
+pub const SYNC_HEADING: &str = "Sync";
+pub const SYNC_ALL_WELL: &str = "The server has accepted every handoff it was sent.";
+pub const SYNC_FAILED: &str = "The last sync failed:";
+pub const REFUSED_HEADING: &str = "Handoffs the server refused";
+pub const REFUSED_HINT: &str =
+    "These stay on this tablet as evidence. Show them to the nurse in charge or IT support.";
+
+pub fn refused_count(n_refused: usize) -> String {
+    format!("{n_refused} refused")
+}
+
+pub fn skipped_events(n_events: usize) -> String {
+    format!(
+        "{n_events} events from the server could not be read or their signature did not verify; they were skipped. Tell IT support."
+    )
+}
+
+// Board.
+pub const RECENT_HEADING: &str = "Handoffs on this tablet";
+pub const NO_RECENT: &str = "No handoffs captured on this tablet yet.";
+pub const DELIVERY_PENDING: &str = "Waiting to send";
+pub const DELIVERY_STORED: &str = "Sent";
+pub const DELIVERY_RETRY: &str = "Waiting to send again";
+pub const DELIVERY_REFUSED: &str = "Refused";
+
+pub fn handoff_summary(body_type: &str, person: &str) -> String {
+    match body_type {
+        "check_out" => format!("checked out to {person}"),
+        "check_in" => format!("checked in by {person}"),
+        other => format!("{other}: {person}"),
+    }
+}
+
+pub const BOARD_HEADING: &str = "Ward board";
+pub const BOARD_CAPTION: &str = "Every device of the site, from this tablet's records";
+pub const BOARD_COL_DEVICE: &str = "Device";
+pub const BOARD_COL_WARD: &str = "Home ward";
+pub const BOARD_COL_STATUS: &str = "Status";
+pub const BOARD_COL_HELD_BY: &str = "Held by";
+pub const BOARD_COL_SINCE: &str = "Since";
+pub const BOARD_COL_DUE: &str = "Due back";
+pub const OVERLAPPING: &str = "Overlapping custody";
+pub const EXCEPTIONS_HEADING: &str = "Needs attention";
+pub const NO_EXCEPTIONS: &str = "Nothing needs attention.";
+pub const STATUS_AVAILABLE: &str = "Available";
+pub const STATUS_IN_USE: &str = "In use";
+pub const STATUS_OVERDUE: &str = "Overdue";
+pub const STATUS_MISSING: &str = "Missing";
+pub const STATUS_QUARANTINED: &str = "Quarantined";
+
+pub fn board_as_of(last_sync: &str, n_pending: usize) -> String {
+    match n_pending {
+        0 => format!("As of the last sync ({last_sync}), with every handoff made here."),
+        1 => format!(
+            "As of the last sync ({last_sync}), with every handoff made here; 1 is not sent yet."
+        ),
+        n => format!(
+            "As of the last sync ({last_sync}), with every handoff made here; {n} are not sent yet."
+        ),
+    }
+}
+
+pub fn exception_kind(kind: baton_core::exceptions::ExceptionKind) -> &'static str {
+    use baton_core::exceptions::ExceptionKind;
+    match kind {
+        ExceptionKind::OverlappingCustody => "Overlapping custody",
+        ExceptionKind::CheckInWithoutCustody => "Checked in but not checked out",
+        ExceptionKind::IncompleteChecklist => "Return checklist not complete",
+        ExceptionKind::Overdue => "Overdue",
+        ExceptionKind::Missing => "Missing",
+        ExceptionKind::BreakGlassUsed => "Break-glass access",
+        ExceptionKind::ForkDetected => "Tablet signed conflicting records",
+        ExceptionKind::PersistentGap => "Records missing from a tablet",
+        ExceptionKind::ClockSkew => "Tablet clock wrong",
+        ExceptionKind::TransferFromNonCustodian => "Handed over by someone not holding it",
+        ExceptionKind::AwayFromHomeWard => "Returned away from its home ward",
+        ExceptionKind::AuthorityRequired => "Action only a manager may take",
+        ExceptionKind::RevokedSignerEvent => "Recorded by a decommissioned tablet",
+        ExceptionKind::UsedWhileQuarantined => "Used while quarantined",
+    }
+}
+
+pub fn severity(severity: baton_core::exceptions::Severity) -> &'static str {
+    use baton_core::exceptions::Severity;
+    match severity {
+        Severity::Info => "Info",
+        Severity::Warning => "Warning",
+        Severity::Critical => "Critical",
+    }
+}

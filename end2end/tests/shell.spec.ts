@@ -1,5 +1,6 @@
 // The walking skeleton, end to end: the page is drawn by the wasm app, the service worker makes
-// a second visit work with no network, and the server's headers hold.
+// a second visit work with no network, and the server's headers hold. A fresh browser is an
+// unenrolled tablet, so the start screen sends it to the enrollment page.
 import { expect, test, type Page } from "@playwright/test";
 
 async function waitForServiceWorkerControl(page: Page) {
@@ -14,27 +15,36 @@ test("the page renders its heading from wasm and generates a signing key", async
     if (message.type() === "error") violations.push(message.text());
   });
   await page.goto("/");
-  // index.html has no <h1>: one on the page was drawn by the Leptos app.
-  await expect(page.getByRole("heading", { level: 1 })).toHaveText("Baton");
+  // index.html has no <h1>: one on the page was drawn by the Leptos app, whose router moved an
+  // unenrolled tablet from the start screen to the enrollment page.
+  await expect(page.getByRole("heading", { level: 1 })).toHaveText("Enroll this tablet");
+  await expect(page).toHaveURL(/\/enroll$/);
   await expect(page.getByTestId("key-fingerprint")).toHaveText(/^[0-9a-f]{64}$/);
   await expect(page.getByTestId("network-status")).toHaveText("Online");
   await expect(page.getByText("Signed event format version 1")).toBeVisible();
-  await page.screenshot({ path: "test-results/screens/home.png", fullPage: true });
+  await expect(page.getByLabel("Enrollment code")).toBeFocused();
+  await page.screenshot({ path: "test-results/screens/enroll.png", fullPage: true });
   // The strict Content-Security-Policy must not have blocked anything the app needs.
   expect(violations.filter((text) => /Content Security Policy|Refused/.test(text))).toEqual([]);
 });
 
 test("after one online visit the app starts and routes with no network", async ({ page, context }) => {
   await page.goto("/");
-  await expect(page.getByRole("heading", { level: 1 })).toHaveText("Baton");
+  await expect(page.getByRole("heading", { level: 1 })).toHaveText("Enroll this tablet");
   await waitForServiceWorkerControl(page);
 
   await context.setOffline(true);
   try {
     await page.reload();
-    await expect(page.getByRole("heading", { level: 1 })).toHaveText("Baton");
+    await expect(page.getByRole("heading", { level: 1 })).toHaveText("Enroll this tablet");
     await expect(page.getByTestId("key-fingerprint")).toHaveText(/^[0-9a-f]{64}$/);
     await expect(page.getByTestId("network-status")).toContainText("Offline");
+    // Enrollment needs the server: offline, the tablet says so instead of failing silently.
+    await page.getByLabel("Enrollment code").fill("ABCDE-FGHJK");
+    await page.getByLabel("Enrollment code").press("Enter");
+    await expect(page.getByRole("alert")).toHaveText(
+      "Enrollment needs the network. Connect this tablet and try again.",
+    );
     // A client-side route that was never visited online is served from the precached shell.
     await page.goto("/dashboard");
     await expect(page.getByRole("heading", { level: 1 })).toHaveText("Manager dashboard");

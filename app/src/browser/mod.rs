@@ -1,4 +1,18 @@
-//! The app's only contact with browser APIs beyond the DOM.
+//! The app's only contact with browser APIs beyond the DOM, each behind a small module so that
+//! pages stay about the nurse's task.
+//!
+//! - `store`: the `EventStore` trait and its in-memory implementation (tests).
+//! - `idb`: the IndexedDB implementation, with the enrollment and the sealed key.
+//! - `crypto`: WebCrypto AES-GCM sealing of the signing key.
+//! - `http`: `fetch`, and requests signed with the tablet's key.
+//! - `keys`: ed25519 key generation from the browser's secure random source.
+//! - `clock`: the wall clock and local times.
+//! - `service_worker`: registration of the offline shell.
 
+pub mod clock;
+pub mod crypto;
+pub mod http;
+pub mod idb;
 pub mod keys;
 pub mod service_worker;
+pub mod store;

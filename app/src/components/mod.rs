@@ -1,1 +1,9 @@
+pub mod device_card;
+pub mod handoff_receipt;
+pub mod identify_person;
 pub mod network_status;
+pub mod require_enrolled;
+pub mod scan_field;
+pub mod sync_panel;
+pub mod sync_status;
+pub mod task_tabs;

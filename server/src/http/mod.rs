@@ -153,6 +153,9 @@ pub fn app(state: AppState) -> Router {
         ))
         // JSON bodies outside the signed sync routes (which bound their own) stay small.
         .layer(DefaultBodyLimit::max(64 * 1024))
+        // gzip for the PWA's files and JSON; the default predicate leaves Server-Sent Events
+        // and tiny bodies alone.
+        .layer(tower_http::compression::CompressionLayer::new())
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }

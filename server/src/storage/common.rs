@@ -92,7 +92,7 @@ pub(super) fn event_entry(
 }
 
 macro_rules! storage_impl {
-    ($storage:ty, $backend:expr, lock_site = $lock_site:expr, claim_deliveries = $claim_deliveries:expr, { $($backend_specific:item)* }) => {
+    ($storage:ty, $backend:expr, begin_write = $begin_write:expr, lock_site = $lock_site:expr, claim_deliveries = $claim_deliveries:expr, { $($backend_specific:item)* }) => {
         #[async_trait::async_trait]
         impl Storage for $storage {
         fn backend(&self) -> Backend {
@@ -112,7 +112,7 @@ macro_rules! storage_impl {
         }
 
         async fn import_site(&self, site: &SiteSetup) -> Result<(), StorageError> {
-            let mut tx = self.pool.begin().await?;
+            let mut tx = self.pool.begin_with($begin_write).await?;
             let (n_existing,): (i64,) = sqlx::query_as(sql::SITE_EXISTS)
                 .bind(&site.site_id)
                 .fetch_one(&mut *tx)
@@ -277,7 +277,7 @@ macro_rules! storage_impl {
             now_ms: i64,
             tablet: &TabletRecord,
         ) -> Result<TabletRecord, StorageError> {
-            let mut tx = self.pool.begin().await?;
+            let mut tx = self.pool.begin_with($begin_write).await?;
             let usable: Option<(String, String)> = sqlx::query_as(sql::FIND_USABLE_CODE)
                 .bind(code_hash)
                 .bind(now_ms)
@@ -355,7 +355,7 @@ macro_rules! storage_impl {
             expires_at_ms: i64,
             now_ms: i64,
         ) -> Result<bool, StorageError> {
-            let mut tx = self.pool.begin().await?;
+            let mut tx = self.pool.begin_with($begin_write).await?;
             sqlx::query(sql::DELETE_EXPIRED_NONCES).bind(now_ms).execute(&mut *tx).await?;
             let inserted = sqlx::query(sql::INSERT_NONCE)
                 .bind(tablet_id)
@@ -374,7 +374,7 @@ macro_rules! storage_impl {
             revocations: &[NewRevocation],
             connectors: &[String],
         ) -> Result<Vec<AppendedEvent>, StorageError> {
-            let mut tx = self.pool.begin().await?;
+            let mut tx = self.pool.begin_with($begin_write).await?;
             let lock_site: Option<&str> = $lock_site;
             if let Some(lock_site) = lock_site {
                 sqlx::query(lock_site).bind(site_id).execute(&mut *tx).await?;
@@ -567,7 +567,7 @@ macro_rules! storage_impl {
         }
 
         async fn append_governance(&self, site_id: &str, entry: &LedgerEntry, now_ms: i64) -> Result<i64, StorageError> {
-            let mut tx = self.pool.begin().await?;
+            let mut tx = self.pool.begin_with($begin_write).await?;
             let lock_site: Option<&str> = $lock_site;
             if let Some(lock_site) = lock_site {
                 sqlx::query(lock_site).bind(site_id).execute(&mut *tx).await?;
@@ -685,7 +685,7 @@ macro_rules! storage_impl {
         }
 
         async fn upsert_staff(&self, site_id: &str, staff: &[StaffUpsert]) -> Result<(usize, usize), StorageError> {
-            let mut tx = self.pool.begin().await?;
+            let mut tx = self.pool.begin_with($begin_write).await?;
             let (mut created, mut updated) = (0, 0);
             for member in staff {
                 let owner: Option<(String,)> = sqlx::query_as(sql::STAFF_SITE)
@@ -736,7 +736,7 @@ macro_rules! storage_impl {
         }
 
         async fn upsert_devices(&self, site_id: &str, devices: &[DeviceRecord]) -> Result<(usize, usize), StorageError> {
-            let mut tx = self.pool.begin().await?;
+            let mut tx = self.pool.begin_with($begin_write).await?;
             let (mut created, mut updated) = (0, 0);
             for device in devices {
                 let owner: Option<(String,)> = sqlx::query_as(sql::DEVICE_SITE)

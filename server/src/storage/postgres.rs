@@ -36,6 +36,7 @@ impl PostgresStorage {
 storage_impl!(
     PostgresStorage,
     Backend::Postgres,
+    begin_write = "BEGIN",
     lock_site = Some("SELECT pg_advisory_xact_lock(hashtext($1))"),
     // SKIP LOCKED: two workers on two processes never lease the same delivery.
     claim_deliveries = "UPDATE revocation_deliveries d SET lease_until_ms = $1 FROM ( \

@@ -43,6 +43,10 @@ impl SqliteStorage {
 storage_impl!(
     SqliteStorage,
     Backend::Sqlite,
+    // Every transaction here writes. BEGIN IMMEDIATE takes the write lock up front, so the busy
+    // timeout applies; a deferred transaction that read first would fail at once with
+    // SQLITE_BUSY when another connection wrote in between.
+    begin_write = "BEGIN IMMEDIATE",
     lock_site = None,
     claim_deliveries = "UPDATE revocation_deliveries SET lease_until_ms = $1 WHERE rowid IN ( \
          SELECT rowid FROM revocation_deliveries WHERE status = 'pending' AND next_attempt_at_ms <= $2 \

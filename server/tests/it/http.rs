@@ -199,3 +199,24 @@ async fn metrics_are_off_by_default_and_need_the_token_when_on() {
         "{text}"
     );
 }
+
+#[tokio::test]
+async fn the_app_is_sent_gzip_compressed_to_clients_that_accept_it() {
+    let fixture = fixture_with_dist(true).await;
+    let response = fixture
+        .router
+        .clone()
+        .oneshot(
+            Request::get("/")
+                .header(header::ACCEPT_ENCODING, "gzip")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(
+        response.headers().get(header::CONTENT_ENCODING).unwrap(),
+        "gzip"
+    );
+}

@@ -1,0 +1,264 @@
+//! Requests to the Baton server with `fetch`: enrollment, and the sync routes signed with the
+//! tablet's key (docs/PROTOCOL.md §2.2). Building the signed headers is pure and tested natively;
+//! only `send` touches the browser.
+
+use baton_core::event::SignedEvent;
+use baton_core::ids::SignerKey;
+use baton_core::request::{
+    HEADER_KEY, HEADER_NONCE, HEADER_SIGNATURE, HEADER_TIMESTAMP, RequestToSign,
+};
+use ed25519_dalek::SigningKey;
+use serde::Deserialize;
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{Headers, Request, RequestCache, RequestInit, Response};
+
+use crate::sync::protocol::{PullPage, PushResponse, Receipt, pull_path, push_body};
+use crate::sync::{SyncTransport, TransportError};
+use crate::tablet::enrollment::{EnrollRequest, EnrollResponse};
+use crate::tablet::roster::Roster;
+
+pub const ENROLL_PATH: &str = "/api/v1/enroll";
+pub const PUSH_PATH: &str = "/api/v1/sync/push";
+pub const ROSTER_PATH: &str = "/api/v1/sync/roster";
+
+/// The four `Baton-*` headers of a signed request.
+pub fn signed_headers(
+    signing_key: &SigningKey,
+    method: &str,
+    path_and_query: &str,
+    body: &[u8],
+    timestamp_ms: u64,
+    nonce: &str,
+) -> [(&'static str, String); 4] {
+    let signature = RequestToSign {
+        method,
+        path_and_query,
+        body,
+        timestamp_ms,
+        nonce,
+    }
+    .sign(signing_key);
+    [
+        (
+            HEADER_KEY,
+            SignerKey::from_signing_key(signing_key).to_hex(),
+        ),
+        (HEADER_TIMESTAMP, timestamp_ms.to_string()),
+        (HEADER_NONCE, nonce.to_owned()),
+        (HEADER_SIGNATURE, hex::encode(signature)),
+    ]
+}
+
+/// 128 random bits as 32 lowercase hex characters: never reused in practice.
+pub fn new_nonce() -> Result<String, TransportError> {
+    let mut bytes = [0_u8; 16];
+    getrandom::getrandom(&mut bytes)
+        .map_err(|error| TransportError::Unreachable(format!("no secure randomness: {error}")))?;
+    Ok(hex::encode(bytes))
+}
+
+#[derive(Deserialize)]
+struct ErrorBody {
+    error: ErrorDetail,
+}
+
+#[derive(Deserialize)]
+struct ErrorDetail {
+    code: String,
+    message: String,
+}
+
+/// The error of a non-2xx answer, from the server's `{"error": {"code", "message"}}`.
+pub fn refusal(status: u16, body: &str) -> TransportError {
+    match serde_json::from_str::<ErrorBody>(body) {
+        Ok(ErrorBody { error }) => TransportError::Refused {
+            status,
+            code: error.code,
+            message: error.message,
+        },
+        Err(_) => TransportError::Refused {
+            status,
+            code: "http_error".to_owned(),
+            message: format!("HTTP {status}"),
+        },
+    }
+}
+
+fn js_message(error: &JsValue) -> String {
+    error.dyn_ref::<js_sys::Error>().map_or_else(
+        || format!("{error:?}"),
+        |error| String::from(error.message()),
+    )
+}
+
+/// Sends a request to this origin and returns the body of a 2xx answer.
+pub async fn send(
+    method: &str,
+    path_and_query: &str,
+    body: &[u8],
+    signing_key: Option<&SigningKey>,
+) -> Result<String, TransportError> {
+    let unreachable = |error: JsValue| TransportError::Unreachable(js_message(&error));
+    let window = web_sys::window().ok_or_else(|| unreachable(JsValue::NULL))?;
+    let headers = Headers::new().map_err(unreachable)?;
+    headers
+        .set("content-type", "application/json")
+        .map_err(unreachable)?;
+    if let Some(signing_key) = signing_key {
+        let timestamp_ms = js_sys::Date::now() as u64;
+        let nonce = new_nonce()?;
+        for (name, value) in signed_headers(
+            signing_key,
+            method,
+            path_and_query,
+            body,
+            timestamp_ms,
+            &nonce,
+        ) {
+            headers.set(name, &value).map_err(unreachable)?;
+        }
+    }
+    let init = RequestInit::new();
+    init.set_method(method);
+    init.set_headers(&headers);
+    init.set_cache(RequestCache::NoStore);
+    if method != "GET" {
+        init.set_body(&js_sys::Uint8Array::from(body));
+    }
+    let request = Request::new_with_str_and_init(path_and_query, &init).map_err(unreachable)?;
+    let response: Response = JsFuture::from(window.fetch_with_request(&request))
+        .await
+        .map_err(unreachable)?
+        .unchecked_into();
+    let text = JsFuture::from(response.text().map_err(unreachable)?)
+        .await
+        .map_err(unreachable)?
+        .as_string()
+        .unwrap_or_default();
+    if response.ok() {
+        Ok(text)
+    } else {
+        Err(refusal(response.status(), &text))
+    }
+}
+
+fn parse<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, TransportError> {
+    serde_json::from_str(text).map_err(|error| TransportError::BadAnswer(error.to_string()))
+}
+
+/// Redeems an enrollment code with the tablet's new public key.
+pub async fn enroll(request: &EnrollRequest<'_>) -> Result<EnrollResponse, TransportError> {
+    let body = serde_json::to_vec(request).expect("the enrollment request serialises");
+    parse(&send("POST", ENROLL_PATH, &body, None).await?)
+}
+
+/// The sync routes over `fetch`, signed with the tablet's key.
+pub struct HttpTransport {
+    pub signing_key: SigningKey,
+}
+
+impl SyncTransport for HttpTransport {
+    async fn push(&self, events: &[SignedEvent]) -> Result<Vec<Receipt>, TransportError> {
+        let body = push_body(events);
+        let text = send("POST", PUSH_PATH, &body, Some(&self.signing_key)).await?;
+        Ok(parse::<PushResponse>(&text)?.receipts)
+    }
+
+    async fn pull(&self, after: i64, limit: u32) -> Result<PullPage, TransportError> {
+        let path = pull_path(after, limit);
+        parse(&send("GET", &path, &[], Some(&self.signing_key)).await?)
+    }
+
+    async fn roster(&self) -> Result<Roster, TransportError> {
+        parse(&send("GET", ROSTER_PATH, &[], Some(&self.signing_key)).await?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use baton_core::request::verify_request;
+
+    const NOW_MS: u64 = 1_764_000_000_000;
+
+    #[test]
+    fn signed_headers_verify_as_the_server_checks_them() {
+        let signing_key = SigningKey::from_bytes(&[3; 32]);
+        let nonce = "00112233445566778899aabbccddeeff";
+        let path = "/api/v1/sync/pull?after=12&limit=500";
+        let headers = signed_headers(&signing_key, "GET", path, b"", NOW_MS, nonce);
+        let value = |name: &str| {
+            headers
+                .iter()
+                .find(|(header, _)| *header == name)
+                .map(|(_, value)| value.clone())
+                .unwrap()
+        };
+        let signer = SignerKey::from_hex(&value("baton-key")).unwrap();
+        assert_eq!(signer, SignerKey::from_signing_key(&signing_key));
+        assert_eq!(value("baton-timestamp"), NOW_MS.to_string());
+        let request = RequestToSign {
+            method: "GET",
+            path_and_query: path,
+            body: b"",
+            timestamp_ms: NOW_MS,
+            nonce,
+        };
+        let window_ms = 300_000;
+        assert_eq!(
+            verify_request(
+                &signer,
+                &request,
+                &value("baton-signature"),
+                NOW_MS,
+                window_ms
+            ),
+            Ok(())
+        );
+        // The signature covers the query: the same headers do not fit another page.
+        let other_page = RequestToSign {
+            path_and_query: "/api/v1/sync/pull?after=0&limit=500",
+            ..request
+        };
+        assert!(
+            verify_request(
+                &signer,
+                &other_page,
+                &value("baton-signature"),
+                NOW_MS,
+                window_ms
+            )
+            .is_err()
+        );
+    }
+
+    #[test]
+    fn server_errors_keep_their_stable_code_and_message() {
+        let body = r#"{"error":{"code":"enrollment_code_invalid","message":"ask a manager"}}"#;
+        assert_eq!(
+            refusal(403, body),
+            TransportError::Refused {
+                status: 403,
+                code: "enrollment_code_invalid".to_owned(),
+                message: "ask a manager".to_owned(),
+            }
+        );
+        assert!(matches!(
+            refusal(502, "<html>bad gateway</html>"),
+            TransportError::Refused { status: 502, .. }
+        ));
+    }
+
+    #[test]
+    fn nonces_have_the_shape_the_server_requires() {
+        let nonce = new_nonce().unwrap();
+        assert_eq!(nonce.len(), 32);
+        assert!(
+            nonce
+                .bytes()
+                .all(|byte| byte.is_ascii_hexdigit() && !byte.is_ascii_uppercase())
+        );
+        assert_ne!(nonce, new_nonce().unwrap());
+    }
+}

@@ -1,0 +1,350 @@
+//! The IndexedDB implementation of `EventStore`, plus the enrollment record and the sealed
+//! signing key, which only a browser can hold (the key is a `CryptoKey` object).
+//!
+//! One database, `baton-tablet`, with five object stores, all with out-of-line keys:
+//! - `meta`: the enrollment, the roster, the sealed key, the pull cursor, the last sync time;
+//! - `own_events`: this tablet's events by `seq`, as canonical wire JSON, written once with
+//!   `add` so that a `seq` can never be stored twice;
+//! - `receipts`: the server's receipt for each pushed event, by event id;
+//! - `pulled_events`: the site's events by `server_seq`, as wire JSON;
+//! - `pin_attempts`: wrong-PIN counts by staff number (never a PIN).
+//!
+//! Every handoff is committed in its own readwrite transaction opened with `durability:
+//! "strict"`, which makes the browser flush it to disk before reporting success (Chrome's default
+//! is relaxed). indexed_db_futures rolls a transaction back unless `commit` is awaited.
+
+use baton_core::event::SignedEvent;
+use indexed_db_futures::database::Database;
+use indexed_db_futures::prelude::*;
+use indexed_db_futures::transaction::{TransactionDurability, TransactionMode, TransactionOptions};
+use js_sys::{Object, Reflect, Uint8Array};
+use wasm_bindgen::{JsCast, JsValue};
+use web_sys::CryptoKey;
+
+use super::crypto::SealedKey;
+use super::store::{EventStore, PulledRecord, StoreError, decode_event};
+use crate::sync::protocol::Receipt;
+use crate::tablet::enrollment::Enrollment;
+use crate::tablet::pin::PinAttempts;
+use crate::tablet::roster::Roster;
+
+const DB_NAME: &str = "baton-tablet";
+const DB_VERSION: u32 = 1;
+
+const META: &str = "meta";
+const OWN_EVENTS: &str = "own_events";
+const RECEIPTS: &str = "receipts";
+const PULLED_EVENTS: &str = "pulled_events";
+const PIN_ATTEMPTS: &str = "pin_attempts";
+
+const ENROLLMENT_KEY: &str = "enrollment";
+const ROSTER_KEY: &str = "roster";
+const SEALED_KEY_KEY: &str = "signing_key";
+const PULL_CURSOR_KEY: &str = "pull_cursor";
+const LAST_SYNC_KEY: &str = "last_sync_ms";
+
+fn unavailable(error: impl std::fmt::Display) -> StoreError {
+    StoreError::Unavailable(error.to_string())
+}
+
+fn write_failed(error: impl std::fmt::Display) -> StoreError {
+    StoreError::WriteFailed(error.to_string())
+}
+
+fn corrupt(error: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt(error.to_string())
+}
+
+/// The tablet's IndexedDB database.
+#[derive(Clone)]
+pub struct IdbStore {
+    db: Database,
+}
+
+impl IdbStore {
+    pub async fn open() -> Result<IdbStore, StoreError> {
+        let db = Database::open(DB_NAME)
+            .with_version(DB_VERSION)
+            .with_on_upgrade_needed(|event, db| {
+                // Version 1 creates everything; later versions add their migrations here.
+                if event.old_version() < 1.0 {
+                    for store in [META, OWN_EVENTS, RECEIPTS, PULLED_EVENTS, PIN_ATTEMPTS] {
+                        db.create_object_store(store).build()?;
+                    }
+                }
+                Ok(())
+            })
+            .await
+            .map_err(unavailable)?;
+        Ok(IdbStore { db })
+    }
+
+    fn strict() -> TransactionOptions {
+        TransactionOptions::new().with_durability(TransactionDurability::Strict)
+    }
+
+    async fn get(&self, store: &str, key: JsValue) -> Result<Option<JsValue>, StoreError> {
+        let transaction = self.db.transaction(store).build().map_err(unavailable)?;
+        let object_store = transaction.object_store(store).map_err(unavailable)?;
+        let value: Option<JsValue> = object_store
+            .get(key)
+            .primitive()
+            .map_err(unavailable)?
+            .await
+            .map_err(unavailable)?;
+        Ok(value.filter(|value| !value.is_undefined()))
+    }
+
+    async fn get_string(&self, store: &str, key: JsValue) -> Result<Option<String>, StoreError> {
+        match self.get(store, key).await? {
+            None => Ok(None),
+            Some(value) => value
+                .as_string()
+                .map(Some)
+                .ok_or_else(|| corrupt(format!("{store}: a record is not text"))),
+        }
+    }
+
+    /// Writes one value in its own strict transaction.
+    async fn put(&self, store: &str, key: JsValue, value: JsValue) -> Result<(), StoreError> {
+        let transaction = self
+            .db
+            .transaction(store)
+            .with_mode(TransactionMode::Readwrite)
+            .with_options(Self::strict())
+            .build()
+            .map_err(write_failed)?;
+        let object_store = transaction.object_store(store).map_err(write_failed)?;
+        object_store
+            .put(value)
+            .with_key(key)
+            .primitive()
+            .map_err(write_failed)?;
+        transaction.commit().await.map_err(write_failed)
+    }
+
+    async fn all_strings(&self, store: &str) -> Result<Vec<String>, StoreError> {
+        let transaction = self.db.transaction(store).build().map_err(unavailable)?;
+        let object_store = transaction.object_store(store).map_err(unavailable)?;
+        let values = object_store
+            .get_all::<String>()
+            .primitive()
+            .map_err(unavailable)?
+            .await
+            .map_err(unavailable)?;
+        values.map(|value| value.map_err(corrupt)).collect()
+    }
+
+    /// The enrollment and the sealed key, or `None` on a tablet never enrolled.
+    pub async fn enrollment(&self) -> Result<Option<(Enrollment, SealedKey)>, StoreError> {
+        let Some(json) = self.get_string(META, ENROLLMENT_KEY.into()).await? else {
+            return Ok(None);
+        };
+        let enrollment: Enrollment = serde_json::from_str(&json).map_err(corrupt)?;
+        let record = self
+            .get(META, SEALED_KEY_KEY.into())
+            .await?
+            .ok_or_else(|| corrupt("the tablet is enrolled but its signing key is missing"))?;
+        let field = |name: &str| Reflect::get(&record, &name.into()).map_err(|_| corrupt(name));
+        let wrapping_key: CryptoKey = field("wrapping_key")?
+            .dyn_into()
+            .map_err(|_| corrupt("wrapping_key is not a CryptoKey"))?;
+        let sealed = SealedKey {
+            wrapping_key,
+            iv: Uint8Array::new(&field("iv")?).to_vec(),
+            ciphertext: Uint8Array::new(&field("ciphertext")?).to_vec(),
+        };
+        Ok(Some((enrollment, sealed)))
+    }
+
+    /// Stores the enrollment, the sealed key and the first roster in one strict transaction: a
+    /// tablet is either fully enrolled or not at all.
+    pub async fn save_enrollment(
+        &self,
+        enrollment: &Enrollment,
+        sealed: &SealedKey,
+        roster: &Roster,
+    ) -> Result<(), StoreError> {
+        let record = Object::new();
+        let set = |name: &str, value: &JsValue| {
+            Reflect::set(&record, &name.into(), value).map_err(|_| write_failed(name))
+        };
+        set("wrapping_key", &sealed.wrapping_key)?;
+        set("iv", &Uint8Array::from(sealed.iv.as_slice()))?;
+        set(
+            "ciphertext",
+            &Uint8Array::from(sealed.ciphertext.as_slice()),
+        )?;
+        set("public_key", &enrollment.public_key.as_str().into())?;
+        let enrollment_json = serde_json::to_string(enrollment).map_err(write_failed)?;
+        let roster_json = serde_json::to_string(roster).map_err(write_failed)?;
+
+        let transaction = self
+            .db
+            .transaction(META)
+            .with_mode(TransactionMode::Readwrite)
+            .with_options(Self::strict())
+            .build()
+            .map_err(write_failed)?;
+        let meta = transaction.object_store(META).map_err(write_failed)?;
+        meta.put(JsValue::from(record))
+            .with_key(SEALED_KEY_KEY)
+            .primitive()
+            .map_err(write_failed)?;
+        meta.put(roster_json)
+            .with_key(ROSTER_KEY)
+            .primitive()
+            .map_err(write_failed)?;
+        meta.put(enrollment_json)
+            .with_key(ENROLLMENT_KEY)
+            .primitive()
+            .map_err(write_failed)?;
+        transaction.commit().await.map_err(write_failed)
+    }
+}
+
+impl EventStore for IdbStore {
+    async fn append_own_event(&self, event: &SignedEvent) -> Result<(), StoreError> {
+        let json = String::from_utf8(event.to_json_bytes()).expect("wire JSON is UTF-8");
+        let transaction = self
+            .db
+            .transaction(OWN_EVENTS)
+            .with_mode(TransactionMode::Readwrite)
+            .with_options(Self::strict())
+            .build()
+            .map_err(write_failed)?;
+        let own_events = transaction.object_store(OWN_EVENTS).map_err(write_failed)?;
+        // `add`, not `put`: a second event with the same seq fails with ConstraintError.
+        own_events
+            .add(json)
+            .with_key(event.seq() as f64)
+            .primitive()
+            .map_err(write_failed)?;
+        transaction.commit().await.map_err(write_failed)
+    }
+
+    async fn own_events(&self) -> Result<Vec<SignedEvent>, StoreError> {
+        // Numeric keys come back in ascending order: chain order.
+        self.all_strings(OWN_EVENTS)
+            .await?
+            .iter()
+            .map(|json| decode_event(json))
+            .collect()
+    }
+
+    async fn receipts(&self) -> Result<Vec<Receipt>, StoreError> {
+        self.all_strings(RECEIPTS)
+            .await?
+            .iter()
+            .map(|json| serde_json::from_str(json).map_err(corrupt))
+            .collect()
+    }
+
+    async fn save_receipts(&self, receipts: &[Receipt]) -> Result<(), StoreError> {
+        if receipts.is_empty() {
+            return Ok(());
+        }
+        // One transaction for the batch: receipts are a bulk import, not a handoff.
+        let transaction = self
+            .db
+            .transaction(RECEIPTS)
+            .with_mode(TransactionMode::Readwrite)
+            .with_options(Self::strict())
+            .build()
+            .map_err(write_failed)?;
+        let store = transaction.object_store(RECEIPTS).map_err(write_failed)?;
+        for receipt in receipts {
+            let Some(event_id) = &receipt.event_id else {
+                continue;
+            };
+            let json = serde_json::to_string(receipt).map_err(write_failed)?;
+            store
+                .put(json)
+                .with_key(event_id.as_str())
+                .primitive()
+                .map_err(write_failed)?;
+        }
+        transaction.commit().await.map_err(write_failed)
+    }
+
+    async fn save_pulled_page(&self, page: &[PulledRecord], cursor: i64) -> Result<(), StoreError> {
+        let transaction = self
+            .db
+            .transaction([PULLED_EVENTS, META])
+            .with_mode(TransactionMode::Readwrite)
+            .with_options(Self::strict())
+            .build()
+            .map_err(write_failed)?;
+        let pulled = transaction
+            .object_store(PULLED_EVENTS)
+            .map_err(write_failed)?;
+        for record in page {
+            pulled
+                .put(record.event_json.as_str())
+                .with_key(record.server_seq as f64)
+                .primitive()
+                .map_err(write_failed)?;
+        }
+        let meta = transaction.object_store(META).map_err(write_failed)?;
+        meta.put(cursor as f64)
+            .with_key(PULL_CURSOR_KEY)
+            .primitive()
+            .map_err(write_failed)?;
+        transaction.commit().await.map_err(write_failed)
+    }
+
+    async fn pulled_events(&self) -> Result<Vec<String>, StoreError> {
+        // Numeric keys come back in ascending order: `server_seq` order.
+        self.all_strings(PULLED_EVENTS).await
+    }
+
+    async fn pull_cursor(&self) -> Result<i64, StoreError> {
+        Ok(self
+            .get(META, PULL_CURSOR_KEY.into())
+            .await?
+            .and_then(|value| value.as_f64())
+            .map_or(0, |cursor| cursor as i64))
+    }
+
+    async fn roster(&self) -> Result<Option<Roster>, StoreError> {
+        self.get_string(META, ROSTER_KEY.into())
+            .await?
+            .map(|json| serde_json::from_str(&json).map_err(corrupt))
+            .transpose()
+    }
+
+    async fn save_roster(&self, roster: &Roster) -> Result<(), StoreError> {
+        let json = serde_json::to_string(roster).map_err(write_failed)?;
+        self.put(META, ROSTER_KEY.into(), json.into()).await
+    }
+
+    async fn pin_attempts(&self, staff_id: &str) -> Result<PinAttempts, StoreError> {
+        Ok(self
+            .get_string(PIN_ATTEMPTS, staff_id.into())
+            .await?
+            .and_then(|json| serde_json::from_str(&json).ok())
+            .unwrap_or_default())
+    }
+
+    async fn save_pin_attempts(
+        &self,
+        staff_id: &str,
+        attempts: PinAttempts,
+    ) -> Result<(), StoreError> {
+        let json = serde_json::to_string(&attempts).map_err(write_failed)?;
+        self.put(PIN_ATTEMPTS, staff_id.into(), json.into()).await
+    }
+
+    async fn last_sync_ms(&self) -> Result<Option<u64>, StoreError> {
+        Ok(self
+            .get(META, LAST_SYNC_KEY.into())
+            .await?
+            .and_then(|value| value.as_f64())
+            .map(|at_ms| at_ms as u64))
+    }
+
+    async fn save_last_sync_ms(&self, at_ms: u64) -> Result<(), StoreError> {
+        self.put(META, LAST_SYNC_KEY.into(), (at_ms as f64).into())
+            .await
+    }
+}

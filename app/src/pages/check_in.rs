@@ -1,0 +1,215 @@
+//! Check-in: scan the device, confirm the return checklist, then the person returning it gives
+//! badge and PIN. As with check-out, the confirmation appears only after the commit.
+
+use baton_core::body::DeviceCondition;
+use leptos::html;
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+
+use super::check_out::find_device;
+use crate::browser::clock::format_time;
+use crate::components::device_card::DeviceCard;
+use crate::components::handoff_receipt::{Confirmation, HandoffReceipt};
+use crate::components::identify_person::IdentifyPerson;
+use crate::components::scan_field::{ScanField, focus_soon};
+use crate::components::task_tabs::TaskTabs;
+use crate::state::AppState;
+use crate::strings;
+use crate::tablet::capture::{ReturnChecklist, check_in_body};
+use crate::tablet::roster::{Device, StaffMember};
+
+#[component]
+pub fn CheckIn() -> impl IntoView {
+    let state = expect_context::<AppState>();
+    let device = RwSignal::new(None::<Device>);
+    let person = RwSignal::new(None::<StaffMember>);
+    let busy = RwSignal::new(false);
+    let saving = RwSignal::new(false);
+    let error = RwSignal::new(None::<String>);
+    let confirmation = RwSignal::new(None::<Confirmation>);
+    let apps_signed_out = RwSignal::new(false);
+    let local_data_wiped = RwSignal::new(false);
+    let condition = RwSignal::new(DeviceCondition::Ok);
+    let note = RwSignal::new(String::new());
+    let device_ref = NodeRef::<html::Input>::new();
+    let badge_ref = NodeRef::<html::Input>::new();
+
+    let reset = move || {
+        device.set(None);
+        person.set(None);
+        apps_signed_out.set(false);
+        local_data_wiped.set(false);
+        condition.set(DeviceCondition::Ok);
+        note.set(String::new());
+        if let Some(input) = device_ref.get_untracked() {
+            input.set_value("");
+        }
+        focus_soon(device_ref);
+    };
+
+    let on_device = Callback::new(move |scanned: String| {
+        error.set(None);
+        confirmation.set(None);
+        person.set(None);
+        match find_device(state, &scanned) {
+            Ok(found) => device.set(Some(found)),
+            Err(message) => {
+                device.set(None);
+                error.set(Some(message));
+            }
+        }
+    });
+
+    let on_verified = Callback::new(move |member: StaffMember| {
+        let Some(returned) = device.get_untracked() else {
+            busy.set(false);
+            return;
+        };
+        let checklist = ReturnChecklist {
+            apps_signed_out: apps_signed_out.get_untracked(),
+            local_data_wiped: local_data_wiped.get_untracked(),
+            condition: condition.get_untracked(),
+            note: note.get_untracked(),
+        };
+        saving.set(true);
+        spawn_local(async move {
+            let body = state
+                .tablet
+                .with_untracked(|tablet| {
+                    tablet.as_ref().map(|tablet| {
+                        check_in_body(
+                            &returned.device_id,
+                            &member.staff_id,
+                            &tablet.enrollment.ward_id,
+                            &checklist,
+                        )
+                    })
+                })
+                .ok_or_else(|| strings::NOT_ENROLLED.to_owned())
+                .and_then(|body| body.map_err(|error| error.to_string()));
+            let committed = match body {
+                Ok(body) => state.commit_handoff(body).await,
+                Err(message) => Err(message),
+            };
+            match committed {
+                Ok(event) => {
+                    confirmation.set(Some(Confirmation {
+                        message: strings::checked_in(
+                            &returned.asset_tag,
+                            &member.display_name,
+                            &format_time(event.wall_ms()),
+                        ),
+                        record: event.id().to_hex()[..16].to_owned(),
+                    }));
+                    reset();
+                }
+                Err(message) => {
+                    error.set(Some(format!("{} {message}", strings::STORAGE_WRITE_FAILED)));
+                }
+            }
+            saving.set(false);
+            busy.set(false);
+        });
+    });
+
+    let condition_option = move |value: DeviceCondition, id: &'static str, label: &'static str| {
+        view! {
+            <label class="choice" for=id>
+                <input
+                    type="radio"
+                    id=id
+                    name="condition"
+                    prop:checked=move || condition.get() == value
+                    on:change=move |_| condition.set(value)
+                    disabled=move || busy.get()
+                />
+                <span>{label}</span>
+            </label>
+        }
+    };
+
+    view! {
+        <TaskTabs />
+        <section class="capture" aria-labelledby="check-in-heading">
+            <h1 id="check-in-heading">{strings::CHECK_IN_HEADING}</h1>
+            {move || confirmation.get().map(|confirmation| view! { <HandoffReceipt confirmation /> })}
+            {move || error.get().map(|message| view! { <p class="error" role="alert">{message}</p> })}
+            <ScanField
+                id="check-in-asset-tag"
+                label=strings::ASSET_TAG_LABEL
+                hint=strings::ASSET_TAG_HINT
+                button=strings::FIND_DEVICE
+                on_scan=on_device
+                disabled=busy
+                node_ref=device_ref
+                autofocus=true
+            />
+            {move || {
+                device
+                    .get()
+                    .map(|found| {
+                        view! {
+                            <DeviceCard device=found />
+                            <fieldset class="checklist">
+                                <legend>{strings::CHECKLIST_LEGEND}</legend>
+                                <label class="choice" for="apps-signed-out">
+                                    <input
+                                        type="checkbox"
+                                        id="apps-signed-out"
+                                        prop:checked=move || apps_signed_out.get()
+                                        on:change=move |event| apps_signed_out.set(event_target_checked(&event))
+                                        disabled=move || busy.get()
+                                    />
+                                    <span>{strings::APPS_SIGNED_OUT}</span>
+                                </label>
+                                <label class="choice" for="local-data-wiped">
+                                    <input
+                                        type="checkbox"
+                                        id="local-data-wiped"
+                                        prop:checked=move || local_data_wiped.get()
+                                        on:change=move |event| local_data_wiped.set(event_target_checked(&event))
+                                        disabled=move || busy.get()
+                                    />
+                                    <span>{strings::LOCAL_DATA_WIPED}</span>
+                                </label>
+                                <fieldset class="condition">
+                                    <legend>{strings::CONDITION_LEGEND}</legend>
+                                    {condition_option(DeviceCondition::Ok, "condition-ok", strings::CONDITION_OK)}
+                                    {condition_option(DeviceCondition::Damaged, "condition-damaged", strings::CONDITION_DAMAGED)}
+                                    {condition_option(
+                                        DeviceCondition::NeedsCharging,
+                                        "condition-needs-charging",
+                                        strings::CONDITION_NEEDS_CHARGING,
+                                    )}
+                                </fieldset>
+                                <label class="field-label" for="check-in-note">{strings::NOTE_LABEL}</label>
+                                <textarea
+                                    id="check-in-note"
+                                    maxlength="500"
+                                    rows="2"
+                                    prop:value=move || note.get()
+                                    on:input=move |event| note.set(event_target_value(&event))
+                                    disabled=move || busy.get()
+                                ></textarea>
+                            </fieldset>
+                            <IdentifyPerson
+                                badge_id="check-in-badge"
+                                pin_id="check-in-pin"
+                                legend=strings::RETURNED_BY
+                                action=strings::CHECK_IN_BUTTON
+                                person
+                                busy
+                                error
+                                on_verified
+                                badge_ref
+                            />
+                            <button type="button" class="secondary" on:click=move |_| reset() disabled=move || busy.get()>
+                                {strings::START_AGAIN}
+                            </button>
+                        }
+                    })
+            }}
+            {move || saving.get().then(|| view! { <p class="busy" role="status">{strings::SAVING}</p> })}
+        </section>
+    }
+}

@@ -1,0 +1,351 @@
+//! The tablet's sync client: push the outbox, pull everyone's events, refresh the roster
+//! (docs/PROTOCOL.md §2.3, §2.4).
+//!
+//! # Layout
+//! - `protocol`: the JSON of the sync routes.
+//! - `scheduler`: when to sync in the browser (start, `online`, after a capture, periodically
+//!   with backoff) and the visible sync state.
+//! - `sync_once` (here): one round, written against the `EventStore` and `SyncTransport` traits
+//!   so that it runs in native tests with fakes.
+
+pub mod protocol;
+pub mod scheduler;
+
+use baton_core::event::SignedEvent;
+use thiserror::Error;
+
+use crate::browser::store::{EventStore, PulledRecord, StoreError};
+use crate::tablet::roster::Roster;
+use crate::tablet::signature_holds;
+use protocol::{MAX_PUSH_EVENTS, PULL_PAGE_SIZE, PullPage, Receipt};
+
+/// Why talking to the server failed.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum TransportError {
+    /// No answer at all: offline, DNS, the server down.
+    #[error("the server could not be reached: {0}")]
+    Unreachable(String),
+    /// The server answered with an error (docs/PROTOCOL.md §2: a stable code and a message).
+    #[error("the server answered {status} {code}: {message}")]
+    Refused {
+        status: u16,
+        code: String,
+        message: String,
+    },
+    #[error("the server's answer could not be read: {0}")]
+    BadAnswer(String),
+}
+
+/// The three sync routes, signed by the tablet.
+#[allow(async_fn_in_trait)]
+pub trait SyncTransport {
+    async fn push(&self, events: &[SignedEvent]) -> Result<Vec<Receipt>, TransportError>;
+    async fn pull(&self, after: i64, limit: u32) -> Result<PullPage, TransportError>;
+    async fn roster(&self) -> Result<Roster, TransportError>;
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum SyncError {
+    #[error(transparent)]
+    Transport(#[from] TransportError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("the server sent {got} receipts for {sent} events")]
+    ReceiptCount { sent: usize, got: usize },
+}
+
+/// What one round did. It is returned even when the round stopped early, so that whatever was
+/// stored before the failure also reaches the screen.
+#[derive(Debug)]
+pub struct SyncOutcome {
+    pub receipts: Vec<Receipt>,
+    /// Decoded pulled events, stored; the caller folds them.
+    pub pulled: Vec<SignedEvent>,
+    /// Pulled entries that did not decode or whose signature does not verify: skipped (not
+    /// stored) so that the cursor moves on.
+    pub n_skipped: usize,
+    /// A new roster, stored.
+    pub roster: Option<Roster>,
+    pub result: Result<(), SyncError>,
+}
+
+/// One sync round: push `to_push` in batches, pull from the stored cursor until the server has
+/// no more, and fetch the roster when its version differs from `roster_version`. Every step is
+/// stored before the next one starts.
+pub async fn sync_once<S: EventStore, T: SyncTransport>(
+    store: &S,
+    transport: &T,
+    to_push: &[SignedEvent],
+    roster_version: &str,
+) -> SyncOutcome {
+    let mut outcome = SyncOutcome {
+        receipts: Vec::new(),
+        pulled: Vec::new(),
+        n_skipped: 0,
+        roster: None,
+        result: Ok(()),
+    };
+    outcome.result = run(store, transport, to_push, roster_version, &mut outcome).await;
+    outcome
+}
+
+async fn run<S: EventStore, T: SyncTransport>(
+    store: &S,
+    transport: &T,
+    to_push: &[SignedEvent],
+    roster_version: &str,
+    outcome: &mut SyncOutcome,
+) -> Result<(), SyncError> {
+    for batch in to_push.chunks(MAX_PUSH_EVENTS) {
+        let receipts = transport.push(batch).await?;
+        if receipts.len() != batch.len() {
+            return Err(SyncError::ReceiptCount {
+                sent: batch.len(),
+                got: receipts.len(),
+            });
+        }
+        store.save_receipts(&receipts).await?;
+        outcome.receipts.extend(receipts);
+    }
+
+    let mut cursor = store.pull_cursor().await?;
+    let server_roster_version = loop {
+        let page = transport.pull(cursor, PULL_PAGE_SIZE).await?;
+        let mut records = Vec::with_capacity(page.events.len());
+        for entry in &page.events {
+            let json = entry.event.to_string();
+            match SignedEvent::from_json_bytes(json.as_bytes()) {
+                Ok(event) if signature_holds(&event) => {
+                    outcome.pulled.push(event);
+                    records.push(PulledRecord {
+                        server_seq: entry.server_seq,
+                        event_json: json,
+                    });
+                }
+                Ok(_) | Err(_) => outcome.n_skipped += 1,
+            }
+        }
+        store.save_pulled_page(&records, page.next_after).await?;
+        cursor = page.next_after;
+        if !page.more {
+            break page.roster_version;
+        }
+    };
+
+    if server_roster_version != roster_version {
+        let roster = transport.roster().await?;
+        store.save_roster(&roster).await?;
+        outcome.roster = Some(roster);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cell::RefCell;
+
+    use super::*;
+    use crate::browser::store::{MemoryStore, block_on};
+    use crate::sync::protocol::{PulledEntry, ReceiptStatus};
+    use crate::tablet::roster::tests::roster;
+    use crate::tablet::tests::signed_events;
+
+    /// A server in memory: it stores what is pushed, in order, and pages it out again.
+    struct FakeServer {
+        events: RefCell<Vec<SignedEvent>>,
+        push_sizes: RefCell<Vec<usize>>,
+        roster: Roster,
+        roster_fetches: RefCell<usize>,
+        offline: bool,
+    }
+
+    impl FakeServer {
+        fn new() -> FakeServer {
+            FakeServer {
+                events: RefCell::new(Vec::new()),
+                push_sizes: RefCell::new(Vec::new()),
+                roster: Roster {
+                    version: "v2".to_owned(),
+                    ..roster()
+                },
+                roster_fetches: RefCell::new(0),
+                offline: false,
+            }
+        }
+    }
+
+    impl SyncTransport for FakeServer {
+        async fn push(&self, events: &[SignedEvent]) -> Result<Vec<Receipt>, TransportError> {
+            if self.offline {
+                return Err(TransportError::Unreachable("offline".to_owned()));
+            }
+            self.push_sizes.borrow_mut().push(events.len());
+            let mut stored = self.events.borrow_mut();
+            Ok(events
+                .iter()
+                .enumerate()
+                .map(|(index, event)| {
+                    let duplicate = stored.contains(event);
+                    if !duplicate {
+                        stored.push(event.clone());
+                    }
+                    Receipt {
+                        index,
+                        event_id: Some(event.id().to_hex()),
+                        status: if duplicate {
+                            ReceiptStatus::Duplicate
+                        } else {
+                            ReceiptStatus::Accepted
+                        },
+                        server_seq: Some(stored.len() as i64),
+                        leaf_index: Some(stored.len() as i64 - 1),
+                        received_at_ms: 1,
+                        fork: false,
+                        reason: None,
+                    }
+                })
+                .collect())
+        }
+
+        async fn pull(&self, after: i64, limit: u32) -> Result<PullPage, TransportError> {
+            let stored = self.events.borrow();
+            let start = after as usize;
+            let end = (start + limit as usize).min(stored.len());
+            let events = (start..end)
+                .map(|event_idx| PulledEntry {
+                    server_seq: event_idx as i64 + 1,
+                    event: serde_json::from_slice(&stored[event_idx].to_json_bytes()).unwrap(),
+                })
+                .collect();
+            Ok(PullPage {
+                events,
+                next_after: end as i64,
+                more: end < stored.len(),
+                roster_version: self.roster.version.clone(),
+            })
+        }
+
+        async fn roster(&self) -> Result<Roster, TransportError> {
+            *self.roster_fetches.borrow_mut() += 1;
+            Ok(self.roster.clone())
+        }
+    }
+
+    #[test]
+    fn the_outbox_goes_in_batches_of_at_most_500_and_every_receipt_is_kept() {
+        let store = MemoryStore::new();
+        let server = FakeServer::new();
+        let events = signed_events(1_001);
+        let outcome = block_on(sync_once(&store, &server, &events, "v2"));
+        outcome.result.unwrap();
+        assert_eq!(*server.push_sizes.borrow(), [500, 500, 1]);
+        let receipts = block_on(store.receipts()).unwrap();
+        assert_eq!(receipts.len(), 1_001);
+        assert!(
+            receipts
+                .iter()
+                .all(|receipt| receipt.status == ReceiptStatus::Accepted)
+        );
+        // The pull brought the same events back, over three pages, and the cursor is kept.
+        assert_eq!(outcome.pulled, events);
+        assert_eq!(block_on(store.pull_cursor()).unwrap(), 1_001);
+        assert_eq!(block_on(store.pulled_events()).unwrap().len(), 1_001);
+        // The roster version did not change: no roster fetch.
+        assert_eq!(*server.roster_fetches.borrow(), 0);
+        assert!(outcome.roster.is_none());
+    }
+
+    #[test]
+    fn a_new_roster_version_fetches_and_stores_the_roster() {
+        let store = MemoryStore::new();
+        let server = FakeServer::new();
+        let outcome = block_on(sync_once(&store, &server, &[], "v1"));
+        outcome.result.unwrap();
+        assert_eq!(*server.roster_fetches.borrow(), 1);
+        assert_eq!(
+            outcome
+                .roster
+                .as_ref()
+                .map(|roster| roster.version.as_str()),
+            Some("v2")
+        );
+        assert_eq!(block_on(store.roster()).unwrap().unwrap().version, "v2");
+    }
+
+    #[test]
+    fn pulls_resume_from_the_stored_cursor() {
+        let store = MemoryStore::new();
+        let server = FakeServer::new();
+        let events = signed_events(3);
+        block_on(sync_once(&store, &server, &events[..2], "v2"))
+            .result
+            .unwrap();
+        let outcome = block_on(sync_once(&store, &server, &events[2..], "v2"));
+        outcome.result.unwrap();
+        assert_eq!(outcome.pulled, events[2..]);
+    }
+
+    /// A server that pages out a forged event and a malformed one before a good one.
+    struct TamperedServer {
+        good: SignedEvent,
+    }
+
+    impl SyncTransport for TamperedServer {
+        async fn push(&self, _events: &[SignedEvent]) -> Result<Vec<Receipt>, TransportError> {
+            Ok(Vec::new())
+        }
+
+        async fn pull(&self, _after: i64, _limit: u32) -> Result<PullPage, TransportError> {
+            let mut forged: serde_json::Value =
+                serde_json::from_slice(&self.good.to_json_bytes()).unwrap();
+            forged["wall_ms"] = serde_json::json!(self.good.wall_ms() + 1);
+            let entry = |server_seq, event| PulledEntry { server_seq, event };
+            Ok(PullPage {
+                events: vec![
+                    entry(1, forged),
+                    entry(2, serde_json::json!({"v": 1, "oops": true})),
+                    entry(
+                        3,
+                        serde_json::from_slice(&self.good.to_json_bytes()).unwrap(),
+                    ),
+                ],
+                next_after: 3,
+                more: false,
+                roster_version: "v2".to_owned(),
+            })
+        }
+
+        async fn roster(&self) -> Result<Roster, TransportError> {
+            Err(TransportError::Unreachable("not needed".to_owned()))
+        }
+    }
+
+    #[test]
+    fn forged_or_malformed_pulled_events_are_skipped_and_the_cursor_moves_on() {
+        let store = MemoryStore::new();
+        let good = signed_events(1).remove(0);
+        let server = TamperedServer { good: good.clone() };
+        let outcome = block_on(sync_once(&store, &server, &[], "v2"));
+        outcome.result.unwrap();
+        assert_eq!(outcome.pulled, [good]);
+        assert_eq!(outcome.n_skipped, 2);
+        assert_eq!(block_on(store.pulled_events()).unwrap().len(), 1);
+        assert_eq!(block_on(store.pull_cursor()).unwrap(), 3);
+    }
+
+    #[test]
+    fn offline_nothing_changes_and_the_error_says_so() {
+        let store = MemoryStore::new();
+        let server = FakeServer {
+            offline: true,
+            ..FakeServer::new()
+        };
+        let outcome = block_on(sync_once(&store, &server, &signed_events(2), "v2"));
+        assert!(matches!(
+            outcome.result,
+            Err(SyncError::Transport(TransportError::Unreachable(_)))
+        ));
+        assert!(block_on(store.receipts()).unwrap().is_empty());
+        assert_eq!(block_on(store.pull_cursor()).unwrap(), 0);
+    }
+}

@@ -1,0 +1,151 @@
+//! When the tablet syncs: at start, when the browser comes back online, right after a capture,
+//! and every half minute; after a failure it backs off, doubling the wait up to five minutes.
+//! One loop runs per page; `wake` cuts its wait short.
+
+use std::cell::{Cell, RefCell};
+
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use wasm_bindgen::JsValue;
+use wasm_bindgen_futures::JsFuture;
+
+use super::sync_once;
+use crate::browser::clock::now_ms;
+use crate::browser::http::HttpTransport;
+use crate::browser::store::EventStore;
+use crate::state::AppState;
+
+/// The wait between rounds while everything works.
+pub const PERIOD_MS: u32 = 30_000;
+const FIRST_RETRY_MS: u32 = 5_000;
+const MAX_RETRY_MS: u32 = 5 * 60_000;
+
+/// The wait after `n_failures` failed rounds in a row: 5 s, 10 s, 20 s ... at most 5 minutes.
+pub fn retry_delay_ms(n_failures: u32) -> u32 {
+    match n_failures {
+        0 => PERIOD_MS,
+        n => FIRST_RETRY_MS
+            .saturating_mul(1 << (n - 1).min(16))
+            .min(MAX_RETRY_MS),
+    }
+}
+
+thread_local! {
+    static RUNNING: Cell<bool> = const { Cell::new(false) };
+    static WAKE_PENDING: Cell<bool> = const { Cell::new(false) };
+    static WAKE: RefCell<Option<js_sys::Function>> = const { RefCell::new(None) };
+}
+
+/// Asks for a sync round now (or as soon as the current one ends).
+pub fn wake() {
+    WAKE_PENDING.with(|pending| pending.set(true));
+    if let Some(resolve) = WAKE.with(|wake| wake.borrow_mut().take()) {
+        let _ = resolve.call0(&JsValue::NULL);
+    }
+}
+
+/// Sleeps `delay_ms`, or less if `wake` is called.
+async fn sleep_or_wake(delay_ms: u32) {
+    if WAKE_PENDING.with(|pending| pending.replace(false)) {
+        return;
+    }
+    let promise = js_sys::Promise::new(&mut |resolve, _reject| {
+        if let Some(window) = web_sys::window() {
+            let _ = window.set_timeout_with_callback_and_timeout_and_arguments_0(
+                &resolve,
+                delay_ms.min(i32::MAX as u32) as i32,
+            );
+        }
+        WAKE.with(|wake| *wake.borrow_mut() = Some(resolve));
+    });
+    let _ = JsFuture::from(promise).await;
+    WAKE.with(|wake| wake.borrow_mut().take());
+    WAKE_PENDING.with(|pending| pending.set(false));
+}
+
+/// Starts the sync loop once the tablet is enrolled; later calls do nothing.
+pub fn start(state: AppState) {
+    if RUNNING.with(|running| running.replace(true)) {
+        return;
+    }
+    // `online` fires when the network returns: sync at once rather than at the next tick.
+    let handle = window_event_listener(leptos::ev::online, move |_| wake());
+    // The listener lives as long as the page.
+    std::mem::forget(handle);
+    spawn_local(async move {
+        let mut n_failures = 0;
+        loop {
+            let online = web_sys::window().is_some_and(|window| window.navigator().on_line());
+            if online {
+                if round(state).await {
+                    n_failures = 0;
+                } else {
+                    n_failures += 1;
+                }
+            }
+            sleep_or_wake(retry_delay_ms(n_failures)).await;
+        }
+    });
+}
+
+/// One round; true if it completed.
+async fn round(state: AppState) -> bool {
+    let Some(store) = state.store() else {
+        return false;
+    };
+    let Some((to_push, roster_version, signing_key)) = state.tablet.with_untracked(|tablet| {
+        tablet.as_ref().map(|tablet| {
+            (
+                tablet.to_push(),
+                tablet.roster.version.clone(),
+                tablet.signing_key().clone(),
+            )
+        })
+    }) else {
+        return false;
+    };
+    state.sync.update(|sync| sync.syncing = true);
+    let transport = HttpTransport { signing_key };
+    let outcome = sync_once(&store, &transport, &to_push, &roster_version).await;
+    let finished_ms = now_ms();
+    let succeeded = outcome.result.is_ok();
+    if succeeded {
+        let _ = store.save_last_sync_ms(finished_ms).await;
+    }
+    state.tablet.update(|tablet| {
+        if let Some(tablet) = tablet {
+            tablet.apply_receipts(outcome.receipts);
+            if let Some(roster) = outcome.roster {
+                tablet.set_roster(roster);
+            }
+            tablet.absorb(outcome.pulled, finished_ms);
+            if succeeded {
+                tablet.last_sync_ms = Some(finished_ms);
+            }
+        }
+    });
+    state.sync.update(|sync| {
+        sync.syncing = false;
+        sync.last_error = outcome.result.err().map(|error| error.to_string());
+        sync.n_skipped += outcome.n_skipped;
+    });
+    succeeded
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failures_back_off_from_five_seconds_to_five_minutes() {
+        assert_eq!(retry_delay_ms(0), PERIOD_MS);
+        let delays: Vec<u32> = (1..=8).map(retry_delay_ms).collect();
+        assert_eq!(
+            delays,
+            [
+                5_000, 10_000, 20_000, 40_000, 80_000, 160_000, 300_000, 300_000
+            ]
+        );
+        assert_eq!(retry_delay_ms(u32::MAX), MAX_RETRY_MS);
+    }
+}

@@ -1,0 +1,465 @@
+//! The tablet's domain, without any browser API: who it is, what it has signed, what it knows
+//! of the site, and how a handoff becomes a signed event. Pages call into this; the browser
+//! modules feed it.
+//!
+//! # Layout
+//! - `enrollment`: what is sent to join a ward and what is kept.
+//! - `roster`: the cached site configuration, staff and device registry, with scan lookups.
+//! - `pin`: offline PIN checks and the wrong-PIN throttle.
+//! - `shift`: which shift a check-out is for.
+//! - `capture`: the check-out and check-in bodies.
+//! - `board`: the ward board and its exceptions, from the local fold.
+//! - `Tablet` (here): the chain, the clock and the local replica kept in step.
+
+pub mod board;
+pub mod capture;
+pub mod enrollment;
+pub mod pin;
+pub mod roster;
+pub mod shift;
+
+use std::collections::BTreeMap;
+
+use baton_core::body::Body;
+use baton_core::event::{ChainHead, SignedEvent, UnsignedEvent};
+use baton_core::hlc::Hlc;
+use baton_core::ids::SignerKey;
+use baton_core::keys::{KeySet, SignerInfo};
+use baton_core::replica::Replica;
+use ed25519_dalek::{Signature, SigningKey};
+use thiserror::Error;
+
+use crate::sync::protocol::{Delivery, Receipt};
+use enrollment::Enrollment;
+use roster::Roster;
+
+/// Why the tablet could not be brought up from what it stored.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum TabletError {
+    #[error("the stored signing key does not belong to this tablet's enrolled public key")]
+    KeyMismatch,
+    #[error("a stored event of this tablet is out of order at seq {seq}")]
+    BrokenChain { seq: u64 },
+}
+
+/// Why a handoff could not be signed.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum SignFailure {
+    #[error("the tablet's clock cannot issue a timestamp: {0}")]
+    Clock(String),
+    #[error("the event breaks a rule of the signed format: {0}")]
+    Format(String),
+}
+
+/// One event this tablet signed, with the server's latest word on it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OwnEvent {
+    pub event: SignedEvent,
+    pub receipt: Option<Receipt>,
+}
+
+impl OwnEvent {
+    pub fn delivery(&self) -> Delivery {
+        self.receipt
+            .as_ref()
+            .map_or(Delivery::Pending, Receipt::delivery)
+    }
+}
+
+/// An enrolled tablet: its key, its chain, its clock and its replica of the site's events.
+pub struct Tablet {
+    pub enrollment: Enrollment,
+    pub roster: Roster,
+    signing_key: SigningKey,
+    signer: SignerKey,
+    head: Option<ChainHead>,
+    clock: Hlc,
+    own_events: Vec<OwnEvent>,
+    replica: Replica,
+    pub last_sync_ms: Option<u64>,
+}
+
+impl Tablet {
+    /// Brings a tablet up from storage: its own events in chain order with their receipts, and
+    /// the events pulled from the server.
+    pub fn new(
+        enrollment: Enrollment,
+        roster: Roster,
+        signing_key: SigningKey,
+        own_events: Vec<SignedEvent>,
+        receipts: Vec<Receipt>,
+        pulled: Vec<SignedEvent>,
+        now_ms: u64,
+    ) -> Result<Tablet, TabletError> {
+        let signer = SignerKey::from_signing_key(&signing_key);
+        if signer.to_hex() != enrollment.public_key {
+            return Err(TabletError::KeyMismatch);
+        }
+        let replica = Replica::new(
+            roster.site_config.rules.clone(),
+            fold_keys(&enrollment, signer),
+            roster.device_registry(),
+        );
+        let mut tablet = Tablet {
+            enrollment,
+            roster,
+            signing_key,
+            signer,
+            head: None,
+            clock: Hlc::ZERO,
+            own_events: Vec::new(),
+            replica,
+            last_sync_ms: None,
+        };
+        for event in own_events {
+            if event.seq() != tablet.head.map_or(1, |head| head.seq + 1) {
+                return Err(TabletError::BrokenChain { seq: event.seq() });
+            }
+            tablet.record_own(event);
+        }
+        tablet.apply_receipts(receipts);
+        tablet.absorb(pulled, now_ms);
+        Ok(tablet)
+    }
+
+    pub fn signing_key(&self) -> &SigningKey {
+        &self.signing_key
+    }
+
+    /// Signs the next event of this tablet's chain without recording it: the caller records it
+    /// with `record_own` only once storage has committed it.
+    pub fn sign(&self, body: Body, now_ms: u64) -> Result<SignedEvent, SignFailure> {
+        let unsigned = UnsignedEvent::next(self.signer, self.head, self.clock, now_ms, body)
+            .map_err(|error| SignFailure::Clock(error.to_string()))?;
+        unsigned
+            .sign(&self.signing_key)
+            .map_err(|error| SignFailure::Format(error.to_string()))
+    }
+
+    /// Records an event of this tablet that storage has committed.
+    pub fn record_own(&mut self, event: SignedEvent) {
+        self.head = Some(event.chain_head());
+        self.clock = self.clock.max(event.hlc());
+        // The tablet's own events are trusted: it signed them itself.
+        if let Err(error) = self.replica.insert_verified(event.clone()) {
+            web_log(&format!("own event not folded: {error}"));
+        }
+        self.own_events.push(OwnEvent {
+            event,
+            receipt: None,
+        });
+    }
+
+    /// Records the server's receipts for pushed events.
+    pub fn apply_receipts(&mut self, receipts: impl IntoIterator<Item = Receipt>) {
+        let mut by_id: BTreeMap<String, Receipt> = receipts
+            .into_iter()
+            .filter_map(|receipt| Some((receipt.event_id.clone()?, receipt)))
+            .collect();
+        for own in &mut self.own_events {
+            if let Some(receipt) = by_id.remove(&own.event.id().to_hex()) {
+                own.receipt = Some(receipt);
+            }
+        }
+    }
+
+    /// Adds events pulled from the server to the local replica and moves the clock past them.
+    /// The sync checked each signature before storing the event (`signature_holds`), so events
+    /// read back from storage are not checked again: a start stays fast on a long history.
+    pub fn absorb(&mut self, pulled: impl IntoIterator<Item = SignedEvent>, now_ms: u64) -> usize {
+        let max_ahead_ms = self.roster.site_config.rules.max_clock_skew_ms;
+        let mut n_absorbed = 0;
+        for event in pulled {
+            if self.replica.log().contains(&event.id()) {
+                continue;
+            }
+            // A remote clock far ahead would drag this one along; the server already refuses
+            // such events, so this only guards against a misbehaving server.
+            if event.hlc().ms <= now_ms.saturating_add(max_ahead_ms)
+                && let Ok(clock) = Hlc::receive(self.clock, event.hlc(), now_ms)
+            {
+                self.clock = clock;
+            }
+            match self.replica.insert_verified(event) {
+                Ok(_) => n_absorbed += 1,
+                Err(error) => web_log(&format!("pulled event not kept: {error}")),
+            }
+        }
+        n_absorbed
+    }
+
+    /// Replaces the roster and re-folds, since shifts and home wards feed the fold.
+    pub fn set_roster(&mut self, roster: Roster) {
+        let log = self.replica.log().clone();
+        self.replica = Replica::from_log(
+            log,
+            roster.site_config.rules.clone(),
+            fold_keys(&self.enrollment, self.signer),
+            roster.device_registry(),
+        );
+        self.roster = roster;
+    }
+
+    pub fn replica(&self) -> &Replica {
+        &self.replica
+    }
+
+    /// The latest `n` events of this tablet, newest first.
+    pub fn recent_own_events(&self, n: usize) -> impl Iterator<Item = &OwnEvent> {
+        self.own_events.iter().rev().take(n)
+    }
+
+    /// The events to push: never delivered, or refused for a reason that may pass.
+    pub fn to_push(&self) -> Vec<SignedEvent> {
+        self.own_events
+            .iter()
+            .filter(|own| matches!(own.delivery(), Delivery::Pending | Delivery::RetryLater))
+            .map(|own| own.event.clone())
+            .collect()
+    }
+
+    pub fn pending_count(&self) -> usize {
+        self.own_events
+            .iter()
+            .filter(|own| matches!(own.delivery(), Delivery::Pending | Delivery::RetryLater))
+            .count()
+    }
+
+    /// Events the server refused for good, with their receipts.
+    pub fn refused(&self) -> impl Iterator<Item = &OwnEvent> {
+        self.own_events
+            .iter()
+            .filter(|own| own.delivery() == Delivery::Refused)
+    }
+}
+
+/// The key set the tablet folds with: the server as the authority (so its quarantines count)
+/// and this tablet. Other tablets are unknown here and fold as tablets, which is their role.
+fn fold_keys(enrollment: &Enrollment, signer: SignerKey) -> KeySet {
+    let mut keys = KeySet::new();
+    if let Ok(server) = SignerKey::from_hex(&enrollment.server_public_key) {
+        let _ = keys.enroll(server, SignerInfo::authority());
+    }
+    let _ = keys.enroll(signer, SignerInfo::tablet());
+    keys
+}
+
+/// Whether an event's signature verifies (strictly) for the key the event names, so that a
+/// damaged or forged record never reaches storage or the board. Whether that key is enrolled at
+/// the site is the server's check; the tablet does not hold the site's key set.
+pub fn signature_holds(event: &SignedEvent) -> bool {
+    let signature = Signature::from_bytes(event.signature_bytes());
+    event
+        .signer()
+        .verifying_key()
+        .verify_strict(event.signed_message(), &signature)
+        .is_ok()
+}
+
+/// A line in the browser console for support (nothing personal, no secrets).
+fn web_log(message: &str) {
+    #[cfg(target_arch = "wasm32")]
+    web_sys::console::warn_1(&message.into());
+    #[cfg(not(target_arch = "wasm32"))]
+    let _ = message;
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::sync::protocol::ReceiptStatus;
+    use crate::tablet::capture::{ReturnChecklist, check_in_body, check_out_body};
+    use baton_core::body::DeviceCondition;
+    use baton_core::state::DeviceStatus;
+
+    pub const NOW_MS: u64 = 1_741_600_000_000;
+
+    pub fn signing_key() -> SigningKey {
+        SigningKey::from_bytes(&[42; 32])
+    }
+
+    pub fn enrollment() -> Enrollment {
+        Enrollment {
+            tablet_id: "T-TEST".to_owned(),
+            site_id: "SITE-DEMO".to_owned(),
+            ward_id: "W-4E".to_owned(),
+            server_public_key: SignerKey::from_signing_key(&SigningKey::from_bytes(&[9; 32]))
+                .to_hex(),
+            public_key: SignerKey::from_signing_key(&signing_key()).to_hex(),
+            label: "test tablet".to_owned(),
+            enrolled_at_ms: NOW_MS,
+        }
+    }
+
+    pub fn tablet() -> Tablet {
+        Tablet::new(
+            enrollment(),
+            roster::tests::roster(),
+            signing_key(),
+            Vec::new(),
+            Vec::new(),
+            Vec::new(),
+            NOW_MS,
+        )
+        .unwrap()
+    }
+
+    /// `n` chained check-outs of D-0001 by S-0001, a minute apart.
+    pub fn signed_events(n: usize) -> Vec<SignedEvent> {
+        let mut tablet = tablet();
+        (0..n)
+            .map(|event_idx| {
+                let body = check_out_body("D-0001", "S-0001", "W-4E", None).unwrap();
+                let event = tablet
+                    .sign(body, NOW_MS + event_idx as u64 * 60_000)
+                    .unwrap();
+                tablet.record_own(event.clone());
+                event
+            })
+            .collect()
+    }
+
+    fn receipt_for(event: &SignedEvent, status: ReceiptStatus) -> Receipt {
+        Receipt {
+            index: 0,
+            event_id: Some(event.id().to_hex()),
+            status,
+            server_seq: Some(1),
+            leaf_index: Some(0),
+            received_at_ms: NOW_MS,
+            fork: false,
+            reason: None,
+        }
+    }
+
+    #[test]
+    fn a_signed_event_joins_the_chain_only_once_recorded() {
+        let mut tablet = tablet();
+        let body = check_out_body("D-0001", "S-0001", "W-4E", Some("day".to_owned())).unwrap();
+        let first = tablet.sign(body.clone(), NOW_MS).unwrap();
+        // Not recorded (say the write failed): the next signature reuses seq 1.
+        let again = tablet.sign(body.clone(), NOW_MS + 1).unwrap();
+        assert_eq!((first.seq(), again.seq()), (1, 1));
+        assert_eq!(tablet.pending_count(), 0);
+        tablet.record_own(first.clone());
+        let second = tablet.sign(body, NOW_MS + 2).unwrap();
+        assert_eq!(second.seq(), 2);
+        assert_eq!(second.prev(), Some(first.id()));
+        assert!(second.hlc() > first.hlc());
+        assert_eq!(tablet.pending_count(), 1);
+    }
+
+    #[test]
+    fn the_board_follows_own_events_and_receipts_settle_the_outbox() {
+        let mut tablet = tablet();
+        let check_out = tablet
+            .sign(
+                check_out_body("D-0002", "S-0002", "W-4E", None).unwrap(),
+                NOW_MS,
+            )
+            .unwrap();
+        tablet.record_own(check_out.clone());
+        let device = baton_core::ids::DeviceId::new("D-0002").unwrap();
+        let custody = tablet.replica().custody().device(&device).unwrap();
+        assert_eq!(custody.status(NOW_MS), DeviceStatus::InUse);
+
+        let checklist = ReturnChecklist {
+            apps_signed_out: true,
+            local_data_wiped: true,
+            condition: DeviceCondition::Ok,
+            note: String::new(),
+        };
+        let check_in = tablet
+            .sign(
+                check_in_body("D-0002", "S-0002", "W-4E", &checklist).unwrap(),
+                NOW_MS + 60_000,
+            )
+            .unwrap();
+        tablet.record_own(check_in.clone());
+        let custody = tablet.replica().custody().device(&device).unwrap();
+        assert_eq!(custody.status(NOW_MS + 60_000), DeviceStatus::Available);
+        assert_eq!(tablet.to_push(), vec![check_out.clone(), check_in.clone()]);
+
+        let mut refused = receipt_for(&check_in, ReceiptStatus::Rejected);
+        refused.reason = Some(crate::sync::protocol::RejectionReason {
+            code: "bad_signature".to_owned(),
+            message: "no".to_owned(),
+        });
+        tablet.apply_receipts([receipt_for(&check_out, ReceiptStatus::Accepted), refused]);
+        assert_eq!(tablet.pending_count(), 0);
+        assert_eq!(tablet.refused().count(), 1);
+    }
+
+    #[test]
+    fn a_tablet_comes_back_from_storage_as_it_was() {
+        let events = signed_events(3);
+        let receipts = vec![receipt_for(&events[0], ReceiptStatus::Accepted)];
+        let tablet = Tablet::new(
+            enrollment(),
+            roster::tests::roster(),
+            signing_key(),
+            events.clone(),
+            receipts,
+            events[..2].to_vec(),
+            NOW_MS,
+        )
+        .unwrap();
+        assert_eq!(tablet.pending_count(), 2);
+        let next = tablet
+            .sign(
+                check_out_body("D-0003", "S-0001", "W-4E", None).unwrap(),
+                NOW_MS,
+            )
+            .unwrap();
+        assert_eq!(next.seq(), 4);
+        assert!(next.hlc() > events[2].hlc());
+
+        let wrong_key = Tablet::new(
+            enrollment(),
+            roster::tests::roster(),
+            SigningKey::from_bytes(&[1; 32]),
+            Vec::new(),
+            Vec::new(),
+            Vec::new(),
+            NOW_MS,
+        );
+        assert_eq!(wrong_key.err(), Some(TabletError::KeyMismatch));
+    }
+
+    #[test]
+    fn pulled_events_from_other_tablets_reach_the_board_and_forged_ones_are_caught() {
+        let other_key = SigningKey::from_bytes(&[77; 32]);
+        let other_signer = SignerKey::from_signing_key(&other_key);
+        let body = check_out_body("D-0003", "S-0002", "W-5W", None).unwrap();
+        let other_event = UnsignedEvent::next(other_signer, None, Hlc::ZERO, NOW_MS, body.clone())
+            .unwrap()
+            .sign(&other_key)
+            .unwrap();
+        let mut forged_signature = *other_event.signature_bytes();
+        forged_signature[5] ^= 1;
+        let forged = SignedEvent::from_parts(
+            UnsignedEvent::next(other_signer, None, Hlc::ZERO, NOW_MS + 5, body).unwrap(),
+            forged_signature,
+        )
+        .unwrap();
+        assert!(signature_holds(&other_event));
+        assert!(!signature_holds(&forged));
+
+        let mut tablet = tablet();
+        assert_eq!(
+            tablet.absorb([other_event.clone(), other_event.clone()], NOW_MS),
+            1
+        );
+        let device = baton_core::ids::DeviceId::new("D-0003").unwrap();
+        let custody = tablet.replica().custody().device(&device).unwrap();
+        assert_eq!(custody.custodians()[0].as_str(), "S-0002");
+        // The clock moved past the pulled event, so the next own event sorts after it.
+        let next = tablet
+            .sign(
+                check_out_body("D-0001", "S-0001", "W-4E", None).unwrap(),
+                NOW_MS - 10,
+            )
+            .unwrap();
+        assert!(next.hlc() > other_event.hlc());
+    }
+}
