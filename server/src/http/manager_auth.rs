@@ -128,7 +128,8 @@ pub async fn sign_in(
         state
             .sign_in_throttle
             .record_failure(&sign_in.username, now_ms);
-        tracing::info!(username = %sign_in.username, "failed sign-in");
+        // Debug formatting escapes control characters: a username cannot forge log lines.
+        tracing::info!(username = ?sign_in.username, "failed sign-in");
         return Err(ApiError::new(
             StatusCode::UNAUTHORIZED,
             "bad_credentials",
