@@ -102,24 +102,7 @@ pub async fn import_staff(
         .upsert_staff(&site_id, &staff)
         .await
         .map_err(storage_error)?;
-    crate::ledger::record_governance(
-        state.storage.as_ref(),
-        &site_id,
-        action,
-        &session.account.username,
-        crate::sync::now_ms(),
-    )
-    .await?;
-    tracing::info!(
-        site_id,
-        created,
-        updated,
-        by = session.account.username,
-        "staff imported"
-    );
-    Ok(Json(
-        serde_json::json!({ "created": created, "updated": updated }),
-    ))
+    finish_import(&state, &session, &site_id, action, created, updated).await
 }
 
 pub async fn import_devices(
@@ -141,9 +124,22 @@ pub async fn import_devices(
         .upsert_devices(&site_id, &devices)
         .await
         .map_err(storage_error)?;
+    finish_import(&state, &session, &site_id, action, created, updated).await
+}
+
+/// Ledgers an import as one governance entry, logs it, and answers with the counts.
+async fn finish_import(
+    state: &AppState,
+    session: &ManagerSession,
+    site_id: &str,
+    action: serde_json::Value,
+    created: usize,
+    updated: usize,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let action_type = action["type"].as_str().unwrap_or_default().to_owned();
     crate::ledger::record_governance(
         state.storage.as_ref(),
-        &site_id,
+        site_id,
         action,
         &session.account.username,
         crate::sync::now_ms(),
@@ -154,7 +150,8 @@ pub async fn import_devices(
         created,
         updated,
         by = session.account.username,
-        "devices imported"
+        action = action_type,
+        "registry imported"
     );
     Ok(Json(
         serde_json::json!({ "created": created, "updated": updated }),
