@@ -6,9 +6,9 @@ use leptos::html;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
-use crate::browser::clock::{format_time, now_ms};
+use crate::browser::clock::now_ms;
 use crate::components::device_card::DeviceCard;
-use crate::components::handoff_receipt::{Confirmation, HandoffReceipt};
+use crate::components::handoff_receipt::{Confirmation, HandoffReceipt, show_outcome};
 use crate::components::identify_person::IdentifyPerson;
 use crate::components::scan_field::{ScanField, focus_soon};
 use crate::components::task_tabs::TaskTabs;
@@ -94,21 +94,14 @@ pub fn CheckOut() -> impl IntoView {
                 Ok(body) => state.commit_handoff(body).await,
                 Err(message) => Err(message),
             };
-            match committed {
-                Ok(event) => {
-                    confirmation.set(Some(Confirmation {
-                        message: strings::checked_out(
-                            &taken.asset_tag,
-                            &member.display_name,
-                            &format_time(event.wall_ms()),
-                        ),
-                        record: event.id().to_hex()[..16].to_owned(),
-                    }));
-                    reset();
-                }
-                Err(message) => {
-                    error.set(Some(format!("{} {message}", strings::STORAGE_WRITE_FAILED)));
-                }
+            let shown = show_outcome(
+                committed,
+                |time| strings::checked_out(&taken.asset_tag, &member.display_name, time),
+                confirmation,
+                error,
+            );
+            if shown {
+                reset();
             }
             saving.set(false);
             busy.set(false);
