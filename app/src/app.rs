@@ -1,13 +1,15 @@
 use leptos::prelude::*;
-use leptos_router::components::{Route, Router, Routes};
+use leptos_router::components::{ParentRoute, Route, Router, Routes};
 use leptos_router::path;
 
 use crate::components::network_status::NetworkStatus;
 use crate::components::require_enrolled::RequireEnrolled;
 use crate::components::sync_status::SyncStatus;
+use crate::pages::dashboard::{
+    DashboardBoard, DashboardShell, DeviceView, Exceptions, PersonView, Reports, Tablets,
+};
 use crate::pages::{
-    board::Board, check_in::CheckIn, dashboard::Dashboard, enroll::Enroll, home::Home,
-    not_found::NotFound,
+    board::Board, check_in::CheckIn, enroll::Enroll, home::Home, not_found::NotFound,
 };
 use crate::state::AppState;
 use crate::strings;
@@ -38,7 +40,14 @@ pub fn App() -> impl IntoView {
                         path=path!("/board")
                         view=|| view! { <RequireEnrolled><Board /></RequireEnrolled> }
                     />
-                    <Route path=path!("/dashboard") view=Dashboard />
+                    <ParentRoute path=path!("/dashboard") view=DashboardShell>
+                        <Route path=path!("") view=DashboardBoard />
+                        <Route path=path!("exceptions") view=Exceptions />
+                        <Route path=path!("devices/:id") view=DeviceView />
+                        <Route path=path!("people/:id") view=PersonView />
+                        <Route path=path!("tablets") view=Tablets />
+                        <Route path=path!("reports") view=Reports />
+                    </ParentRoute>
                 </Routes>
             </main>
         </Router>

@@ -9,6 +9,8 @@
 //! - `components`: reusable widgets, one per file.
 //! - `tablet`: the tablet's domain without browser APIs: roster, PINs, shifts, the bodies it
 //!   captures, its chain and replica, the board. Tested natively.
+//! - `dashboard`: the manager dashboard's domain without browser APIs: API answers, board
+//!   filters, chart geometry, formats. Tested natively.
 //! - `sync`: the sync client (push, pull, roster) and its scheduler.
 //! - `browser`: the few modules that touch browser APIs (IndexedDB, WebCrypto, fetch, clock,
 //!   service worker), so that pages stay about the nurse's task.
@@ -17,6 +19,7 @@
 mod app;
 mod browser;
 mod components;
+mod dashboard;
 mod pages;
 mod state;
 mod strings;

@@ -13,9 +13,6 @@ pub const EVENT_FORMAT: &str = "Signed event format version";
 pub const ONLINE: &str = "Online";
 pub const OFFLINE: &str =
     "Offline: handoffs are kept on this tablet and sent when the network returns";
-pub const DASHBOARD_HEADING: &str = "Manager dashboard";
-pub const DASHBOARD_SIGN_IN_NEEDED: &str =
-    "Sign in with a manager account to see the custody board.";
 pub const NOT_FOUND_HEADING: &str = "Page not found";
 pub const BACK_HOME: &str = "Back to the start screen";
 
@@ -234,5 +231,135 @@ pub fn severity(severity: baton_core::exceptions::Severity) -> &'static str {
         Severity::Info => "Info",
         Severity::Warning => "Warning",
         Severity::Critical => "Critical",
+    }
+}
+
+/// The manager dashboard's sentences.
+pub mod dash {
+    pub const SIGN_IN_HEADING: &str = "Sign in to the dashboard";
+    pub const USERNAME: &str = "Username";
+    pub const PASSWORD: &str = "Password";
+    pub const SIGN_IN: &str = "Sign in";
+    pub const SIGNING_IN: &str = "Signing in…";
+    pub const SIGN_OUT: &str = "Sign out";
+    pub const CHECKING_SESSION: &str = "Checking your session…";
+    pub const SIGN_IN_MISSING: &str = "Enter your username and password.";
+    pub const UNREACHABLE: &str = "The server cannot be reached. The dashboard needs the network; check the connection and try again.";
+    pub const SESSION_ENDED: &str = "Your session has ended. Sign in again.";
+    pub const NAV_LABEL: &str = "Dashboard";
+    pub const NAV_BOARD: &str = "Board";
+    pub const NAV_EXCEPTIONS: &str = "Exceptions";
+    pub const NAV_TABLETS: &str = "Tablets";
+    pub const NAV_REPORTS: &str = "Reports and export";
+    pub const LIVE: &str = "Live";
+    pub const RECONNECTING: &str = "Reconnecting…";
+    pub const LOADING: &str = "Loading…";
+    pub const READ_ONLY: &str = "Auditor: read only";
+
+    pub const BOARD_HEADING: &str = "Custody board";
+    pub const FILTER_WARD: &str = "Home ward";
+    pub const FILTER_STATUS: &str = "Status";
+    pub const FILTER_SEARCH: &str = "Search asset tag or person";
+    pub const ALL_WARDS: &str = "All wards";
+    pub const NO_MATCH: &str = "No device matches these filters.";
+    pub const COL_DEVICE: &str = "Device";
+    pub const COL_HOME: &str = "Home ward";
+    pub const COL_STATUS: &str = "Status";
+    pub const COL_CUSTODIAN: &str = "Custodian";
+    pub const COL_SINCE: &str = "Since";
+    pub const COL_DUE: &str = "Expected back";
+    pub const COL_RECORDED: &str = "Recorded on";
+    pub const ACCESS_OPEN: &str = "Access still open";
+    pub const AWAY: &str = "Away from home ward";
+    pub const LAST_SYNC: &str = "last sync";
+    pub const NEVER_SYNCED: &str = "never synced";
+
+    pub fn status_filter(value: &str) -> &'static str {
+        match value {
+            "access_open" => "Access still open after return",
+            "overdue" => "Overdue",
+            "missing" => "Missing",
+            "quarantined" => "Quarantined",
+            "away" => "Away from home ward",
+            "in_use" => "In use",
+            "available" => "Available",
+            _ => "Every status",
+        }
+    }
+
+    pub const EXCEPTIONS_HEADING: &str = "Exceptions";
+    pub const INCLUDE_RESOLVED: &str = "Show resolved";
+    pub const NO_EXCEPTIONS: &str = "No open exception. Everything recorded is consistent.";
+    pub const EVIDENCE: &str = "Evidence";
+    pub const EVIDENCE_HINT: &str =
+        "The signed events that prove it; each opens in the device's timeline.";
+    pub const PEOPLE: &str = "People";
+    pub const ACKNOWLEDGE: &str = "Acknowledge";
+    pub const RESOLVE: &str = "Resolve";
+    pub const NOTE: &str = "Note";
+    pub const RESOLVE_NOTE_HINT: &str = "Required to resolve: what was done.";
+    pub const NOTE_REQUIRED: &str = "Write a note before resolving: what was found and done.";
+    pub const OPEN_TIMELINE: &str = "Device timeline";
+    pub const REVOCATION_STATE: &str = "Revocation";
+
+    pub fn review(state: &str, by: &str, at: &str) -> String {
+        match state {
+            "resolved" => format!("Resolved by {by} at {at}"),
+            _ => format!("Acknowledged by {by} at {at}"),
+        }
+    }
+
+    pub const DEVICE_HEADING: &str = "Device";
+    pub const TIMELINE: &str = "Timeline";
+    pub const NO_EVENTS: &str = "Nothing recorded for this device yet.";
+    pub const COL_TIME: &str = "Time";
+    pub const COL_EVENT: &str = "Event";
+    pub const COL_TABLET: &str = "Tablet";
+    pub const COL_SIGNER: &str = "Signed by key";
+    pub const VOIDED: &str = "voided by a correction";
+    pub const AUTHORITY: &str = "the server (manager action)";
+    pub const REVOCATIONS: &str = "Access revocations";
+    pub const NO_REVOCATIONS: &str = "No custody of this device has ended yet.";
+    pub const ACTIONS: &str = "Manager actions";
+    pub const ACTIONS_HINT: &str = "Each action is signed by the server, recorded in the audit ledger with your name, and shown in the timeline.";
+    pub const QUARANTINE: &str = "Quarantine";
+    pub const RELEASE: &str = "Release from quarantine";
+    pub const MARK_MISSING: &str = "Mark missing";
+    pub const MARK_FOUND: &str = "Mark found";
+    pub const FOUND_WARD: &str = "Found on ward";
+    pub const ACTION_DONE: &str = "Recorded.";
+
+    pub const HOLDS: &str = "Holds now";
+    pub const HOLDS_NOTHING: &str = "Holds no device.";
+    pub const CUSTODIES: &str = "Every custody";
+    pub const INACTIVE: &str = "inactive";
+
+    pub const TABLETS_HEADING: &str = "Tablets";
+    pub const DECOMMISSION: &str = "Decommission (lost or stolen)";
+    pub const DECOMMISSIONED: &str = "Decommissioned";
+    pub const CONFIRM_DECOMMISSION: &str =
+        "Decommission this tablet? Its key is refused from now on; what it recorded before stays.";
+    pub const ENROLLED: &str = "Enrolled";
+
+    pub const REPORTS_HEADING: &str = "Reports and audit export";
+    pub const PERIOD: &str = "Period";
+    pub const PRINT: &str = "Print the evidence report";
+    pub const HANDOFFS_PER_SHIFT: &str = "Handoffs per shift";
+    pub const OVERDUE_OVER_TIME: &str = "Overdue devices over time";
+    pub const EXCEPTIONS_BY_KIND: &str = "Exceptions by kind";
+    pub const TIME_TO_REVOKE: &str = "From return to confirmed revocation";
+    pub const NO_DATA: &str = "Nothing recorded in this period.";
+    pub const EVIDENCE_REPORT: &str = "Evidence report";
+    pub const CONTROLS: &str = "Controls evidenced";
+    pub const EXPORT_HEADING: &str = "Audit export";
+    pub const EXPORT_BUNDLE: &str = "Download the verifiable audit bundle (JSON)";
+    pub const EXPORT_CSV: &str = "Download custodies of this period (CSV)";
+    pub const VERIFY_HOW: &str = "An auditor verifies the bundle offline, without trusting this server: compare the server key below with the one received out of band, then run";
+
+    pub fn period(days: u64) -> String {
+        match days {
+            1 => "Last 24 hours".to_owned(),
+            days => format!("Last {days} days"),
+        }
     }
 }

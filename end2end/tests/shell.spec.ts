@@ -46,8 +46,10 @@ test("after one online visit the app starts and routes with no network", async (
       "Enrollment needs the network. Connect this tablet and try again.",
     );
     // A client-side route that was never visited online is served from the precached shell.
+    // The dashboard needs the server: offline it says so on its sign-in form.
     await page.goto("/dashboard");
-    await expect(page.getByRole("heading", { level: 1 })).toHaveText("Manager dashboard");
+    await expect(page.getByRole("heading", { level: 1 })).toHaveText("Sign in to the dashboard");
+    await expect(page.getByRole("alert")).toContainText("The server cannot be reached");
     await page.screenshot({ path: "test-results/screens/offline-dashboard.png", fullPage: true });
   } finally {
     await context.setOffline(false);

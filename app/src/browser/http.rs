@@ -99,25 +99,38 @@ pub async fn send(
     body: &[u8],
     signing_key: Option<&SigningKey>,
 ) -> Result<String, TransportError> {
-    let unreachable = |error: JsValue| TransportError::Unreachable(js_message(&error));
-    let window = web_sys::window().ok_or_else(|| unreachable(JsValue::NULL))?;
-    let headers = Headers::new().map_err(unreachable)?;
-    headers
-        .set("content-type", "application/json")
-        .map_err(unreachable)?;
+    let mut extra = Vec::new();
     if let Some(signing_key) = signing_key {
         let timestamp_ms = js_sys::Date::now() as u64;
         let nonce = new_nonce()?;
-        for (name, value) in signed_headers(
+        extra.extend(signed_headers(
             signing_key,
             method,
             path_and_query,
             body,
             timestamp_ms,
             &nonce,
-        ) {
-            headers.set(name, &value).map_err(unreachable)?;
-        }
+        ));
+    }
+    fetch_text(method, path_and_query, body, &extra).await
+}
+
+/// One `fetch` to this origin (cookies included, never from the HTTP cache) with a JSON body
+/// and the given extra headers; the body of a 2xx answer, or the server's refusal.
+pub async fn fetch_text(
+    method: &str,
+    path_and_query: &str,
+    body: &[u8],
+    extra_headers: &[(&str, String)],
+) -> Result<String, TransportError> {
+    let unreachable = |error: JsValue| TransportError::Unreachable(js_message(&error));
+    let window = web_sys::window().ok_or_else(|| unreachable(JsValue::NULL))?;
+    let headers = Headers::new().map_err(unreachable)?;
+    headers
+        .set("content-type", "application/json")
+        .map_err(unreachable)?;
+    for (name, value) in extra_headers {
+        headers.set(name, value).map_err(unreachable)?;
     }
     let init = RequestInit::new();
     init.set_method(method);
@@ -143,7 +156,7 @@ pub async fn send(
     }
 }
 
-fn parse<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, TransportError> {
+pub fn parse<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, TransportError> {
     serde_json::from_str(text).map_err(|error| TransportError::BadAnswer(error.to_string()))
 }
 

@@ -5,12 +5,14 @@
 //! - `idb`: the IndexedDB implementation, with the enrollment and the sealed key.
 //! - `crypto`: WebCrypto AES-GCM sealing of the signing key.
 //! - `http`: `fetch`, and requests signed with the tablet's key.
+//! - `dashboard_api`: the dashboard's session requests and its live stream (`EventSource`).
 //! - `keys`: ed25519 key generation from the browser's secure random source.
 //! - `clock`: the wall clock and local times.
 //! - `service_worker`: registration of the offline shell.
 
 pub mod clock;
 pub mod crypto;
+pub mod dashboard_api;
 pub mod http;
 pub mod idb;
 pub mod keys;

@@ -20,7 +20,7 @@ use crate::tablet::board::{
 /// How many of the tablet's own handoffs the board lists.
 const N_RECENT: usize = 10;
 
-fn status_label(status: DeviceStatus) -> &'static str {
+pub fn status_label(status: DeviceStatus) -> &'static str {
     match status {
         DeviceStatus::Available => strings::STATUS_AVAILABLE,
         DeviceStatus::InUse => strings::STATUS_IN_USE,
@@ -30,7 +30,7 @@ fn status_label(status: DeviceStatus) -> &'static str {
     }
 }
 
-fn status_class(status: DeviceStatus) -> &'static str {
+pub fn status_class(status: DeviceStatus) -> &'static str {
     match status {
         DeviceStatus::Available => "status status-available",
         DeviceStatus::InUse => "status status-in-use",
@@ -40,7 +40,7 @@ fn status_class(status: DeviceStatus) -> &'static str {
     }
 }
 
-fn severity_class(severity: Severity) -> &'static str {
+pub fn severity_class(severity: Severity) -> &'static str {
     match severity {
         Severity::Info => "exception severity-info",
         Severity::Warning => "exception severity-warning",

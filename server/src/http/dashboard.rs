@@ -56,12 +56,22 @@ pub async fn devices(
         })
         .map(|revocation| revocation.device_id)
         .collect();
+    let tablets = state
+        .storage
+        .list_tablets(&site_id)
+        .await
+        .map_err(unavailable)?;
     let guard = state
         .replicas
         .lock(state.storage.as_ref(), &site_id)
         .await
         .map_err(ApiError::internal)?;
     let custody = guard.replica.custody();
+    // The tablet that recorded a custody: the signer of its opening event.
+    let recorded_by = |event: baton_core::ids::EventId| {
+        let signer = guard.replica.log().get(&event)?.signer().to_hex();
+        tablets.iter().find(|tablet| tablet.public_key == signer)
+    };
     let now = now_ms();
     let rows: Vec<serde_json::Value> = devices
         .iter()
@@ -78,6 +88,12 @@ pub async fn devices(
                 "since_ms": derived.and_then(|d| d.since_ms()),
                 "expected_return_ms": derived.and_then(|d| d.expected_return_ms()),
                 "opened_by": derived.and_then(|d| d.opened_by()).map(|id| id.to_hex()),
+                "last_ward": derived.and_then(|d| d.last_ward.clone()),
+                "recorded_by": derived.and_then(|d| d.opened_by()).and_then(recorded_by).map(|tablet| serde_json::json!({
+                    "tablet_id": tablet.tablet_id,
+                    "label": tablet.label,
+                    "last_sync_ms": tablet.last_sync_ms,
+                })),
                 "access_open_after_return": access_open.contains(&device.device_id),
             })
         })
@@ -243,6 +259,34 @@ pub async fn device_timeline(
         "custody": replica.custody().device(&device),
         "entries": entries,
     })))
+}
+
+/// The site's people as the dashboard names them: no badge, no PIN verifier.
+pub async fn staff(
+    State(state): State<AppState>,
+    session: ManagerSession,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let site_id = site_of(&session)?;
+    let roster = state
+        .storage
+        .list_staff(&site_id)
+        .await
+        .map_err(unavailable)?;
+    let people: Vec<serde_json::Value> = roster
+        .iter()
+        .map(|member| {
+            serde_json::json!({
+                "staff_id": member.staff_id,
+                "display_name": member.display_name,
+                "role": member.role,
+                "home_ward": member.home_ward,
+                "active": member.active,
+            })
+        })
+        .collect();
+    Ok(Json(
+        serde_json::json!({ "site_id": site_id, "staff": people }),
+    ))
 }
 
 /// What a person holds now and every custody they had.

@@ -117,6 +117,7 @@ pub fn app(state: AppState) -> Router {
             "/api/v1/dashboard/devices/{device_id}/timeline",
             get(dashboard::device_timeline),
         )
+        .route("/api/v1/dashboard/staff", get(dashboard::staff))
         .route("/api/v1/dashboard/staff/{staff_id}", get(dashboard::person))
         .route("/api/v1/dashboard/stream", get(live::stream))
         .route(
@@ -184,6 +185,9 @@ async fn meta(State(state): State<AppState>) -> Json<serde_json::Value> {
         "version": env!("CARGO_PKG_VERSION"),
         "event_format_version": baton_core::event::ENVELOPE_VERSION,
         "storage_backend": state.storage.backend().name(),
+        // Public: auditors compare it with the key they were given out of band before they
+        // trust a bundle's signed tree head.
+        "server_public_key": state.server_key.public_key().to_hex(),
     }))
 }
 

@@ -88,6 +88,10 @@ async fn meta_names_the_event_format_and_backend() {
     let meta: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert_eq!(meta["event_format_version"], 1);
     assert_eq!(meta["storage_backend"], "sqlite");
+    assert_eq!(
+        meta["server_public_key"],
+        ServerKey::from_seed([9; 32]).unwrap().public_key().to_hex()
+    );
 }
 
 #[tokio::test]

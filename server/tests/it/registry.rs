@@ -206,6 +206,17 @@ async fn the_timeline_and_person_views_show_who_signed_what() {
         assert_eq!(previous["holds"], serde_json::json!([]));
         assert_eq!(previous["custodies"].as_array().unwrap().len(), 1);
 
+        // The people list names everyone and never carries a badge or a PIN verifier.
+        let people = get_json(&manager, "/api/v1/dashboard/staff").await;
+        let people = people["staff"].as_array().unwrap();
+        let s0007 = people
+            .iter()
+            .find(|person| person["staff_id"] == "S-0007")
+            .unwrap();
+        assert_eq!(s0007["display_name"], previous["display_name"]);
+        assert!(s0007.get("badge_id").is_none());
+        assert!(s0007.get("pin_verifier").is_none());
+
         let missing = manager
             .client
             .get(format!(

@@ -1,0 +1,420 @@
+//! The answers of the dashboard API (docs/PROTOCOL.md §2.5, §2.6), as the dashboard reads them.
+//! Fields the dashboard does not show are not declared; serde ignores them.
+
+use std::collections::BTreeMap;
+
+use baton_core::body::Body;
+use baton_core::exceptions::{ExceptionKind, Severity};
+use baton_core::state::{CustodyInterval, DeviceStatus};
+use serde::{Deserialize, Serialize};
+
+/// A signed-in account (`GET /api/v1/auth/session`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct Session {
+    pub username: String,
+    pub role: String,
+    pub site_id: Option<String>,
+    pub csrf_token: String,
+}
+
+impl Session {
+    /// Auditors read; only managers and admins change the record.
+    pub fn may_act(&self) -> bool {
+        self.role != "auditor"
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SignIn<'a> {
+    pub username: &'a str,
+    pub password: &'a str,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct DeviceRow {
+    pub device_id: String,
+    pub asset_tag: String,
+    pub kind: String,
+    pub model: String,
+    pub home_ward: String,
+    pub status: DeviceStatus,
+    pub custodians: Vec<String>,
+    pub since_ms: Option<u64>,
+    pub expected_return_ms: Option<u64>,
+    /// The event that opened the custody.
+    pub opened_by: Option<String>,
+    pub access_open_after_return: bool,
+    /// The ward named by the device's latest event.
+    #[serde(default)]
+    pub last_ward: Option<String>,
+    /// The tablet that signed the opening event.
+    #[serde(default)]
+    pub recorded_by: Option<RecordedBy>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct RecordedBy {
+    pub tablet_id: String,
+    pub label: String,
+    pub last_sync_ms: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct DevicesPage {
+    pub now_ms: u64,
+    pub devices: Vec<DeviceRow>,
+}
+
+/// A manager's acknowledgement or resolution of an exception.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct Review {
+    pub state: String,
+    pub by: String,
+    pub at_ms: u64,
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct ExceptionItem {
+    pub key: String,
+    pub device: String,
+    pub at_ms: u64,
+    pub kind: ExceptionKind,
+    pub evidence: Vec<String>,
+    pub severity: Severity,
+    pub people: Vec<String>,
+    pub signer: Option<String>,
+    pub detail: String,
+    pub review: Option<Review>,
+    #[serde(default)]
+    pub history: Vec<Review>,
+}
+
+impl ExceptionItem {
+    pub fn is_resolved(&self) -> bool {
+        self.review
+            .as_ref()
+            .is_some_and(|review| review.state == "resolved")
+    }
+
+    /// The kind's wire name (`overlapping_custody`), for test hooks and styling.
+    pub fn kind_name(&self) -> String {
+        serde_json::to_value(self.kind)
+            .ok()
+            .and_then(|value| value.as_str().map(str::to_owned))
+            .unwrap_or_default()
+    }
+
+    pub fn is_acknowledged(&self) -> bool {
+        self.review
+            .as_ref()
+            .is_some_and(|review| review.state == "acknowledged")
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct ExceptionsPage {
+    pub now_ms: u64,
+    pub exceptions: Vec<ExceptionItem>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct TabletRow {
+    pub tablet_id: String,
+    pub ward_id: String,
+    pub public_key: String,
+    pub label: String,
+    pub enrolled_at_ms: i64,
+    pub revoked_from_ms: Option<i64>,
+    pub last_sync_ms: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct TabletsPage {
+    pub tablets: Vec<TabletRow>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct StaffRow {
+    pub staff_id: String,
+    pub display_name: String,
+    pub role: String,
+    pub home_ward: String,
+    pub active: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct StaffPage {
+    pub staff: Vec<StaffRow>,
+}
+
+/// One event of a device's history (`GET /api/v1/dashboard/devices/{id}/timeline`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct TimelineRow {
+    pub event_id: String,
+    pub hlc_ms: u64,
+    pub wall_ms: Option<u64>,
+    pub signer: String,
+    pub tablet_id: Option<String>,
+    pub tablet_label: Option<String>,
+    pub body_type: String,
+    pub body: Option<Body>,
+    pub voided_by: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct TimelinePage {
+    pub device_id: String,
+    pub entries: Vec<TimelineRow>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct PersonCustody {
+    pub device_id: String,
+    pub interval: CustodyInterval,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct PersonPage {
+    pub staff_id: String,
+    pub display_name: String,
+    pub role: String,
+    pub active: bool,
+    pub holds: Vec<String>,
+    pub custodies: Vec<PersonCustody>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct Delivery {
+    pub connector: String,
+    pub status: String,
+    pub attempts: i64,
+    pub last_error: Option<String>,
+    pub updated_at_ms: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct RevocationRow {
+    pub revocation_id: i64,
+    pub device_id: String,
+    pub staff_id: String,
+    pub reason: String,
+    pub created_at_ms: i64,
+    pub deliveries: Vec<Delivery>,
+}
+
+impl RevocationRow {
+    /// Every connector confirmed: the person's access is closed.
+    pub fn confirmed(&self) -> bool {
+        self.deliveries
+            .iter()
+            .all(|delivery| delivery.status == "confirmed")
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct RevocationsPage {
+    pub revocations: Vec<RevocationRow>,
+}
+
+/// A manager's action on a device, answered with the authority event it produced.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct ActionOutcome {
+    pub event_id: String,
+    pub device_id: String,
+    pub body_type: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct Percentiles {
+    pub median: Option<u64>,
+    pub p95: Option<u64>,
+    #[serde(default)]
+    pub samples: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct ShiftCount {
+    pub start_ms: u64,
+    pub label: String,
+    pub count: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct Handoffs {
+    pub total: u64,
+    pub by_type: BTreeMap<String, u64>,
+    pub per_shift: Vec<ShiftCount>,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct RevocationFigures {
+    pub custody_ends: u64,
+    pub confirmed: u64,
+    pub confirmed_share: Option<f64>,
+    pub failed: u64,
+    pub pending: u64,
+    pub confirm_ms: Percentiles,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct OverduePoint {
+    pub at_ms: u64,
+    pub count: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct Overdue {
+    pub now: u64,
+    pub series: Vec<OverduePoint>,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct ExceptionFigures {
+    pub by_kind: BTreeMap<String, u64>,
+    pub opened: u64,
+    pub resolved: u64,
+    pub age_ms: Percentiles,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct Control {
+    pub id: String,
+    pub framework: String,
+    pub title: String,
+    pub evidence: String,
+}
+
+/// The figures of a period (`GET /api/v1/dashboard/report`).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct Report {
+    pub site_id: String,
+    pub from_ms: u64,
+    pub to_ms: u64,
+    pub generated_at_ms: u64,
+    pub handoffs: Handoffs,
+    pub revocation: RevocationFigures,
+    pub overdue: Overdue,
+    pub missing: u64,
+    pub break_glass: u64,
+    pub exceptions: ExceptionFigures,
+    pub controls: Vec<Control>,
+}
+
+/// The note sent with an acknowledgement, a resolution or a device action.
+#[derive(Debug, Clone, Serialize)]
+pub struct NoteRequest<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ward: Option<&'a str>,
+}
+
+/// Paths of the dashboard API, built in one place so every page encodes them alike.
+pub mod paths {
+    pub const SESSION: &str = "/api/v1/auth/session";
+    pub const SIGN_IN: &str = "/api/v1/auth/sign-in";
+    pub const SIGN_OUT: &str = "/api/v1/auth/sign-out";
+    pub const DEVICES: &str = "/api/v1/dashboard/devices";
+    pub const TABLETS: &str = "/api/v1/dashboard/tablets";
+    pub const STAFF: &str = "/api/v1/dashboard/staff";
+    pub const REVOCATIONS: &str = "/api/v1/dashboard/revocations";
+    pub const STREAM: &str = "/api/v1/dashboard/stream";
+    pub const LEDGER_EXPORT: &str = "/api/v1/ledger/export";
+
+    pub fn exceptions(include_resolved: bool) -> String {
+        format!("/api/v1/dashboard/exceptions?include_resolved={include_resolved}")
+    }
+
+    pub fn exception_action(key: &str, action: &str) -> String {
+        format!("/api/v1/dashboard/exceptions/{key}/{action}")
+    }
+
+    pub fn timeline(device_id: &str) -> String {
+        format!("/api/v1/dashboard/devices/{device_id}/timeline")
+    }
+
+    pub fn device_action(device_id: &str, action: &str) -> String {
+        format!("/api/v1/dashboard/devices/{device_id}/{action}")
+    }
+
+    pub fn person(staff_id: &str) -> String {
+        format!("/api/v1/dashboard/staff/{staff_id}")
+    }
+
+    pub fn decommission(tablet_id: &str) -> String {
+        format!("/api/v1/tablets/{tablet_id}/decommission")
+    }
+
+    pub fn report(from_ms: u64, to_ms: u64) -> String {
+        format!("/api/v1/dashboard/report?from_ms={from_ms}&to_ms={to_ms}")
+    }
+
+    pub fn custodies_csv(from_ms: u64, to_ms: u64) -> String {
+        format!("/api/v1/dashboard/custodies.csv?from_ms={from_ms}&to_ms={to_ms}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_board_answer_reads_into_typed_rows() {
+        let text = r#"{"site_id":"SITE-DEMO","now_ms":5,"devices":[{"device_id":"D-0001",
+            "asset_tag":"BT-10001","kind":"tablet","model":"Tab 10","home_ward":"W-4N",
+            "status":"in_use","custodians":["S-0001"],"since_ms":1,"expected_return_ms":9,
+            "opened_by":"ab","access_open_after_return":false}]}"#;
+        let page: DevicesPage = serde_json::from_str(text).unwrap();
+        assert_eq!(page.devices[0].status, DeviceStatus::InUse);
+        assert_eq!(page.devices[0].custodians, ["S-0001"]);
+    }
+
+    #[test]
+    fn an_exception_with_its_review_reads_and_says_its_state() {
+        let text = r#"{"key":"00ff","device":"D-0001","at_ms":3,"kind":"overlapping_custody",
+            "evidence":["aa","bb"],"severity":"critical","people":["S-0001","S-0002"],
+            "signer":null,"detail":"two custodians","review":{"state":"acknowledged",
+            "by":"manager","at_ms":4,"note":null},"history":[]}"#;
+        let item: ExceptionItem = serde_json::from_str(text).unwrap();
+        assert_eq!(item.kind, ExceptionKind::OverlappingCustody);
+        assert!(item.is_acknowledged());
+        assert_eq!(item.kind_name(), "overlapping_custody");
+        assert!(!item.is_resolved());
+    }
+
+    #[test]
+    fn only_auditors_are_read_only() {
+        let session = |role: &str| Session {
+            username: "u".into(),
+            role: role.into(),
+            site_id: Some("SITE-DEMO".into()),
+            csrf_token: "t".into(),
+        };
+        assert!(session("manager").may_act());
+        assert!(session("admin").may_act());
+        assert!(!session("auditor").may_act());
+    }
+
+    #[test]
+    fn a_revocation_is_confirmed_only_when_every_connector_confirmed() {
+        let delivery = |status: &str| Delivery {
+            connector: "webhook".into(),
+            status: status.into(),
+            attempts: 1,
+            last_error: None,
+            updated_at_ms: 0,
+        };
+        let mut row = RevocationRow {
+            revocation_id: 1,
+            device_id: "D-0001".into(),
+            staff_id: "S-0001".into(),
+            reason: "checked_in".into(),
+            created_at_ms: 0,
+            deliveries: vec![delivery("confirmed"), delivery("failed")],
+        };
+        assert!(!row.confirmed());
+        row.deliveries.pop();
+        assert!(row.confirmed());
+    }
+}

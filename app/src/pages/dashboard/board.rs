@@ -1,0 +1,161 @@
+//! The custody board: every device of the site with its status and flags, custodian, since,
+//! expected return and the tablet that recorded it, filtered by ward, status and a search, and
+//! refreshed live.
+
+use leptos::prelude::*;
+use leptos_router::components::A;
+
+use super::{DashboardContext, Loaded, load_live, not_loaded};
+use crate::browser::clock::format_time;
+use crate::dashboard::api::{DeviceRow, DevicesPage, paths};
+use crate::dashboard::board::{BoardFilter, StatusFilter, away_from_home, counts, filtered, wards};
+use crate::pages::board::{status_class, status_label};
+use crate::strings::dash;
+
+#[component]
+pub fn DashboardBoard() -> impl IntoView {
+    let context = expect_context::<DashboardContext>();
+    let devices = RwSignal::new(Loaded::<DevicesPage>::Loading);
+    load_live(context, || paths::DEVICES.to_owned(), devices);
+    let ward = RwSignal::new(String::new());
+    let status = RwSignal::new(String::from("all"));
+    let query = RwSignal::new(String::new());
+
+    let body = move || {
+        let loaded = devices.get();
+        if let Some(message) = not_loaded(&loaded) {
+            return message;
+        }
+        let Loaded::Ready(page) = loaded else {
+            return ().into_any();
+        };
+        let filter = BoardFilter {
+            ward: ward.get(),
+            status: StatusFilter::from_value(&status.get()),
+            query: query.get(),
+        };
+        let names = context.names.get();
+        let rows: Vec<DeviceRow> = filtered(&page.devices, &filter, &names)
+            .into_iter()
+            .cloned()
+            .collect();
+        let counts = counts(&page.devices);
+        let ward_options = wards(&page.devices);
+        view! {
+            <ul class="tiles" aria-label=dash::BOARD_HEADING>
+                <li class="tile tile-alert" data-testid="count-access-open">
+                    <strong>{counts.access_open}</strong> {dash::ACCESS_OPEN}
+                </li>
+                <li class="tile tile-alert"><strong>{counts.missing}</strong> {dash::status_filter("missing")}</li>
+                <li class="tile tile-warn"><strong>{counts.overdue}</strong> {dash::status_filter("overdue")}</li>
+                <li class="tile"><strong>{counts.quarantined}</strong> {dash::status_filter("quarantined")}</li>
+                <li class="tile"><strong>{counts.away}</strong> {dash::AWAY}</li>
+                <li class="tile" data-testid="count-in-use"><strong>{counts.in_use}</strong> {dash::status_filter("in_use")}</li>
+                <li class="tile"><strong>{counts.available}</strong> {dash::status_filter("available")}</li>
+            </ul>
+            <div class="filters">
+                <label>
+                    {dash::FILTER_WARD}
+                    <select on:change=move |event| ward.set(event_target_value(&event)) prop:value=move || ward.get()>
+                        <option value="">{dash::ALL_WARDS}</option>
+                        {ward_options
+                            .into_iter()
+                            .map(|name| view! { <option value=name.clone()>{name.clone()}</option> })
+                            .collect_view()}
+                    </select>
+                </label>
+                <label>
+                    {dash::FILTER_STATUS}
+                    <select
+                        data-testid="status-filter"
+                        on:change=move |event| status.set(event_target_value(&event))
+                        prop:value=move || status.get()
+                    >
+                        {StatusFilter::CHOICES
+                            .iter()
+                            .map(|(value, _)| view! { <option value=*value>{dash::status_filter(value)}</option> })
+                            .collect_view()}
+                    </select>
+                </label>
+                <label>
+                    {dash::FILTER_SEARCH}
+                    <input
+                        type="search"
+                        data-testid="board-search"
+                        prop:value=move || query.get()
+                        on:input=move |event| query.set(event_target_value(&event))
+                    />
+                </label>
+            </div>
+            {if rows.is_empty() {
+                view! { <p class="subtle">{dash::NO_MATCH}</p> }.into_any()
+            } else {
+                view! {
+                    <table class="board dash-board">
+                        <thead>
+                            <tr>
+                                <th scope="col">{dash::COL_DEVICE}</th>
+                                <th scope="col">{dash::COL_HOME}</th>
+                                <th scope="col">{dash::COL_STATUS}</th>
+                                <th scope="col">{dash::COL_CUSTODIAN}</th>
+                                <th scope="col">{dash::COL_SINCE}</th>
+                                <th scope="col">{dash::COL_DUE}</th>
+                                <th scope="col">{dash::COL_RECORDED}</th>
+                            </tr>
+                        </thead>
+                        <tbody>{rows.into_iter().map(|row| row_view(context, row)).collect_view()}</tbody>
+                    </table>
+                }
+                .into_any()
+            }}
+        }
+        .into_any()
+    };
+    view! {
+        <section>
+            <h1>{dash::BOARD_HEADING}</h1>
+            {body}
+        </section>
+    }
+}
+
+fn row_view(context: DashboardContext, row: DeviceRow) -> impl IntoView {
+    let away = away_from_home(&row);
+    let recorded = row.recorded_by.clone().map(|tablet| {
+        let synced = tablet.last_sync_ms.map_or_else(
+            || dash::NEVER_SYNCED.to_owned(),
+            |at| format!("{} {}", dash::LAST_SYNC, format_time(at as u64)),
+        );
+        view! { {tablet.label} <span class="subtle">" · " {synced}</span> }
+    });
+    let custodians = row
+        .custodians
+        .iter()
+        .map(|staff| {
+            let href = format!("/dashboard/people/{staff}");
+            let name = context.name(staff);
+            view! { <A href=href>{name}</A> " " }
+        })
+        .collect_view();
+    let test_id = format!("dash-row-{}", row.asset_tag);
+    let href = format!("/dashboard/devices/{}", row.device_id);
+    let tag = row.asset_tag.clone();
+    view! {
+        <tr data-testid=test_id class:alert=row.access_open_after_return>
+            <th scope="row">
+                <A href=href>{tag}</A>
+                <span class="subtle">{format!("{} · {}", row.kind, row.model)}</span>
+            </th>
+            <td>{row.home_ward.clone()}</td>
+            <td>
+                <span class=status_class(row.status)>{status_label(row.status)}</span>
+                {row.access_open_after_return.then(|| view! { <span class="flag flag-alert">{dash::ACCESS_OPEN}</span> })}
+                {away.then(|| view! { <span class="flag">{dash::AWAY} " (" {row.last_ward.clone()} ")"</span> })}
+            </td>
+            <td>{custodians}</td>
+            <td>{row.since_ms.map(format_time)}</td>
+            <td>{row.expected_return_ms.map(format_time)}</td>
+            <td>{recorded}</td>
+        </tr>
+    }
+}
