@@ -36,6 +36,12 @@ pub struct SyncView {
     pub last_error: Option<String>,
     /// Pulled events that did not decode or verify and were skipped.
     pub n_skipped: usize,
+    /// Evidence that the server showed this tablet two histories of the audit ledger
+    /// (docs/PROTOCOL.md §3.7): kept on the tablet, reported to the server, shown until cleared
+    /// by re-enrollment.
+    pub ledger_alarms: usize,
+    /// The server's ledger is smaller than one this tablet saw: it was restored from a backup.
+    pub server_behind: bool,
 }
 
 #[derive(Clone, Copy)]
@@ -82,6 +88,11 @@ impl AppState {
                 }
             };
             self.store.set_value(Some(store.clone()));
+            // Ledger alarms stay on screen across reloads until someone investigates.
+            if let Ok(witness) = store.witness_state().await {
+                self.sync
+                    .update(|sync| sync.ledger_alarms = witness.alarms.len());
+            }
             match load(&store).await {
                 Ok(None) => self.phase.set(Phase::Unenrolled),
                 Ok(Some(tablet)) => self.become_ready(tablet),

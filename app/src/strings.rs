@@ -176,6 +176,9 @@ pub fn handoff_summary(body_type: &str, person: &str) -> String {
     }
 }
 
+pub const LEDGER_ALARM: &str = "Audit alarm: the server showed this tablet two different histories of the record. The evidence is kept on this tablet and was reported; tell the security team and do not re-enroll this tablet.";
+pub const SERVER_BEHIND: &str = "The server's record is older than this tablet's (restored from a backup?); this tablet keeps its proof.";
+
 pub const BOARD_HEADING: &str = "Ward board";
 pub const BOARD_CAPTION: &str = "Every device of the site, from this tablet's records";
 pub const BOARD_COL_DEVICE: &str = "Device";

@@ -162,6 +162,36 @@ test("a handoff captured offline survives a reload, shows on the board and reach
   // No secret left the tablet: the PIN is in no event.
   expect(JSON.stringify(entries)).not.toContain(nurse.pin);
 
+  // The tablet witnessed the ledger: it keeps a signed head that verified with the server's key
+  // and proved both of its events included in it, with no alarm.
+  await expect
+    .poll(
+      async () =>
+        page.evaluate(async () => {
+          const db = await new Promise<IDBDatabase>((resolve, reject) => {
+            const open = indexedDB.open("baton-tablet");
+            open.onsuccess = () => resolve(open.result);
+            open.onerror = () => reject(open.error);
+          });
+          const json = await new Promise<string | undefined>((resolve, reject) => {
+            const get = db.transaction("meta").objectStore("meta").get("witness");
+            get.onsuccess = () => resolve(get.result);
+            get.onerror = () => reject(get.error);
+          });
+          db.close();
+          if (!json) return null;
+          const witness = JSON.parse(json);
+          return {
+            hasHead: witness.head !== null && witness.head.head.tree_size >= 2,
+            provenAtLeastTwo: witness.proven_below_leaf >= 2,
+            alarms: witness.alarms.length,
+          };
+        }),
+      { timeout: 40_000 },
+    )
+    .toEqual({ hasHead: true, provenAtLeastTwo: true, alarms: 0 });
+  await expect(page.getByTestId("ledger-alarm")).toHaveCount(0);
+
   expect(consoleErrors.filter((text) => /Content Security Policy|Refused/.test(text))).toEqual([]);
   await manager.api.dispose();
 });

@@ -4,6 +4,7 @@
 
 use baton_core::event::SignedEvent;
 use baton_core::ids::SignerKey;
+use baton_core::ledger::{LedgerHash, SignedTreeHead};
 use baton_core::request::{
     HEADER_KEY, HEADER_NONCE, HEADER_SIGNATURE, HEADER_TIMESTAMP, RequestToSign,
 };
@@ -17,10 +18,13 @@ use crate::sync::protocol::{PullPage, PushResponse, Receipt, pull_path, push_bod
 use crate::sync::{SyncTransport, TransportError};
 use crate::tablet::enrollment::{EnrollRequest, EnrollResponse};
 use crate::tablet::roster::Roster;
+use crate::tablet::witness::WitnessAlarm;
 
 pub const ENROLL_PATH: &str = "/api/v1/enroll";
 pub const PUSH_PATH: &str = "/api/v1/sync/push";
 pub const ROSTER_PATH: &str = "/api/v1/sync/roster";
+pub const LEDGER_HEAD_PATH: &str = "/api/v1/ledger/head";
+pub const WITNESS_REPORT_PATH: &str = "/api/v1/ledger/witness-reports";
 
 /// The four `Baton-*` headers of a signed request.
 pub fn signed_headers(
@@ -186,6 +190,36 @@ impl SyncTransport for HttpTransport {
     async fn roster(&self) -> Result<Roster, TransportError> {
         parse(&send("GET", ROSTER_PATH, &[], Some(&self.signing_key)).await?)
     }
+
+    async fn ledger_head(&self) -> Result<SignedTreeHead, TransportError> {
+        let text = send("GET", LEDGER_HEAD_PATH, &[], Some(&self.signing_key)).await?;
+        SignedTreeHead::from_json_bytes(text.as_bytes())
+            .map_err(|error| TransportError::BadAnswer(error.to_string()))
+    }
+
+    async fn consistency(&self, from: u64, to: u64) -> Result<Vec<LedgerHash>, TransportError> {
+        let path = format!("/api/v1/ledger/consistency?from={from}&to={to}");
+        let answer: ProofAnswer = parse(&send("GET", &path, &[], Some(&self.signing_key)).await?)?;
+        Ok(answer.proof)
+    }
+
+    async fn inclusion(&self, index: u64, size: u64) -> Result<Vec<LedgerHash>, TransportError> {
+        let path = format!("/api/v1/ledger/inclusion?index={index}&size={size}");
+        let answer: ProofAnswer = parse(&send("GET", &path, &[], Some(&self.signing_key)).await?)?;
+        Ok(answer.proof)
+    }
+
+    async fn report_witness(&self, alarm: &WitnessAlarm) -> Result<(), TransportError> {
+        let body = serde_json::to_vec(alarm).expect("an alarm serialises");
+        send("POST", WITNESS_REPORT_PATH, &body, Some(&self.signing_key)).await?;
+        Ok(())
+    }
+}
+
+/// The proof in a consistency or inclusion answer (docs/PROTOCOL.md §4.1).
+#[derive(Deserialize)]
+struct ProofAnswer {
+    proof: Vec<LedgerHash>,
 }
 
 #[cfg(test)]

@@ -2,7 +2,8 @@
 //! signing key, which only a browser can hold (the key is a `CryptoKey` object).
 //!
 //! One database, `baton-tablet`, with five object stores, all with out-of-line keys:
-//! - `meta`: the enrollment, the roster, the sealed key, the pull cursor, the last sync time;
+//! - `meta`: the enrollment, the roster, the sealed key, the pull cursor, the last sync time,
+//!   and what the tablet witnessed of the ledger (its kept signed head, proven receipts, alarms);
 //! - `own_events`: this tablet's events by `seq`, as canonical wire JSON, written once with
 //!   `add` so that a `seq` can never be stored twice;
 //! - `receipts`: the server's receipt for each pushed event, by event id;
@@ -27,6 +28,7 @@ use crate::sync::protocol::Receipt;
 use crate::tablet::enrollment::Enrollment;
 use crate::tablet::pin::PinAttempts;
 use crate::tablet::roster::Roster;
+use crate::tablet::witness::WitnessState;
 
 const DB_NAME: &str = "baton-tablet";
 const DB_VERSION: u32 = 1;
@@ -42,6 +44,7 @@ const ROSTER_KEY: &str = "roster";
 const SEALED_KEY_KEY: &str = "signing_key";
 const PULL_CURSOR_KEY: &str = "pull_cursor";
 const LAST_SYNC_KEY: &str = "last_sync_ms";
+const WITNESS_KEY: &str = "witness";
 
 fn unavailable(error: impl std::fmt::Display) -> StoreError {
     StoreError::Unavailable(error.to_string())
@@ -346,5 +349,18 @@ impl EventStore for IdbStore {
     async fn save_last_sync_ms(&self, at_ms: u64) -> Result<(), StoreError> {
         self.put(META, LAST_SYNC_KEY.into(), (at_ms as f64).into())
             .await
+    }
+
+    async fn witness_state(&self) -> Result<WitnessState, StoreError> {
+        self.get_string(META, WITNESS_KEY.into())
+            .await?
+            .map(|json| serde_json::from_str(&json).map_err(corrupt))
+            .transpose()
+            .map(Option::unwrap_or_default)
+    }
+
+    async fn save_witness_state(&self, state: &WitnessState) -> Result<(), StoreError> {
+        let json = serde_json::to_string(state).map_err(write_failed)?;
+        self.put(META, WITNESS_KEY.into(), json.into()).await
     }
 }

@@ -17,6 +17,7 @@ use thiserror::Error;
 use crate::sync::protocol::Receipt;
 use crate::tablet::pin::PinAttempts;
 use crate::tablet::roster::Roster;
+use crate::tablet::witness::WitnessState;
 
 /// Why storage failed. The message is for the screen and for support; it never holds a secret.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -65,6 +66,9 @@ pub trait EventStore {
     ) -> Result<(), StoreError>;
     async fn last_sync_ms(&self) -> Result<Option<u64>, StoreError>;
     async fn save_last_sync_ms(&self, at_ms: u64) -> Result<(), StoreError>;
+    /// What this tablet witnessed of the ledger: the kept head, the proven receipts, alarms.
+    async fn witness_state(&self) -> Result<WitnessState, StoreError>;
+    async fn save_witness_state(&self, state: &WitnessState) -> Result<(), StoreError>;
 }
 
 /// Decodes stored wire JSON; a record that no longer decodes is reported, not skipped, because
@@ -84,6 +88,7 @@ struct MemoryData {
     roster: Option<Roster>,
     pin_attempts: BTreeMap<String, PinAttempts>,
     last_sync_ms: Option<u64>,
+    witness: WitnessState,
 }
 
 /// An in-memory store for tests, which can be told to fail its writes.
@@ -205,6 +210,14 @@ impl EventStore for MemoryStore {
 
     async fn save_last_sync_ms(&self, at_ms: u64) -> Result<(), StoreError> {
         self.write(|data| data.last_sync_ms = Some(at_ms))
+    }
+
+    async fn witness_state(&self) -> Result<WitnessState, StoreError> {
+        Ok(self.data.borrow().witness.clone())
+    }
+
+    async fn save_witness_state(&self, state: &WitnessState) -> Result<(), StoreError> {
+        self.write(|data| data.witness = state.clone())
     }
 }
 

@@ -27,6 +27,8 @@ pub fn SyncStatus() -> impl IntoView {
             .with(|tablet| tablet.as_ref().and_then(|tablet| tablet.last_sync_ms))
     });
     let syncing = Memo::new(move |_| state.sync.with(|sync| sync.syncing));
+    let ledger_alarms = Memo::new(move |_| state.sync.with(|sync| sync.ledger_alarms));
+    let server_behind = Memo::new(move |_| state.sync.with(|sync| sync.server_behind));
     move || {
         (state.phase.get() == Phase::Ready).then(|| {
             view! {
@@ -43,6 +45,21 @@ pub fn SyncStatus() -> impl IntoView {
                         }}
                     </span>
                     {move || syncing.get().then(|| view! { <span class="syncing">{strings::SYNCING}</span> })}
+                    {move || {
+                        (ledger_alarms.get() > 0)
+                            .then(|| {
+                                view! {
+                                    <span class="ledger-alarm" role="alert" data-testid="ledger-alarm">
+                                        {strings::LEDGER_ALARM}
+                                    </span>
+                                }
+                            })
+                    }}
+                    {move || {
+                        server_behind
+                            .get()
+                            .then(|| view! { <span class="refused">{strings::SERVER_BEHIND}</span> })
+                    }}
                     {move || {
                         (refused.get() > 0)
                             .then(|| {

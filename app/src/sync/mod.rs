@@ -5,19 +5,24 @@
 //! - `protocol`: the JSON of the sync routes.
 //! - `scheduler`: when to sync in the browser (start, `online`, after a capture, periodically
 //!   with backoff) and the visible sync state.
+//! - `witness`: the ledger witness step of a round (docs/PROTOCOL.md §3.7).
 //! - `sync_once` (here): one round, written against the `EventStore` and `SyncTransport` traits
 //!   so that it runs in native tests with fakes.
 
 pub mod protocol;
 pub mod scheduler;
+pub mod witness;
 
 use baton_core::event::SignedEvent;
+use baton_core::ledger::{LedgerHash, SignedTreeHead};
 use thiserror::Error;
 
 use crate::browser::store::{EventStore, PulledRecord, StoreError};
 use crate::tablet::roster::Roster;
 use crate::tablet::signature_holds;
+use crate::tablet::witness::WitnessAlarm;
 use protocol::{MAX_PUSH_EVENTS, PULL_PAGE_SIZE, PullPage, Receipt};
+use witness::{WitnessContext, WitnessView};
 
 /// Why talking to the server failed.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -36,12 +41,20 @@ pub enum TransportError {
     BadAnswer(String),
 }
 
-/// The three sync routes, signed by the tablet.
+/// The sync and ledger routes, signed by the tablet.
 #[allow(async_fn_in_trait)]
 pub trait SyncTransport {
     async fn push(&self, events: &[SignedEvent]) -> Result<Vec<Receipt>, TransportError>;
     async fn pull(&self, after: i64, limit: u32) -> Result<PullPage, TransportError>;
     async fn roster(&self) -> Result<Roster, TransportError>;
+    /// The site ledger's newest signed tree head.
+    async fn ledger_head(&self) -> Result<SignedTreeHead, TransportError>;
+    /// The consistency proof between two tree sizes.
+    async fn consistency(&self, from: u64, to: u64) -> Result<Vec<LedgerHash>, TransportError>;
+    /// The inclusion proof of a leaf in the tree of `size` leaves.
+    async fn inclusion(&self, index: u64, size: u64) -> Result<Vec<LedgerHash>, TransportError>;
+    /// Reports a witness alarm with its evidence.
+    async fn report_witness(&self, alarm: &WitnessAlarm) -> Result<(), TransportError>;
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -52,6 +65,9 @@ pub enum SyncError {
     Store(#[from] StoreError),
     #[error("the server sent {got} receipts for {sent} events")]
     ReceiptCount { sent: usize, got: usize },
+    /// The server's signed tree head was refused (wrong site or key): not evidence, an error.
+    #[error("{0}")]
+    Witness(String),
 }
 
 /// What one round did. It is returned even when the round stopped early, so that whatever was
@@ -66,26 +82,36 @@ pub struct SyncOutcome {
     pub n_skipped: usize,
     /// A new roster, stored.
     pub roster: Option<Roster>,
+    /// What the witness step found, when it ran.
+    pub witness: Option<WitnessView>,
     pub result: Result<(), SyncError>,
 }
 
 /// One sync round: push `to_push` in batches, pull from the stored cursor until the server has
 /// no more, and fetch the roster when its version differs from `roster_version`. Every step is
-/// stored before the next one starts.
+/// stored before the next one starts. Last, the tablet witnesses the ledger (§3.7).
 pub async fn sync_once<S: EventStore, T: SyncTransport>(
     store: &S,
     transport: &T,
     to_push: &[SignedEvent],
     roster_version: &str,
+    witness_context: &WitnessContext,
 ) -> SyncOutcome {
     let mut outcome = SyncOutcome {
         receipts: Vec::new(),
         pulled: Vec::new(),
         n_skipped: 0,
         roster: None,
+        witness: None,
         result: Ok(()),
     };
     outcome.result = run(store, transport, to_push, roster_version, &mut outcome).await;
+    if outcome.result.is_ok() {
+        match witness::witness(store, transport, witness_context).await {
+            Ok(view) => outcome.witness = Some(view),
+            Err(error) => outcome.result = Err(error),
+        }
+    }
     outcome
 }
 
@@ -142,27 +168,65 @@ async fn run<S: EventStore, T: SyncTransport>(
 
 #[cfg(test)]
 mod tests {
-    use std::cell::RefCell;
+    use std::cell::{Cell, RefCell};
+
+    use baton_core::ids::{SignerKey, SiteId};
+    use baton_core::ledger::{
+        HashStore, LedgerEntry, MemoryHashStore, TreeHead, consistency_proof, inclusion_proof,
+        leaf_hash,
+    };
+    use ed25519_dalek::SigningKey;
 
     use super::*;
     use crate::browser::store::{MemoryStore, block_on};
     use crate::sync::protocol::{PulledEntry, ReceiptStatus};
     use crate::tablet::roster::tests::roster;
     use crate::tablet::tests::signed_events;
+    use crate::tablet::witness::{AlarmKind, WitnessState};
 
-    /// A server in memory: it stores what is pushed, in order, and pages it out again.
+    const SERVER_SEED: [u8; 32] = [9; 32];
+    const SITE: &str = "SITE-DEMO";
+
+    fn context() -> WitnessContext {
+        WitnessContext {
+            site_id: SITE.to_owned(),
+            server_key: SignerKey::from_signing_key(&SigningKey::from_bytes(&SERVER_SEED)),
+            now_ms: 1_764_000_000_000,
+        }
+    }
+
+    fn sign_head(tree: &MemoryHashStore) -> SignedTreeHead {
+        let signing_key = SigningKey::from_bytes(&SERVER_SEED);
+        TreeHead {
+            log_id: SiteId::new(SITE).unwrap(),
+            tree_size: tree.size(),
+            root_hash: tree.root(),
+            timestamp_ms: 1_764_000_000_000,
+            key_id: SignerKey::from_signing_key(&signing_key),
+        }
+        .sign(&signing_key)
+        .unwrap()
+    }
+
+    /// A server in memory: it stores what is pushed, in order, pages it out again, and keeps
+    /// the site's ledger of what it stored, as the real server does.
     struct FakeServer {
         events: RefCell<Vec<SignedEvent>>,
+        ledger: RefCell<MemoryHashStore>,
         push_sizes: RefCell<Vec<usize>>,
         roster: Roster,
         roster_fetches: RefCell<usize>,
         offline: bool,
+        /// Serve heads and proofs of a ledger whose first entry was rewritten.
+        rewritten: Cell<bool>,
+        reports: RefCell<Vec<WitnessAlarm>>,
     }
 
     impl FakeServer {
         fn new() -> FakeServer {
             FakeServer {
                 events: RefCell::new(Vec::new()),
+                ledger: RefCell::new(MemoryHashStore::new()),
                 push_sizes: RefCell::new(Vec::new()),
                 roster: Roster {
                     version: "v2".to_owned(),
@@ -170,7 +234,23 @@ mod tests {
                 },
                 roster_fetches: RefCell::new(0),
                 offline: false,
+                rewritten: Cell::new(false),
+                reports: RefCell::new(Vec::new()),
             }
+        }
+
+        /// The ledger as served: the true one, or one with its first leaf replaced.
+        fn served_ledger(&self) -> MemoryHashStore {
+            let ledger = self.ledger.borrow();
+            if !self.rewritten.get() {
+                return ledger.clone();
+            }
+            let mut rewritten = MemoryHashStore::new();
+            rewritten.append(leaf_hash(b"a rewritten first entry"));
+            for index in 1..ledger.size() {
+                rewritten.append(ledger.node(0, index).unwrap());
+            }
+            rewritten
         }
     }
 
@@ -188,6 +268,12 @@ mod tests {
                     let duplicate = stored.contains(event);
                     if !duplicate {
                         stored.push(event.clone());
+                        let entry = LedgerEntry::Event {
+                            event: Box::new(event.clone()),
+                            server_seq: stored.len() as u64,
+                            received_at_ms: 1,
+                        };
+                        self.ledger.borrow_mut().append(entry.leaf_hash().unwrap());
                     }
                     Receipt {
                         index,
@@ -229,6 +315,27 @@ mod tests {
             *self.roster_fetches.borrow_mut() += 1;
             Ok(self.roster.clone())
         }
+
+        async fn ledger_head(&self) -> Result<SignedTreeHead, TransportError> {
+            Ok(sign_head(&self.served_ledger()))
+        }
+
+        async fn consistency(&self, from: u64, to: u64) -> Result<Vec<LedgerHash>, TransportError> {
+            Ok(consistency_proof(&self.served_ledger(), from, to).unwrap())
+        }
+
+        async fn inclusion(
+            &self,
+            index: u64,
+            size: u64,
+        ) -> Result<Vec<LedgerHash>, TransportError> {
+            Ok(inclusion_proof(&self.served_ledger(), index, size).unwrap())
+        }
+
+        async fn report_witness(&self, alarm: &WitnessAlarm) -> Result<(), TransportError> {
+            self.reports.borrow_mut().push(alarm.clone());
+            Ok(())
+        }
     }
 
     #[test]
@@ -236,7 +343,7 @@ mod tests {
         let store = MemoryStore::new();
         let server = FakeServer::new();
         let events = signed_events(1_001);
-        let outcome = block_on(sync_once(&store, &server, &events, "v2"));
+        let outcome = block_on(sync_once(&store, &server, &events, "v2", &context()));
         outcome.result.unwrap();
         assert_eq!(*server.push_sizes.borrow(), [500, 500, 1]);
         let receipts = block_on(store.receipts()).unwrap();
@@ -259,7 +366,7 @@ mod tests {
     fn a_new_roster_version_fetches_and_stores_the_roster() {
         let store = MemoryStore::new();
         let server = FakeServer::new();
-        let outcome = block_on(sync_once(&store, &server, &[], "v1"));
+        let outcome = block_on(sync_once(&store, &server, &[], "v1", &context()));
         outcome.result.unwrap();
         assert_eq!(*server.roster_fetches.borrow(), 1);
         assert_eq!(
@@ -277,10 +384,10 @@ mod tests {
         let store = MemoryStore::new();
         let server = FakeServer::new();
         let events = signed_events(3);
-        block_on(sync_once(&store, &server, &events[..2], "v2"))
+        block_on(sync_once(&store, &server, &events[..2], "v2", &context()))
             .result
             .unwrap();
-        let outcome = block_on(sync_once(&store, &server, &events[2..], "v2"));
+        let outcome = block_on(sync_once(&store, &server, &events[2..], "v2", &context()));
         outcome.result.unwrap();
         assert_eq!(outcome.pulled, events[2..]);
     }
@@ -318,6 +425,22 @@ mod tests {
         async fn roster(&self) -> Result<Roster, TransportError> {
             Err(TransportError::Unreachable("not needed".to_owned()))
         }
+
+        async fn ledger_head(&self) -> Result<SignedTreeHead, TransportError> {
+            Ok(sign_head(&MemoryHashStore::new()))
+        }
+
+        async fn consistency(&self, _: u64, _: u64) -> Result<Vec<LedgerHash>, TransportError> {
+            Ok(Vec::new())
+        }
+
+        async fn inclusion(&self, _: u64, _: u64) -> Result<Vec<LedgerHash>, TransportError> {
+            Ok(Vec::new())
+        }
+
+        async fn report_witness(&self, _: &WitnessAlarm) -> Result<(), TransportError> {
+            Ok(())
+        }
     }
 
     #[test]
@@ -325,7 +448,7 @@ mod tests {
         let store = MemoryStore::new();
         let good = signed_events(1).remove(0);
         let server = TamperedServer { good: good.clone() };
-        let outcome = block_on(sync_once(&store, &server, &[], "v2"));
+        let outcome = block_on(sync_once(&store, &server, &[], "v2", &context()));
         outcome.result.unwrap();
         assert_eq!(outcome.pulled, [good]);
         assert_eq!(outcome.n_skipped, 2);
@@ -340,12 +463,90 @@ mod tests {
             offline: true,
             ..FakeServer::new()
         };
-        let outcome = block_on(sync_once(&store, &server, &signed_events(2), "v2"));
+        let outcome = block_on(sync_once(
+            &store,
+            &server,
+            &signed_events(2),
+            "v2",
+            &context(),
+        ));
         assert!(matches!(
             outcome.result,
             Err(SyncError::Transport(TransportError::Unreachable(_)))
         ));
         assert!(block_on(store.receipts()).unwrap().is_empty());
         assert_eq!(block_on(store.pull_cursor()).unwrap(), 0);
+    }
+
+    #[test]
+    fn the_tablet_keeps_a_verified_head_and_proves_its_own_events_included() {
+        let store = MemoryStore::new();
+        let server = FakeServer::new();
+        let events = signed_events(30);
+        let outcome = block_on(sync_once(&store, &server, &events[..10], "v2", &context()));
+        outcome.result.unwrap();
+        let view = outcome.witness.unwrap();
+        assert_eq!(view.state.head.as_ref().unwrap().head.tree_size, 10);
+        assert_eq!(view.state.proven_below_leaf, 10);
+        assert!(view.state.alarms.is_empty());
+        // The log grows: the new head is adopted through a consistency proof, and the proofs of
+        // inclusion go on, at most 20 per round.
+        let outcome = block_on(sync_once(&store, &server, &events[10..], "v2", &context()));
+        let view = outcome.witness.unwrap();
+        assert_eq!(view.state.head.as_ref().unwrap().head.tree_size, 30);
+        assert_eq!(view.state.proven_below_leaf, 30);
+        assert!(server.reports.borrow().is_empty());
+        assert_eq!(block_on(store.witness_state()).unwrap(), view.state);
+    }
+
+    #[test]
+    fn a_rewritten_history_raises_one_alarm_keeps_both_heads_and_reports_it() {
+        let store = MemoryStore::new();
+        let server = FakeServer::new();
+        let events = signed_events(6);
+        block_on(sync_once(&store, &server, &events[..3], "v2", &context()))
+            .result
+            .unwrap();
+        let kept = block_on(store.witness_state()).unwrap().head.unwrap();
+        server.rewritten.set(true);
+        let outcome = block_on(sync_once(&store, &server, &events[3..], "v2", &context()));
+        outcome.result.unwrap();
+        let state = outcome.witness.unwrap().state;
+        assert_eq!(state.head.as_ref(), Some(&kept), "the old head is kept");
+        assert_eq!(state.alarms.len(), 1);
+        let alarm = &state.alarms[0];
+        assert_eq!(alarm.kind, AlarmKind::Inconsistent);
+        assert_eq!(alarm.kept, kept);
+        assert_eq!(alarm.offered.head.tree_size, 6);
+        assert!(alarm.reported);
+        assert_eq!(server.reports.borrow().len(), 1);
+        // The same lie again adds no second alarm and no second report.
+        block_on(sync_once(&store, &server, &[], "v2", &context()))
+            .result
+            .unwrap();
+        assert_eq!(block_on(store.witness_state()).unwrap().alarms.len(), 1);
+        assert_eq!(server.reports.borrow().len(), 1);
+    }
+
+    #[test]
+    fn a_head_signed_by_another_key_fails_the_round_and_changes_nothing() {
+        let store = MemoryStore::new();
+        let server = FakeServer::new();
+        let stranger = WitnessContext {
+            server_key: SignerKey::from_signing_key(&SigningKey::from_bytes(&[4; 32])),
+            ..context()
+        };
+        let outcome = block_on(sync_once(
+            &store,
+            &server,
+            &signed_events(1),
+            "v2",
+            &stranger,
+        ));
+        assert!(matches!(outcome.result, Err(SyncError::Witness(_))));
+        assert_eq!(
+            block_on(store.witness_state()).unwrap(),
+            WitnessState::default()
+        );
     }
 }

@@ -9,7 +9,10 @@ use leptos::task::spawn_local;
 use wasm_bindgen::JsValue;
 use wasm_bindgen_futures::JsFuture;
 
+use baton_core::ids::SignerKey;
+
 use super::sync_once;
+use super::witness::WitnessContext;
 use crate::browser::clock::now_ms;
 use crate::browser::http::HttpTransport;
 use crate::browser::store::EventStore;
@@ -93,20 +96,34 @@ async fn round(state: AppState) -> bool {
     let Some(store) = state.store() else {
         return false;
     };
-    let Some((to_push, roster_version, signing_key)) = state.tablet.with_untracked(|tablet| {
-        tablet.as_ref().map(|tablet| {
-            (
+    let Some((to_push, roster_version, signing_key, witness_context)) =
+        state.tablet.with_untracked(|tablet| {
+            let tablet = tablet.as_ref()?;
+            let server_key = SignerKey::from_hex(&tablet.enrollment.server_public_key).ok()?;
+            Some((
                 tablet.to_push(),
                 tablet.roster.version.clone(),
                 tablet.signing_key().clone(),
-            )
+                WitnessContext {
+                    site_id: tablet.enrollment.site_id.clone(),
+                    server_key,
+                    now_ms: now_ms(),
+                },
+            ))
         })
-    }) else {
+    else {
         return false;
     };
     state.sync.update(|sync| sync.syncing = true);
     let transport = HttpTransport { signing_key };
-    let outcome = sync_once(&store, &transport, &to_push, &roster_version).await;
+    let outcome = sync_once(
+        &store,
+        &transport,
+        &to_push,
+        &roster_version,
+        &witness_context,
+    )
+    .await;
     let finished_ms = now_ms();
     let succeeded = outcome.result.is_ok();
     if succeeded {
@@ -128,6 +145,10 @@ async fn round(state: AppState) -> bool {
         sync.syncing = false;
         sync.last_error = outcome.result.err().map(|error| error.to_string());
         sync.n_skipped += outcome.n_skipped;
+        if let Some(witness) = &outcome.witness {
+            sync.ledger_alarms = witness.state.alarms.len();
+            sync.server_behind = witness.server_behind;
+        }
     });
     succeeded
 }

@@ -17,6 +17,7 @@ pub mod enrollment;
 pub mod pin;
 pub mod roster;
 pub mod shift;
+pub mod witness;
 
 use std::collections::BTreeMap;
 

@@ -7,7 +7,7 @@ use axum::extract::{FromRequest, FromRequestParts, Query, Request, State};
 use axum::http::StatusCode;
 use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
-use baton_core::ledger::{LedgerHash, MemoryHashStore, inclusion_proof};
+use baton_core::ledger::{LedgerHash, MemoryHashStore, SignedTreeHead, inclusion_proof};
 use baton_core::request::HEADER_KEY;
 use serde::Deserialize;
 
@@ -292,4 +292,138 @@ pub async fn export(
         "tree_head": head,
         "entries": entries,
     })))
+}
+
+/// A tablet's witness alarm (docs/PROTOCOL.md §3.7, §4.3): two signed heads that contradict each
+/// other, with the proof that failed.
+#[derive(Debug, Deserialize)]
+pub struct WitnessReport {
+    kind: WitnessAlarmKind,
+    kept: SignedTreeHead,
+    offered: SignedTreeHead,
+    #[serde(default)]
+    proof: Vec<LedgerHash>,
+    #[serde(default)]
+    leaf_index: Option<u64>,
+    detail: String,
+    raised_at_ms: u64,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+enum WitnessAlarmKind {
+    Fork,
+    Inconsistent,
+    MissingEntry,
+}
+
+/// The longest proof a report may carry: one hash per level of a tree of 2^64 leaves, twice.
+const MAX_REPORT_PROOF: usize = 128;
+/// The longest detail kept from a report.
+const MAX_REPORT_DETAIL_CHARS: usize = 500;
+
+fn not_evidence(message: impl Into<String>) -> ApiError {
+    ApiError::new(StatusCode::BAD_REQUEST, "not_evidence", message)
+}
+
+/// Records a tablet's witness alarm in the ledger after checking that it is evidence: both heads
+/// carry this server's signature for the tablet's site, and they do contradict each other (or,
+/// for a missing entry, the proof does not include the event). Forged or self-consistent heads
+/// are refused, so a tablet cannot fill the ledger with noise.
+pub async fn witness_report(
+    State(state): State<AppState>,
+    request: SignedByTablet,
+) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
+    let report: WitnessReport = serde_json::from_slice(&request.body).map_err(|error| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "bad_witness_report",
+            error.to_string(),
+        )
+    })?;
+    if report.proof.len() > MAX_REPORT_PROOF {
+        return Err(not_evidence(format!(
+            "A proof has at most {MAX_REPORT_PROOF} hashes."
+        )));
+    }
+    let site_id = &request.tablet.site_id;
+    let server_key = state.server_key.public_key();
+    for (name, head) in [("kept", &report.kept), ("offered", &report.offered)] {
+        if head.head.log_id.as_str() != site_id {
+            return Err(not_evidence(format!(
+                "The {name} head is not of this tablet's site."
+            )));
+        }
+        head.verify(server_key).map_err(|error| {
+            not_evidence(format!(
+                "The {name} head is not signed by this server: {error}"
+            ))
+        })?;
+    }
+    let (kept, offered) = (&report.kept.head, &report.offered.head);
+    let contradicts = match report.kind {
+        WitnessAlarmKind::Fork => {
+            kept.tree_size == offered.tree_size && kept.root_hash != offered.root_hash
+        }
+        WitnessAlarmKind::Inconsistent => {
+            let (old, new) = if kept.tree_size <= offered.tree_size {
+                (kept, offered)
+            } else {
+                (offered, kept)
+            };
+            old.tree_size != new.tree_size
+                && baton_core::ledger::verify_consistency(
+                    old.tree_size,
+                    new.tree_size,
+                    &old.root_hash,
+                    &new.root_hash,
+                    &report.proof,
+                )
+                .is_err()
+        }
+        // The server cannot recompute the tablet's leaf without the event; the signed head and
+        // the leaf index are recorded for the investigation.
+        WitnessAlarmKind::MissingEntry => {
+            report.leaf_index.is_some_and(|leaf| leaf < kept.tree_size)
+        }
+    };
+    if !contradicts {
+        return Err(not_evidence(
+            "These heads and this proof do not contradict each other.",
+        ));
+    }
+    let detail: String = report
+        .detail
+        .chars()
+        .take(MAX_REPORT_DETAIL_CHARS)
+        .collect();
+    let leaf_index = ledger::record_governance(
+        state.storage.as_ref(),
+        site_id,
+        serde_json::json!({
+            "type": "witness_alarm",
+            "tablet_id": request.tablet.tablet_id,
+            "kind": report.kind,
+            "kept": report.kept,
+            "offered": report.offered,
+            "leaf_index": report.leaf_index,
+            "detail": detail,
+            "raised_at_ms": report.raised_at_ms,
+        }),
+        &format!("tablet:{}", request.tablet.tablet_id),
+        now_ms(),
+    )
+    .await?;
+    tracing::error!(
+        tablet_id = request.tablet.tablet_id,
+        site_id,
+        kind = ?report.kind,
+        kept_size = kept.tree_size,
+        offered_size = offered.tree_size,
+        "ALARM: a tablet holds signed tree heads that contradict each other"
+    );
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(serde_json::json!({ "recorded": true, "ledger_leaf": leaf_index })),
+    ))
 }

@@ -141,6 +141,10 @@ pub fn app(state: AppState) -> Router {
         .route("/api/v1/ledger/consistency", get(ledger::consistency))
         .route("/api/v1/ledger/entries", get(ledger::entries))
         .route("/api/v1/ledger/export", get(ledger::export))
+        .route(
+            "/api/v1/ledger/witness-reports",
+            post(ledger::witness_report),
+        )
         .route("/api/v1/tokens", post(tokens::issue))
         .route("/oauth/introspect", post(tokens::introspect))
         .route("/.well-known/jwks.json", get(jwks))

@@ -352,3 +352,91 @@ async fn ledger_entries_reach_a_syslog_collector_once_each_and_resume_after_a_re
         );
     }
 }
+
+/// A head of the site signed with `seed`, over an arbitrary root.
+fn forged_head(site: &str, tree_size: u64, root_byte: u8, seed: [u8; 32]) -> SignedTreeHead {
+    let signing_key = ed25519_dalek::SigningKey::from_bytes(&seed);
+    baton_core::ledger::TreeHead {
+        log_id: baton_core::ids::SiteId::new(site).unwrap(),
+        tree_size,
+        root_hash: LedgerHash([root_byte; 32]),
+        timestamp_ms: baton_server::sync::now_ms(),
+        key_id: SignerKey::from_signing_key(&signing_key),
+    }
+    .sign(&signing_key)
+    .unwrap()
+}
+
+#[tokio::test]
+async fn a_tablets_witness_alarm_is_ledgered_only_when_it_is_evidence() {
+    for backend in support::every_backend().await {
+        let server = tablet::serve(backend.storage.clone()).await;
+        let manager = tablet::sign_in_manager(&server).await;
+        let tablet = SimTablet::enroll(&server, &manager, 61).await;
+        let current = head(&tablet).await;
+        let site = current.head.log_id.as_str().to_owned();
+        let report = |kind: &str, kept: &SignedTreeHead, offered: &SignedTreeHead| {
+            serde_json::to_vec(&serde_json::json!({
+                "kind": kind, "kept": kept, "offered": offered, "proof": [],
+                "detail": "two roots for one size", "raised_at_ms": 1, "reported": false
+            }))
+            .unwrap()
+        };
+        let post =
+            |body: Vec<u8>| tablet.request(Method::POST, "/api/v1/ledger/witness-reports", body);
+
+        // Two heads of one size with different roots, both signed by this server: a fork.
+        let server_seed = [9; 32];
+        let first = forged_head(&site, 5, 1, server_seed);
+        let second = forged_head(&site, 5, 2, server_seed);
+        let response = post(report("fork", &first, &second)).await;
+        assert_eq!(response.status(), 202);
+        let entries = get(&tablet, "/api/v1/ledger/entries?from=0")
+            .await
+            .text()
+            .await
+            .unwrap();
+        let alarm: Value = entries
+            .lines()
+            .map(|line| serde_json::from_str::<Value>(line).unwrap())
+            .find(|line| line["entry"]["action"]["type"] == "witness_alarm")
+            .expect("the alarm is in the ledger");
+        assert_eq!(
+            alarm["entry"]["action"]["tablet_id"],
+            tablet.tablet_id.as_str()
+        );
+        assert_eq!(alarm["entry"]["action"]["kind"], "fork");
+        assert_eq!(alarm["entry"]["by"], format!("tablet:{}", tablet.tablet_id));
+
+        let mut empty_head = forged_head(&site, 0, 0, server_seed);
+        empty_head.head.root_hash = baton_core::ledger::empty_root();
+        let empty_head = empty_head
+            .head
+            .sign(&ed25519_dalek::SigningKey::from_bytes(&server_seed))
+            .unwrap();
+        // Not evidence: heads that agree, a head signed by another key, a head of another site.
+        let refusals = [
+            report("fork", &first, &first),
+            report("fork", &first, &forged_head(&site, 5, 2, [4; 32])),
+            report(
+                "fork",
+                &first,
+                &forged_head("SITE-OTHER", 5, 2, server_seed),
+            ),
+            // Sizes differ, but a consistency proof from the empty tree is trivially fine.
+            report("inconsistent", &empty_head, &first),
+        ];
+        for body in refusals {
+            let response = post(body).await;
+            assert_eq!(response.status(), 400);
+            let error: Value = response.json().await.unwrap();
+            assert!(
+                ["not_evidence", "bad_witness_report"]
+                    .contains(&error["error"]["code"].as_str().unwrap()),
+                "{error}"
+            );
+        }
+        let response = post(b"{\"kind\":\"rumour\"}".to_vec()).await;
+        assert_eq!(response.status(), 400);
+    }
+}
