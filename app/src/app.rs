@@ -10,6 +10,7 @@ use crate::pages::dashboard::{
 };
 use crate::pages::{
     board::Board, check_in::CheckIn, enroll::Enroll, home::Home, not_found::NotFound,
+    report::Report, transfer::Transfer,
 };
 use crate::state::AppState;
 use crate::strings;
@@ -35,6 +36,14 @@ pub fn App() -> impl IntoView {
                     <Route
                         path=path!("/check-in")
                         view=|| view! { <RequireEnrolled><CheckIn /></RequireEnrolled> }
+                    />
+                    <Route
+                        path=path!("/transfer")
+                        view=|| view! { <RequireEnrolled><Transfer /></RequireEnrolled> }
+                    />
+                    <Route
+                        path=path!("/report")
+                        view=|| view! { <RequireEnrolled><Report /></RequireEnrolled> }
                     />
                     <Route
                         path=path!("/board")

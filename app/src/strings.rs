@@ -26,6 +26,8 @@ pub const NAV_LABEL: &str = "Tasks";
 pub const NAV_CHECK_OUT: &str = "Check out";
 pub const NAV_CHECK_IN: &str = "Check in";
 pub const NAV_BOARD: &str = "Ward board";
+pub const NAV_TRANSFER: &str = "Hand over";
+pub const NAV_REPORT: &str = "Missing / found";
 
 // Enrollment.
 pub const ENROLL_HEADING: &str = "Enroll this tablet";
@@ -136,6 +138,37 @@ pub const RETURNED_BY: &str = "Returned by";
 
 pub fn checked_in(tag: &str, name: &str, time: &str) -> String {
     format!("{tag} checked in by {name} at {time}.")
+}
+
+// Transfer.
+pub const TRANSFER_HEADING: &str = "Hand a device to a colleague";
+pub const HANDED_BY: &str = "Handed over by (the person who has it)";
+pub const NEXT: &str = "Next";
+pub const TRANSFER_BUTTON: &str = "Hand over";
+pub const SAME_PERSON: &str =
+    "The same person cannot hand a device to themselves. Scan the colleague's badge.";
+pub const GIVER_NOT_HOLDER: &str = "As far as this tablet knows this person does not hold the device; the handover will be recorded and flagged for the manager.";
+
+pub fn transferred(tag: &str, from: &str, to: &str, time: &str) -> String {
+    format!("{tag} handed from {from} to {to} at {time}.")
+}
+
+// Missing and found.
+pub const REPORT_HEADING: &str = "Report a device missing or found";
+pub const REPORT_KIND_LEGEND: &str = "What happened";
+pub const REPORT_MISSING: &str = "It is missing";
+pub const REPORT_FOUND: &str = "It was found here";
+pub const REPORTED_BY: &str = "Reported by";
+pub const REPORT_NOTE: &str = "Where it was last seen or found (optional)";
+pub const REPORT_MISSING_BUTTON: &str = "Report missing";
+pub const REPORT_FOUND_BUTTON: &str = "Report found";
+
+pub fn reported_missing(tag: &str, name: &str, time: &str) -> String {
+    format!("{tag} reported missing by {name} at {time}. The manager's dashboard shows it now.")
+}
+
+pub fn reported_found(tag: &str, name: &str, time: &str) -> String {
+    format!("{tag} reported found by {name} at {time}.")
 }
 
 // Sync.

@@ -324,3 +324,73 @@ test("a person deactivated on the server is refused once the tablet has synced t
     await manager.api.dispose();
   }
 });
+
+test("a device is handed from one nurse to another, then reported missing and found", async ({
+  page,
+  baseURL,
+}) => {
+  test.setTimeout(90_000);
+  const manager = await signInManager(baseURL!);
+  await enroll(page, await enrollmentCode(manager));
+  const first = person("S-0004");
+  const second = person("S-0005");
+
+  await scan(page, "Device asset tag", "BT-10007");
+  await scan(page, "Staff badge", first.badge);
+  await typePin(page, first.pin);
+  await expect(page.getByTestId("confirmation")).toContainText(`BT-10007 checked out to ${first.name}`);
+
+  // The handover: the holder, then the colleague, each with badge and PIN.
+  await page.getByRole("link", { name: "Hand over" }).click();
+  await expect(page.getByRole("heading", { level: 1 })).toHaveText("Hand a device to a colleague");
+  await scan(page, "Device asset tag", "BT-10007");
+  await expect(page.getByTestId("device-card")).toContainText(`Held by ${first.name}`);
+  await scan(page, "Staff badge", first.badge);
+  await typePin(page, first.pin);
+  await expect(page.getByTestId("transfer-from")).toContainText(first.name);
+  // Handing it to oneself is refused and records nothing.
+  await scan(page, "Staff badge", first.badge);
+  await typePin(page, first.pin);
+  await expect(page.getByRole("alert")).toHaveText(
+    "The same person cannot hand a device to themselves. Scan the colleague's badge.",
+  );
+  await scan(page, "Staff badge", second.badge);
+  await typePin(page, second.pin);
+  await expect(page.getByTestId("confirmation")).toContainText(
+    `BT-10007 handed from ${first.name} to ${second.name} at`,
+  );
+  await page.screenshot({ path: `${screens}/transfer.png`, fullPage: true });
+
+  // Missing, then found on this ward.
+  await page.getByRole("link", { name: "Missing / found" }).click();
+  await expect(page.getByRole("heading", { level: 1 })).toHaveText("Report a device missing or found");
+  await scan(page, "Device asset tag", "BT-10008");
+  await page.getByLabel("Where it was last seen or found (optional)").fill("last seen in bay 4");
+  await page.getByLabel("Staff badge", { exact: true }).click();
+  await scan(page, "Staff badge", first.badge);
+  await typePin(page, first.pin);
+  await expect(page.getByTestId("confirmation")).toContainText(`BT-10008 reported missing by ${first.name}`);
+  await page.getByRole("link", { name: "Ward board" }).click();
+  await expect(page.getByTestId("board-row-BT-10008")).toContainText("Missing");
+  await expect(page.getByTestId("board-row-BT-10007")).toContainText(second.name);
+
+  await page.getByRole("link", { name: "Missing / found" }).click();
+  await page.getByLabel("It was found here").check();
+  await page.getByLabel("Device asset tag", { exact: true }).click();
+  await scan(page, "Device asset tag", "BT-10008");
+  await page.getByLabel("Staff badge", { exact: true }).click();
+  await scan(page, "Staff badge", second.badge);
+  await typePin(page, second.pin);
+  await expect(page.getByTestId("confirmation")).toContainText(`BT-10008 reported found by ${second.name}`);
+
+  // The server has all four, in order, once the tablet has synced.
+  await expect(page.getByTestId("pending-count")).toHaveText("0", { timeout: 30_000 });
+  const handed = await (await manager.api.get("/api/v1/dashboard/devices/D-0007/timeline")).json();
+  expect(handed.entries.map((entry: any) => entry.body_type)).toEqual(["check_out", "transfer"]);
+  expect(handed.entries[1].body.from.staff).toBe(first.staffId);
+  expect(handed.entries[1].body.to.staff).toBe(second.staffId);
+  const lost = await (await manager.api.get("/api/v1/dashboard/devices/D-0008/timeline")).json();
+  expect(lost.entries.map((entry: any) => entry.body_type)).toEqual(["report_missing", "report_found"]);
+  expect(lost.entries[0].body.note).toBe("last seen in bay 4");
+  await manager.api.dispose();
+});

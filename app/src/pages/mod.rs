@@ -5,3 +5,5 @@ pub mod dashboard;
 pub mod enroll;
 pub mod home;
 pub mod not_found;
+pub mod report;
+pub mod transfer;

@@ -103,6 +103,22 @@ pub fn holders(roster: &Roster, replica: &Replica, device_id: &str) -> Option<(V
     Some((names, since_ms))
 }
 
+/// The staff numbers of whoever holds a device, as far as this tablet's records go.
+pub fn custodian_ids(replica: &Replica, device_id: &str) -> Vec<String> {
+    DeviceId::new(device_id)
+        .ok()
+        .and_then(|device| {
+            replica.custody().device(&device).map(|custody| {
+                custody
+                    .custodians()
+                    .into_iter()
+                    .map(|staff| staff.as_str().to_owned())
+                    .collect()
+            })
+        })
+        .unwrap_or_default()
+}
+
 /// The board at `now_ms`: the registry's devices in asset-tag order, then any device the events
 /// name that the registry does not.
 pub fn board_rows(roster: &Roster, replica: &Replica, now_ms: u64) -> Vec<BoardRow> {

@@ -1,5 +1,6 @@
-//! The bodies of the two handoffs the tablet captures: a check-out and a check-in, each naming
-//! the person by staff number with the way they proved who they were (badge and PIN).
+//! The bodies of the handoffs the tablet captures: check-out, check-in, transfer, and reports of
+//! a missing or found device, each naming people by staff number with the way they proved who
+//! they were (badge and PIN).
 
 use baton_core::body::{AuthMethod, Body, Checklist, DeviceCondition, MAX_NOTE_CHARS, PersonAuth};
 use baton_core::ids::{DeviceId, StaffId, WardId};
@@ -12,6 +13,21 @@ pub enum CaptureError {
     BadIdentifier(String),
     #[error("the note is {chars} characters long; the most is {max}")]
     NoteTooLong { chars: usize, max: usize },
+    #[error("a transfer needs two different people")]
+    SamePerson,
+}
+
+/// A trimmed note, `None` when empty, refused when longer than the signed format allows.
+fn optional_note(note: &str) -> Result<Option<String>, CaptureError> {
+    let note = note.trim();
+    let chars = note.chars().count();
+    if chars > MAX_NOTE_CHARS {
+        return Err(CaptureError::NoteTooLong {
+            chars,
+            max: MAX_NOTE_CHARS,
+        });
+    }
+    Ok((!note.is_empty()).then(|| note.to_owned()))
 }
 
 /// What the nurse confirms when handing a device back.
@@ -24,19 +40,26 @@ pub struct ReturnChecklist {
     pub note: String,
 }
 
+fn bad(error: baton_core::ids::IdentifierError) -> CaptureError {
+    CaptureError::BadIdentifier(error.to_string())
+}
+
+/// A person who gave badge and PIN at this tablet.
+fn badge_pin(staff_id: &str) -> Result<PersonAuth, CaptureError> {
+    Ok(PersonAuth {
+        staff: StaffId::new(staff_id).map_err(bad)?,
+        method: AuthMethod::BadgePin,
+    })
+}
+
 fn identifiers(
     device_id: &str,
     staff_id: &str,
     ward_id: &str,
 ) -> Result<(DeviceId, PersonAuth, WardId), CaptureError> {
-    let bad =
-        |error: baton_core::ids::IdentifierError| CaptureError::BadIdentifier(error.to_string());
     Ok((
         DeviceId::new(device_id).map_err(bad)?,
-        PersonAuth {
-            staff: StaffId::new(staff_id).map_err(bad)?,
-            method: AuthMethod::BadgePin,
-        },
+        badge_pin(staff_id)?,
         WardId::new(ward_id).map_err(bad)?,
     ))
 }
@@ -67,14 +90,7 @@ pub fn check_in_body(
     checklist: &ReturnChecklist,
 ) -> Result<Body, CaptureError> {
     let (device, returned_by, ward) = identifiers(device_id, staff_id, ward_id)?;
-    let note = checklist.note.trim();
-    let chars = note.chars().count();
-    if chars > MAX_NOTE_CHARS {
-        return Err(CaptureError::NoteTooLong {
-            chars,
-            max: MAX_NOTE_CHARS,
-        });
-    }
+    let note = optional_note(&checklist.note)?;
     Ok(Body::CheckIn {
         device,
         returned_by,
@@ -84,7 +100,54 @@ pub fn check_in_body(
             local_data_wiped: checklist.local_data_wiped,
             condition: checklist.condition,
         },
-        note: (!note.is_empty()).then(|| note.to_owned()),
+        note,
+    })
+}
+
+/// A device handed from one person to another on this tablet's ward, both with badge and PIN.
+pub fn transfer_body(
+    device_id: &str,
+    from_staff: &str,
+    to_staff: &str,
+    ward_id: &str,
+    shift: Option<String>,
+) -> Result<Body, CaptureError> {
+    if from_staff == to_staff {
+        return Err(CaptureError::SamePerson);
+    }
+    let (device, from, ward) = identifiers(device_id, from_staff, ward_id)?;
+    Ok(Body::Transfer {
+        device,
+        from,
+        to: badge_pin(to_staff)?,
+        ward,
+        shift,
+        expected_return_ms: None,
+    })
+}
+
+/// A device reported missing by the person who noticed, with what they know.
+pub fn missing_body(device_id: &str, staff_id: &str, note: &str) -> Result<Body, CaptureError> {
+    Ok(Body::ReportMissing {
+        device: DeviceId::new(device_id).map_err(bad)?,
+        reported_by: badge_pin(staff_id)?,
+        note: optional_note(note)?,
+    })
+}
+
+/// A device found on this tablet's ward.
+pub fn found_body(
+    device_id: &str,
+    staff_id: &str,
+    ward_id: &str,
+    note: &str,
+) -> Result<Body, CaptureError> {
+    let (device, found_by, ward) = identifiers(device_id, staff_id, ward_id)?;
+    Ok(Body::ReportFound {
+        device,
+        found_by,
+        ward,
+        note: optional_note(note)?,
     })
 }
 
@@ -141,5 +204,43 @@ mod tests {
                 max: MAX_NOTE_CHARS
             })
         );
+    }
+
+    #[test]
+    fn a_transfer_names_both_people_and_refuses_one_person_twice() {
+        let body = transfer_body("D-0001", "S-0001", "S-0002", "W-4E", None).unwrap();
+        let json = serde_json::to_value(&body).unwrap();
+        assert_eq!(json["type"], "transfer");
+        assert_eq!(
+            json["from"],
+            serde_json::json!({"staff": "S-0001", "method": "badge_pin"})
+        );
+        assert_eq!(
+            json["to"],
+            serde_json::json!({"staff": "S-0002", "method": "badge_pin"})
+        );
+        assert_eq!(
+            transfer_body("D-0001", "S-0001", "S-0001", "W-4E", None),
+            Err(CaptureError::SamePerson)
+        );
+    }
+
+    #[test]
+    fn missing_and_found_carry_the_reporter_and_an_optional_note() {
+        let missing =
+            serde_json::to_value(missing_body("D-0001", "S-0003", " last seen bay 4 ").unwrap())
+                .unwrap();
+        assert_eq!(missing["type"], "report_missing");
+        assert_eq!(missing["reported_by"]["staff"], "S-0003");
+        assert_eq!(missing["note"], "last seen bay 4");
+        let found =
+            serde_json::to_value(found_body("D-0001", "S-0003", "W-4E", "").unwrap()).unwrap();
+        assert_eq!(found["type"], "report_found");
+        assert_eq!(found["ward"], "W-4E");
+        assert!(found.get("note").is_none());
+        assert!(matches!(
+            missing_body("D-0001", "S-0003", &"x".repeat(MAX_NOTE_CHARS + 1)),
+            Err(CaptureError::NoteTooLong { .. })
+        ));
     }
 }
