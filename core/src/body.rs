@@ -22,6 +22,10 @@ pub enum AuthMethod {
     BadgePin,
     PinOnly,
     BreakGlass,
+    /// A manager signed in to the dashboard with a password session, not at a tablet. Only the
+    /// authority (the server) may sign an event naming a person authenticated this way: a
+    /// tablet never sees the session, so from a tablet the claim would be unfounded.
+    Dashboard,
 }
 
 /// A person named in an event, by staff number, with how they were authenticated.
@@ -244,7 +248,39 @@ impl Body {
 
     /// Whether only a signer with the authority role may issue this body.
     pub fn requires_authority(&self) -> bool {
-        matches!(self, Body::Quarantine { .. } | Body::Release { .. })
+        self.authority_only().is_some()
+    }
+
+    /// What in this body only the authority may sign, as (field, what), or `None` when any
+    /// enrolled signer may sign it: quarantines and releases, and any person authenticated by a
+    /// dashboard session (`AuthMethod::Dashboard`).
+    pub fn authority_only(&self) -> Option<(&'static str, &'static str)> {
+        if matches!(self, Body::Quarantine { .. } | Body::Release { .. }) {
+            return Some(("body.type", self.type_name()));
+        }
+        self.persons()
+            .into_iter()
+            .find(|(_, person)| person.method == AuthMethod::Dashboard)
+            .map(|(field, _)| (field, "a person authenticated by a dashboard session"))
+    }
+
+    /// The authenticated people the event names, with the path of each one's `method` field.
+    pub fn persons(&self) -> Vec<(&'static str, &PersonAuth)> {
+        match self {
+            Body::CheckOut { custodian, .. } | Body::BreakGlass { custodian, .. } => {
+                vec![("body.custodian.method", custodian)]
+            }
+            Body::CheckIn { returned_by, .. } => vec![("body.returned_by.method", returned_by)],
+            Body::Transfer { from, to, .. } => {
+                vec![("body.from.method", from), ("body.to.method", to)]
+            }
+            Body::ReportMissing { reported_by, .. } => {
+                vec![("body.reported_by.method", reported_by)]
+            }
+            Body::ReportFound { found_by, .. } => vec![("body.found_by.method", found_by)],
+            Body::Correction { by, .. } => vec![("body.by.method", by)],
+            Body::Lockout { .. } | Body::Quarantine { .. } | Body::Release { .. } => Vec::new(),
+        }
     }
 
     /// The people the event names, in field order.

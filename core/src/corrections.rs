@@ -1,8 +1,9 @@
 //! Corrections: which events of a device are voided, decided before the device is replayed.
 //!
 //! A correction voids the event it names when it is effective: not voided itself, naming an
-//! event of the same device, and not a tablet's attempt to correct the authority. Corrections
-//! name their target by hash, so they cannot form a cycle and the resolution is well defined.
+//! event of the same device, not a tablet's attempt to correct the authority, and not signed by
+//! a tablet in the name of a dashboard session. Corrections name their target by hash, so they
+//! cannot form a cycle and the resolution is well defined.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -22,6 +23,9 @@ pub(crate) struct Corrections {
     pub(crate) effective: BTreeSet<EventId>,
     /// Corrections signed by a tablet that name an event signed by the authority.
     pub(crate) overreaching: BTreeSet<EventId>,
+    /// Corrections signed by a tablet that only the authority may sign (a person authenticated
+    /// by a dashboard session).
+    pub(crate) unauthorized: BTreeSet<EventId>,
 }
 
 impl Corrections {
@@ -38,8 +42,14 @@ impl Corrections {
                 corrections.targets.insert(*corrects);
                 correctors.entry(*corrects).or_default().push(event);
                 let target_is_authority = role_by_id.get(corrects) == Some(&Role::Authority);
-                if target_is_authority && role_by_id[&event.id] != Role::Authority {
+                let by_authority = role_by_id[&event.id] == Role::Authority;
+                if target_is_authority && !by_authority {
                     corrections.overreaching.insert(event.id);
+                }
+                // A tablet's correction in the name of a dashboard session has no effect at
+                // all; the custody step reports it.
+                if event.body.requires_authority() && !by_authority {
+                    corrections.unauthorized.insert(event.id);
                 }
             }
         }
@@ -74,6 +84,7 @@ impl Corrections {
                     if target_known
                         && !corrector_voided
                         && !corrections.overreaching.contains(&corrector.id)
+                        && !corrections.unauthorized.contains(&corrector.id)
                     {
                         corrections.effective.insert(corrector.id);
                         voided_by = voided_by.or(Some(corrector.id));

@@ -64,6 +64,31 @@ pub(crate) struct CustodyStep<'a> {
 impl CustodyStep<'_> {
     pub(crate) fn apply(&mut self) {
         let event = self.event;
+        // Checked before the effect: such an event can reach the fold without verification (a
+        // log loaded from storage, a merge), and it must then change nothing.
+        if event.body.requires_authority()
+            && self.context.keys.role(&event.signer) != Role::Authority
+        {
+            let detail = if matches!(event.body, Body::Quarantine { .. } | Body::Release { .. }) {
+                format!(
+                    "{} signed by a tablet has no effect",
+                    event.body.type_name()
+                )
+            } else {
+                format!(
+                    "{} naming a person authenticated by a dashboard session, signed by a tablet, has no effect",
+                    event.body.type_name()
+                )
+            };
+            self.raise(
+                self.exception(ExceptionKind::AuthorityRequired, Severity::Critical)
+                    .with_evidence([event.id])
+                    .with_people(event.body.people())
+                    .with_signer(event.signer)
+                    .with_detail(detail),
+            );
+            return;
+        }
         match &event.body {
             Body::CheckOut {
                 custodian,
@@ -156,25 +181,11 @@ impl CustodyStep<'_> {
                 });
             }
             Body::Correction { .. } => {}
-            Body::Quarantine { by, .. } | Body::Release { by, .. } => {
-                if self.context.keys.role(&event.signer) != Role::Authority {
-                    self.raise(
-                        self.exception(ExceptionKind::AuthorityRequired, Severity::Critical)
-                            .with_evidence([event.id])
-                            .with_people([by])
-                            .with_signer(event.signer)
-                            .with_detail(format!(
-                                "{} signed by a tablet has no effect",
-                                event.body.type_name()
-                            )),
-                    );
-                } else if matches!(event.body, Body::Quarantine { .. }) {
-                    self.custody.quarantine = Some(event.id);
-                    self.end_custodies(CustodyEndReason::Quarantined, |_| true);
-                } else {
-                    self.custody.quarantine = None;
-                }
+            Body::Quarantine { .. } => {
+                self.custody.quarantine = Some(event.id);
+                self.end_custodies(CustodyEndReason::Quarantined, |_| true);
             }
+            Body::Release { .. } => self.custody.quarantine = None,
         }
     }
 

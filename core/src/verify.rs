@@ -45,10 +45,12 @@ pub enum Rejection {
         now_ms: u64,
         max_clock_skew_ms: u64,
     },
-    #[error("body.type: only the authority may sign {body_type}, and {signer} is a tablet")]
+    #[error("{field}: only the authority may sign {what}, and {signer} is a tablet")]
     Unauthorized {
         signer: SignerKey,
-        body_type: &'static str,
+        /// The field that needs the authority, such as `body.type` for a quarantine.
+        field: &'static str,
+        what: &'static str,
     },
     #[error("malformed event: {0}")]
     Malformed(#[from] DecodeError),
@@ -98,10 +100,13 @@ impl KeySet {
                 max_clock_skew_ms: options.max_clock_skew_ms,
             });
         }
-        if event.body().requires_authority() && enrolled.info.role != Role::Authority {
+        if let Some((field, what)) = event.body().authority_only()
+            && enrolled.info.role != Role::Authority
+        {
             return Err(Rejection::Unauthorized {
                 signer,
-                body_type: event.body().type_name(),
+                field,
+                what,
             });
         }
         Ok(&enrolled.verifying_key)

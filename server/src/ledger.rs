@@ -204,13 +204,23 @@ pub async fn record_governance(
     by: &str,
     now_ms: u64,
 ) -> Result<i64, LedgerError> {
-    let entry = baton_core::ledger::LedgerEntry::Governance {
+    let entry = governance_entry(action, by, now_ms);
+    Ok(storage
+        .append_governance(site_id, &entry, now_ms as i64)
+        .await?)
+}
+
+/// The ledger entry of a governance action, for storage methods that append it in the same
+/// transaction as the change it records.
+pub fn governance_entry(
+    action: serde_json::Value,
+    by: &str,
+    now_ms: u64,
+) -> baton_core::ledger::LedgerEntry {
+    baton_core::ledger::LedgerEntry::Governance {
         action,
         by: by.to_owned(),
         at_ms: now_ms,
         corrects: None,
-    };
-    Ok(storage
-        .append_governance(site_id, &entry, now_ms as i64)
-        .await?)
+    }
 }

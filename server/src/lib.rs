@@ -20,7 +20,8 @@
 //! - `enrollment`: single-use enrollment codes, stored only as hashes.
 //! - `ledger`: signed tree heads (refused when the stored log does not extend the last one) and
 //!   proofs computed from stored nodes; the background head signer.
-//! - `sync`: each site's in-memory `core::Replica`, caught up from storage before every use.
+//! - `sync`: each site's in-memory `core::Replica`, caught up from storage before every use;
+//!   `sync::authority` signs and stores the events a manager orders, as the authority.
 //! - `syslog`: forwarding ledger entries to a syslog collector (RFC 5424), resumable.
 //! - `verify`: `baton verify`, the offline check of an audit bundle.
 //! - `http`: the axum router (`http::app`): tablet enrollment and signed sync requests, manager

@@ -18,7 +18,8 @@ use crate::storage::NewRevocation;
 /// Baton's own custody-bound tokens: revoked inside the ingest transaction itself.
 pub const BUILT_IN_CONNECTOR: &str = "baton_tokens";
 
-fn reason_name(reason: CustodyEndReason) -> &'static str {
+/// The name of a custody end reason, as revocations and the custody CSV give it.
+pub fn reason_name(reason: CustodyEndReason) -> &'static str {
     match reason {
         CustodyEndReason::CheckedIn => "checked_in",
         CustodyEndReason::Transferred => "transferred",

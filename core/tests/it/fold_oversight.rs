@@ -92,6 +92,74 @@ fn only_the_authority_quarantines_releases_or_corrects_the_authority() {
 }
 
 #[test]
+fn only_the_authority_signs_for_a_person_authenticated_by_a_dashboard_session() {
+    let mut tablet = Tablet::new(1);
+    let mut server = Tablet::new(9);
+    let keys = key_set(&[&tablet], &[&server]);
+    let from_the_dashboard = baton_core::PersonAuth {
+        staff: staff("manager"),
+        method: baton_core::AuthMethod::Dashboard,
+    };
+    let missing = Body::ReportMissing {
+        device: device("TAB-1"),
+        reported_by: from_the_dashboard.clone(),
+        note: None,
+    };
+    let mut events = vec![
+        tablet.sign(T0 + 8 * HOUR, check_out("TAB-1", "N-1", None)),
+        tablet.sign(T0 + 9 * HOUR, missing.clone()),
+    ];
+    events.push(tablet.sign(
+        T0 + 9 * HOUR + MINUTE,
+        Body::Correction {
+            corrects: events[0].id(),
+            device: device("TAB-1"),
+            by: from_the_dashboard.clone(),
+            note: "not taken".to_owned(),
+        },
+    ));
+    // The tablet's claims change nothing: the device is in use, not missing, not voided.
+    check_with(
+        &events,
+        keys.clone(),
+        DeviceRegistry::default(),
+        T0 + 9 * HOUR + 2 * MINUTE,
+        expect![[r#"
+            TAB-1 InUse since +08:00 due +21:30 held by N-1
+              N-1 BadgePin e1 +08:00 -> open
+              e3 ineffective on e1
+            exceptions:
+              TAB-1 +09:00 authority_required critical [e2] manager: report_missing naming a person authenticated by a dashboard session, signed by a tablet, has no effect
+              TAB-1 +09:01 authority_required critical [e3] manager: correction naming a person authenticated by a dashboard session, signed by a tablet, has no effect
+        "#]],
+    );
+    events.push(server.sign(T0 + 10 * HOUR, missing));
+    events.push(server.sign(
+        T0 + 11 * HOUR,
+        Body::ReportFound {
+            device: device("TAB-1"),
+            found_by: from_the_dashboard,
+            ward: ward("4B"),
+            note: None,
+        },
+    ));
+    check_with(
+        &events,
+        keys,
+        DeviceRegistry::default(),
+        T0 + 12 * HOUR,
+        expect![[r#"
+            TAB-1 Available
+              N-1 BadgePin e1 +08:00 -> e5 +11:00 Found
+              e3 ineffective on e1
+            exceptions:
+              TAB-1 +09:00 authority_required critical [e2] manager: report_missing naming a person authenticated by a dashboard session, signed by a tablet, has no effect
+              TAB-1 +09:01 authority_required critical [e3] manager: correction naming a person authenticated by a dashboard session, signed by a tablet, has no effect
+        "#]],
+    );
+}
+
+#[test]
 fn check_in_away_from_the_home_ward() {
     let mut tablet = Tablet::new(1);
     let registry = DeviceRegistry {

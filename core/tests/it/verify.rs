@@ -216,6 +216,29 @@ fn policy_rejections_name_the_rule() {
     );
     assert_eq!(keys.verify(&server.sign(T0, quarantine), OPTIONS), Ok(()));
 
+    // A person authenticated by a dashboard session is the authority's to vouch for, like a
+    // quarantine: a tablet never sees the session.
+    let reported_from_the_dashboard = Body::ReportMissing {
+        device: device("TAB-1"),
+        reported_by: baton_core::PersonAuth {
+            staff: staff("manager"),
+            method: baton_core::AuthMethod::Dashboard,
+        },
+        note: None,
+    };
+    let by_tablet = other.sign(T0, reported_from_the_dashboard.clone());
+    assert_eq!(
+        keys.verify(&by_tablet, OPTIONS).unwrap_err().to_string(),
+        format!(
+            "body.reported_by.method: only the authority may sign a person authenticated by a dashboard session, and {} is a tablet",
+            other.signer
+        )
+    );
+    assert_eq!(
+        keys.verify(&server.sign(T0, reported_from_the_dashboard), OPTIONS),
+        Ok(())
+    );
+
     let from_the_future = other.sign(
         OPTIONS.now_ms + OPTIONS.max_clock_skew_ms + 1,
         check_in("TAB-1", "N-1"),

@@ -1,10 +1,12 @@
 //! The dashboard's read API and its first governance action. Every route needs a signed-in
 //! account and shows only that account's site; a state change also needs the CSRF token.
+//! Exception reviews, device actions and reports have their own modules
+//! (`exception_review`, `device_actions`, `reports`); the helpers they share live here.
 
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use baton_core::exceptions::Exception;
+use baton_core::body::MAX_NOTE_CHARS;
 use baton_core::ids::DeviceId;
 use serde::Deserialize;
 
@@ -16,7 +18,7 @@ use crate::sync::now_ms;
 
 /// The site an account may see. An admin account is not bound to a site and uses a site
 /// manager's account for site views.
-fn site_of(session: &ManagerSession) -> Result<String, ApiError> {
+pub(super) fn site_of(session: &ManagerSession) -> Result<String, ApiError> {
     session.account.site_id.clone().ok_or_else(|| {
         ApiError::new(
             StatusCode::BAD_REQUEST,
@@ -26,8 +28,46 @@ fn site_of(session: &ManagerSession) -> Result<String, ApiError> {
     })
 }
 
-fn unavailable(error: impl std::fmt::Display) -> ApiError {
+pub(super) fn unavailable(error: impl std::fmt::Display) -> ApiError {
     ApiError::unavailable("database_unreachable", error)
+}
+
+/// Auditors read; only managers and admins change the record.
+pub(super) fn refuse_auditors(session: &ManagerSession) -> Result<(), ApiError> {
+    if session.account.role == AccountRole::Auditor {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "Auditors read; they do not change the record.",
+        ));
+    }
+    Ok(())
+}
+
+/// A note a person must give: trimmed, not empty, at most `MAX_NOTE_CHARS` characters.
+pub(super) fn required_note(note: Option<String>) -> Result<String, ApiError> {
+    optional_note(note)?.ok_or_else(|| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "note_required",
+            "Write a note saying why; it stays in the record.",
+        )
+    })
+}
+
+/// An optional note: trimmed, at most `MAX_NOTE_CHARS` characters; a blank note is no note.
+pub(super) fn optional_note(note: Option<String>) -> Result<Option<String>, ApiError> {
+    let Some(note) = note else { return Ok(None) };
+    let note = note.trim();
+    let chars = note.chars().count();
+    if chars > MAX_NOTE_CHARS {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "note_too_long",
+            format!("A note has at most {MAX_NOTE_CHARS} characters; this one has {chars}."),
+        ));
+    }
+    Ok((!note.is_empty()).then(|| note.to_owned()))
 }
 
 /// Every registered device of the site with its derived custody state at this moment.
@@ -103,30 +143,6 @@ pub async fn devices(
     ))
 }
 
-/// The exceptions of the site at this moment, most severe first, then oldest first.
-pub async fn exceptions(
-    State(state): State<AppState>,
-    session: ManagerSession,
-) -> Result<Json<serde_json::Value>, ApiError> {
-    let site_id = site_of(&session)?;
-    let guard = state
-        .replicas
-        .lock(state.storage.as_ref(), &site_id)
-        .await
-        .map_err(ApiError::internal)?;
-    let now = now_ms();
-    let mut exceptions: Vec<Exception> = guard.replica.exceptions(now);
-    exceptions.sort_by(|left, right| {
-        right
-            .severity
-            .cmp(&left.severity)
-            .then(left.at_ms.cmp(&right.at_ms))
-    });
-    Ok(Json(
-        serde_json::json!({ "site_id": site_id, "now_ms": now, "exceptions": exceptions }),
-    ))
-}
-
 /// The site's tablets with their last successful sync.
 pub async fn tablets(
     State(state): State<AppState>,
@@ -158,13 +174,7 @@ pub async fn decommission_tablet(
     Path(tablet_id): Path<String>,
     Json(request): Json<Decommission>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    if session.account.role == AccountRole::Auditor {
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "forbidden",
-            "Auditors read; they do not change the record.",
-        ));
-    }
+    refuse_auditors(&session)?;
     let site_id = site_of(&session)?;
     let revoked_from_ms = request.revoked_from_ms.unwrap_or_else(now_ms);
     let changed = state

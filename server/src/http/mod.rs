@@ -6,7 +6,12 @@
 //! - `admin`: CSV imports of staff and devices, activation of staff.
 //! - `ledger`: signed heads, proofs, the SIEM feed and the audit bundle.
 //! - `live`: the Server-Sent Events stream of new events for the board.
-//! - `dashboard`: the custody board, exceptions and tablets of a site; decommissioning.
+//! - `dashboard`: the custody board, tablets, timelines and people of a site; decommissioning;
+//!   the helpers the other dashboard modules share (site, auditors, notes).
+//! - `device_actions`: quarantine, release, missing and found ordered by a manager, signed by
+//!   the server as the authority.
+//! - `exception_review`: the derived exceptions with their stable keys, acknowledged and
+//!   resolved by managers.
 //! - `manager_auth`: sign-in, sessions, CSRF, the `ManagerSession` extractor.
 //! - `metrics`: Prometheus counters and the push latency histogram, behind a bearer token.
 //! - `tokens`: custody-bound access tokens and their RFC 7662 introspection.
@@ -18,8 +23,10 @@
 
 pub mod admin;
 pub mod dashboard;
+pub mod device_actions;
 pub mod enrollment;
 pub mod error;
+pub mod exception_review;
 pub mod ledger;
 pub mod live;
 pub mod manager_auth;
@@ -106,7 +113,15 @@ pub fn app(state: AppState) -> Router {
         .route("/api/v1/auth/sign-out", post(manager_auth::sign_out))
         .route("/api/v1/auth/session", get(manager_auth::current_session))
         .route("/api/v1/dashboard/devices", get(dashboard::devices))
-        .route("/api/v1/dashboard/exceptions", get(dashboard::exceptions))
+        .route("/api/v1/dashboard/exceptions", get(exception_review::list))
+        .route(
+            "/api/v1/dashboard/exceptions/{key}/acknowledge",
+            post(exception_review::acknowledge),
+        )
+        .route(
+            "/api/v1/dashboard/exceptions/{key}/resolve",
+            post(exception_review::resolve),
+        )
         .route("/api/v1/dashboard/tablets", get(dashboard::tablets))
         .route(
             "/api/v1/tablets/{tablet_id}/decommission",
@@ -118,6 +133,22 @@ pub fn app(state: AppState) -> Router {
             get(dashboard::device_timeline),
         )
         .route("/api/v1/dashboard/staff", get(dashboard::staff))
+        .route(
+            "/api/v1/dashboard/devices/{device_id}/quarantine",
+            post(device_actions::quarantine),
+        )
+        .route(
+            "/api/v1/dashboard/devices/{device_id}/release",
+            post(device_actions::release),
+        )
+        .route(
+            "/api/v1/dashboard/devices/{device_id}/missing",
+            post(device_actions::missing),
+        )
+        .route(
+            "/api/v1/dashboard/devices/{device_id}/found",
+            post(device_actions::found),
+        )
         .route("/api/v1/dashboard/staff/{staff_id}", get(dashboard::person))
         .route("/api/v1/dashboard/stream", get(live::stream))
         .route(

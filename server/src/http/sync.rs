@@ -187,7 +187,7 @@ pub async fn push(
             event_id: event_id.clone(),
             signer: event.signer().to_hex(),
             seq: event.seq() as i64,
-            tablet_id: request.tablet.tablet_id.clone(),
+            tablet_id: Some(request.tablet.tablet_id.clone()),
             event_json: String::from_utf8(event.to_json_bytes()).expect("wire JSON is UTF-8"),
             received_at_ms: now_ms as i64,
         });

@@ -73,6 +73,104 @@ macro_rules! ledger_append {
 
 pub(super) use ledger_append;
 
+/// Stores `events` (a slice of `NewEvent`) with their ledger leaves and `revocations` with one
+/// delivery per connector, inside the open transaction `tx`, which already holds the site's
+/// append lock; evaluates to where each event landed. Shared by tablet pushes and the
+/// authority's own events, so both take exactly the same path.
+macro_rules! append_locked {
+    ($tx:ident, $site_id:expr, $events:expr, $revocations:expr, $connectors:expr) => {{
+        let site_id: &str = $site_id;
+        let events: &[NewEvent] = $events;
+        let revocations: &[NewRevocation] = $revocations;
+        let connectors: &[String] = $connectors;
+        let mut appended = Vec::with_capacity(events.len());
+        let mut new_entries = Vec::new();
+        for event in events {
+            let inserted: Option<(i64,)> = sqlx::query_as(sql::INSERT_EVENT)
+                .bind(site_id)
+                .bind(&event.event_id)
+                .bind(&event.signer)
+                .bind(event.seq)
+                .bind(&event.tablet_id)
+                .bind(&event.event_json)
+                .bind(event.received_at_ms)
+                .fetch_optional(&mut *$tx)
+                .await?;
+            let server_seq = match inserted {
+                Some((server_seq,)) => {
+                    new_entries.push((
+                        appended.len(),
+                        super::common::event_entry(site_id, event, server_seq)?,
+                    ));
+                    server_seq
+                }
+                None => {
+                    let (server_seq,): (i64,) = sqlx::query_as(sql::FIND_EVENT_SEQ)
+                        .bind(&event.event_id)
+                        .fetch_one(&mut *$tx)
+                        .await?;
+                    server_seq
+                }
+            };
+            appended.push(AppendedEvent {
+                server_seq,
+                leaf_index: None,
+            });
+        }
+        if !new_entries.is_empty() {
+            let entries: Vec<&LedgerEntry> = new_entries.iter().map(|(_, entry)| entry).collect();
+            let first_leaf = ledger_append!($tx, site_id, &entries, events[0].received_at_ms);
+            for (offset, (appended_idx, _)) in new_entries.iter().enumerate() {
+                appended[*appended_idx].leaf_index = Some(first_leaf + offset as i64);
+            }
+        }
+        let now_ms = events.first().map_or(0, |event| event.received_at_ms);
+        for revocation in revocations {
+            let inserted: Option<(i64,)> = sqlx::query_as(sql::INSERT_REVOCATION)
+                .bind(site_id)
+                .bind(&revocation.device_id)
+                .bind(&revocation.staff_id)
+                .bind(&revocation.opened_by)
+                .bind(&revocation.ended_by)
+                .bind(&revocation.reason)
+                .bind(now_ms)
+                .fetch_optional(&mut *$tx)
+                .await?;
+            // Already recorded for this custody: nothing is revoked twice.
+            let Some((revocation_id,)) = inserted else {
+                continue;
+            };
+            sqlx::query(sql::REVOKE_CUSTODY_TOKENS)
+                .bind(now_ms)
+                .bind(site_id)
+                .bind(&revocation.device_id)
+                .bind(&revocation.staff_id)
+                .bind(&revocation.opened_by)
+                .execute(&mut *$tx)
+                .await?;
+            for connector in std::iter::once(crate::revocation::BUILT_IN_CONNECTOR)
+                .chain(connectors.iter().map(String::as_str))
+            {
+                let status = if connector == crate::revocation::BUILT_IN_CONNECTOR {
+                    "confirmed"
+                } else {
+                    "pending"
+                };
+                sqlx::query(sql::INSERT_DELIVERY)
+                    .bind(revocation_id)
+                    .bind(connector)
+                    .bind(status)
+                    .bind(now_ms)
+                    .execute(&mut *$tx)
+                    .await?;
+            }
+        }
+        appended
+    }};
+}
+
+pub(super) use append_locked;
+
 /// The ledger entry of an event just stored.
 pub(super) fn event_entry(
     site_id: &str,
@@ -379,76 +477,141 @@ macro_rules! storage_impl {
             if let Some(lock_site) = lock_site {
                 sqlx::query(lock_site).bind(site_id).execute(&mut *tx).await?;
             }
-            let mut appended = Vec::with_capacity(events.len());
-            let mut new_entries = Vec::new();
-            for event in events {
-                let inserted: Option<(i64,)> = sqlx::query_as(sql::INSERT_EVENT)
-                    .bind(site_id)
-                    .bind(&event.event_id)
-                    .bind(&event.signer)
-                    .bind(event.seq)
-                    .bind(&event.tablet_id)
-                    .bind(&event.event_json)
-                    .bind(event.received_at_ms)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-                let server_seq = match inserted {
-                    Some((server_seq,)) => {
-                        new_entries.push((appended.len(), super::common::event_entry(site_id, event, server_seq)?));
-                        server_seq
-                    }
-                    None => {
-                        let (server_seq,): (i64,) = sqlx::query_as(sql::FIND_EVENT_SEQ)
-                            .bind(&event.event_id)
-                            .fetch_one(&mut *tx)
-                            .await?;
-                        server_seq
-                    }
-                };
-                appended.push(AppendedEvent { server_seq, leaf_index: None });
-            }
-            if !new_entries.is_empty() {
-                let entries: Vec<&LedgerEntry> = new_entries.iter().map(|(_, entry)| entry).collect();
-                let first_leaf = ledger_append!(tx, site_id, &entries, events[0].received_at_ms);
-                for (offset, (appended_idx, _)) in new_entries.iter().enumerate() {
-                    appended[*appended_idx].leaf_index = Some(first_leaf + offset as i64);
-                }
-            }
-            let now_ms = events.first().map_or(0, |event| event.received_at_ms);
-            for revocation in revocations {
-                let inserted: Option<(i64,)> = sqlx::query_as(sql::INSERT_REVOCATION)
-                    .bind(site_id)
-                    .bind(&revocation.device_id)
-                    .bind(&revocation.staff_id)
-                    .bind(&revocation.opened_by)
-                    .bind(&revocation.ended_by)
-                    .bind(&revocation.reason)
-                    .bind(now_ms)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-                // Already recorded for this custody: nothing is revoked twice.
-                let Some((revocation_id,)) = inserted else { continue };
-                sqlx::query(sql::REVOKE_CUSTODY_TOKENS)
-                    .bind(now_ms)
-                    .bind(site_id)
-                    .bind(&revocation.device_id)
-                    .bind(&revocation.staff_id)
-                    .bind(&revocation.opened_by)
-                    .execute(&mut *tx)
-                    .await?;
-                for connector in std::iter::once(crate::revocation::BUILT_IN_CONNECTOR).chain(connectors.iter().map(String::as_str)) {
-                    let status = if connector == crate::revocation::BUILT_IN_CONNECTOR { "confirmed" } else { "pending" };
-                    sqlx::query(sql::INSERT_DELIVERY)
-                        .bind(revocation_id)
-                        .bind(connector)
-                        .bind(status)
-                        .bind(now_ms)
-                        .execute(&mut *tx)
-                        .await?;
-                }
-            }
+            let appended = append_locked!(tx, site_id, events, revocations, connectors);
             tx.commit().await?;
             Ok(appended)
+        }
+
+        async fn append_authority_event(
+            &self,
+            site_id: &str,
+            event: &NewEvent,
+            precondition: &AuthorityPrecondition,
+            revocations: &[NewRevocation],
+            connectors: &[String],
+        ) -> Result<AppendedEvent, StorageError> {
+            let mut tx = self.pool.begin_with($begin_write).await?;
+            let lock_site: Option<&str> = $lock_site;
+            if let Some(lock_site) = lock_site {
+                sqlx::query(lock_site).bind(site_id).execute(&mut *tx).await?;
+            }
+            // Under the lock nobody else appends to this site: what is read here stays true
+            // until the commit.
+            let (latest_server_seq,): (i64,) = sqlx::query_as(sql::LATEST_EVENT_SEQ)
+                .bind(site_id)
+                .fetch_one(&mut *tx)
+                .await?;
+            let chain_head: Option<(String,)> = sqlx::query_as(sql::AUTHORITY_CHAIN_HEAD)
+                .bind(site_id)
+                .bind(&event.signer)
+                .fetch_optional(&mut *tx)
+                .await?;
+            if latest_server_seq != precondition.latest_server_seq
+                || chain_head.map(|(event_id,)| event_id) != precondition.chain_head
+            {
+                return Err(StorageError::Stale { site_id: site_id.to_owned() });
+            }
+            let appended = append_locked!(tx, site_id, std::slice::from_ref(event), revocations, connectors);
+            tx.commit().await?;
+            Ok(appended[0])
+        }
+
+        async fn add_exception_review(
+            &self,
+            site_id: &str,
+            review: &ExceptionReviewRecord,
+            entry: &LedgerEntry,
+        ) -> Result<i64, StorageError> {
+            let mut tx = self.pool.begin_with($begin_write).await?;
+            let lock_site: Option<&str> = $lock_site;
+            if let Some(lock_site) = lock_site {
+                sqlx::query(lock_site).bind(site_id).execute(&mut *tx).await?;
+            }
+            sqlx::query(sql::INSERT_EXCEPTION_REVIEW)
+                .bind(site_id)
+                .bind(&review.exception_key)
+                .bind(&review.device_id)
+                .bind(&review.kind)
+                .bind(&review.state)
+                .bind(&review.by)
+                .bind(review.at_ms)
+                .bind(&review.note)
+                .execute(&mut *tx)
+                .await?;
+            let leaf_index = ledger_append!(tx, site_id, &[entry], review.at_ms);
+            tx.commit().await?;
+            Ok(leaf_index)
+        }
+
+        async fn list_exception_reviews(&self, site_id: &str) -> Result<Vec<ExceptionReviewRecord>, StorageError> {
+            let rows: Vec<(String, String, String, String, String, i64, Option<String>)> =
+                sqlx::query_as(sql::LIST_EXCEPTION_REVIEWS)
+                    .bind(site_id)
+                    .fetch_all(&self.pool)
+                    .await?;
+            Ok(rows
+                .into_iter()
+                .map(|(exception_key, device_id, kind, state, by, at_ms, note)| ExceptionReviewRecord {
+                    exception_key,
+                    device_id,
+                    kind,
+                    state,
+                    by,
+                    at_ms,
+                    note,
+                })
+                .collect())
+        }
+
+        async fn revocations_created_between(
+            &self,
+            site_id: &str,
+            from_ms: i64,
+            to_ms: i64,
+        ) -> Result<Vec<RevocationRecord>, StorageError> {
+            #[allow(clippy::type_complexity, reason = "one row of a join, destructured at once")]
+            let rows: Vec<(
+                i64,
+                String,
+                String,
+                String,
+                Option<String>,
+                String,
+                i64,
+                Option<String>,
+                Option<String>,
+                Option<i32>,
+                Option<String>,
+                Option<i64>,
+            )> = sqlx::query_as(sql::REVOCATIONS_CREATED_BETWEEN)
+                .bind(site_id)
+                .bind(from_ms)
+                .bind(to_ms)
+                .fetch_all(&self.pool)
+                .await?;
+            let mut revocations: Vec<RevocationRecord> = Vec::new();
+            for (revocation_id, device_id, staff_id, opened_by, ended_by, reason, created_at_ms, connector, status, attempts, last_error, updated_at_ms) in rows {
+                if revocations.last().is_none_or(|last| last.revocation_id != revocation_id) {
+                    revocations.push(RevocationRecord {
+                        revocation_id,
+                        device_id,
+                        staff_id,
+                        opened_by,
+                        ended_by,
+                        reason,
+                        created_at_ms,
+                        deliveries: Vec::new(),
+                    });
+                }
+                if let (Some(connector), Some(status), Some(attempts), Some(updated_at_ms)) = (connector, status, attempts, updated_at_ms) {
+                    revocations
+                        .last_mut()
+                        .expect("pushed just above")
+                        .deliveries
+                        .push(DeliveryRecord { connector, status, attempts: i64::from(attempts), last_error, updated_at_ms });
+                }
+            }
+            Ok(revocations)
         }
 
         async fn list_revocations(&self, site_id: &str, limit: i64) -> Result<Vec<RevocationRecord>, StorageError> {
@@ -649,7 +812,7 @@ macro_rules! storage_impl {
             after_seq: i64,
             limit: i64,
         ) -> Result<Vec<StoredEvent>, StorageError> {
-            let rows: Vec<(i64, String, String, String, i64)> = sqlx::query_as(sql::EVENTS_SINCE)
+            let rows: Vec<(i64, String, Option<String>, String, i64)> = sqlx::query_as(sql::EVENTS_SINCE)
                 .bind(site_id)
                 .bind(after_seq)
                 .bind(limit)

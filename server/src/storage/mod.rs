@@ -15,10 +15,10 @@ use async_trait::async_trait;
 use baton_core::ledger::{HashStore, LedgerEntry, LedgerHash, NodePosition};
 
 pub use records::{
-    AccessTokenRecord, AccountRecord, AccountRole, AppendedEvent, DeliveryOutcome, DeliveryRecord,
-    DeviceRecord, DueDelivery, EnrollmentCode, LedgerRow, NewEvent, NewRevocation,
-    RevocationRecord, SessionRecord, SiteSetup, StaffRecord, StaffUpsert, StoredEvent, Summary,
-    TabletRecord, WardRecord,
+    AccessTokenRecord, AccountRecord, AccountRole, AppendedEvent, AuthorityPrecondition,
+    DeliveryOutcome, DeliveryRecord, DeviceRecord, DueDelivery, EnrollmentCode,
+    ExceptionReviewRecord, LedgerRow, NewEvent, NewRevocation, RevocationRecord, SessionRecord,
+    SiteSetup, StaffRecord, StaffUpsert, StoredEvent, Summary, TabletRecord, WardRecord,
 };
 
 /// Ledger nodes fetched from storage: a `HashStore` for `baton_core::ledger`'s proofs.
@@ -51,6 +51,10 @@ pub enum StorageError {
     Conflict(String),
     #[error("the ledger of site {site_id:?} cannot be extended: {reason}")]
     Ledger { site_id: String, reason: String },
+    #[error(
+        "the log of site {site_id:?} changed since the authority's event was built; build it again"
+    )]
+    Stale { site_id: String },
 }
 
 /// Which backend a store runs on; used for logs and `/readyz`.
@@ -147,6 +151,44 @@ pub trait Storage: Send + Sync + 'static {
         revocations: &[NewRevocation],
         connectors: &[String],
     ) -> Result<Vec<AppendedEvent>, StorageError>;
+
+    /// Appends one event the server signed as the authority, exactly as `append_events` does
+    /// (ledger leaf, revocations and their deliveries in the same transaction), provided that
+    /// the site's log is still as `precondition` describes once the site's append lock is
+    /// held; otherwise nothing is written and the answer is `StorageError::Stale`. Several
+    /// server processes on one database thus never fork the authority's chain.
+    async fn append_authority_event(
+        &self,
+        site_id: &str,
+        event: &NewEvent,
+        precondition: &AuthorityPrecondition,
+        revocations: &[NewRevocation],
+        connectors: &[String],
+    ) -> Result<AppendedEvent, StorageError>;
+
+    /// Stores a manager's review of an exception and appends `entry` (its governance record)
+    /// to the site's ledger, in one transaction; returns the entry's leaf index.
+    async fn add_exception_review(
+        &self,
+        site_id: &str,
+        review: &ExceptionReviewRecord,
+        entry: &LedgerEntry,
+    ) -> Result<i64, StorageError>;
+
+    /// Every review of the site's exceptions, oldest first.
+    async fn list_exception_reviews(
+        &self,
+        site_id: &str,
+    ) -> Result<Vec<ExceptionReviewRecord>, StorageError>;
+
+    /// The site's revocations created in `from_ms..to_ms`, oldest first, with their
+    /// deliveries: what the report's revocation figures count.
+    async fn revocations_created_between(
+        &self,
+        site_id: &str,
+        from_ms: i64,
+        to_ms: i64,
+    ) -> Result<Vec<RevocationRecord>, StorageError>;
 
     /// The site's revocations, newest first, at most `limit`, with their deliveries.
     async fn list_revocations(

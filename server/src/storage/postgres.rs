@@ -6,12 +6,13 @@ use sqlx::postgres::{PgPool, PgPoolOptions};
 
 use baton_core::ledger::{LedgerEntry, LedgerHash, NodePosition};
 
-use super::common::{TabletRow, ledger_append, storage_impl, tablet_from_row};
+use super::common::{TabletRow, append_locked, ledger_append, storage_impl, tablet_from_row};
 use super::{
-    AccessTokenRecord, AccountRecord, AccountRole, AppendedEvent, Backend, DeliveryOutcome,
-    DeliveryRecord, DeviceRecord, DueDelivery, EnrollmentCode, LedgerNodes, LedgerRow, NewEvent,
-    NewRevocation, RevocationRecord, SessionRecord, SiteSetup, StaffRecord, StaffUpsert, Storage,
-    StorageError, StoredEvent, Summary, TabletRecord, WardRecord, sql,
+    AccessTokenRecord, AccountRecord, AccountRole, AppendedEvent, AuthorityPrecondition, Backend,
+    DeliveryOutcome, DeliveryRecord, DeviceRecord, DueDelivery, EnrollmentCode,
+    ExceptionReviewRecord, LedgerNodes, LedgerRow, NewEvent, NewRevocation, RevocationRecord,
+    SessionRecord, SiteSetup, StaffRecord, StaffUpsert, Storage, StorageError, StoredEvent,
+    Summary, TabletRecord, WardRecord, sql,
 };
 
 pub struct PostgresStorage {

@@ -125,7 +125,8 @@ pub struct NewEvent {
     pub event_id: String,
     pub signer: String,
     pub seq: i64,
-    pub tablet_id: String,
+    /// The tablet that pushed it; `None` for an event the server signed as the authority.
+    pub tablet_id: Option<String>,
     /// The event's wire JSON exactly as the tablet signed and sent it.
     pub event_json: String,
     pub received_at_ms: i64,
@@ -136,7 +137,8 @@ pub struct NewEvent {
 pub struct StoredEvent {
     pub server_seq: i64,
     pub event_id: String,
-    pub tablet_id: String,
+    /// `None` for an event the server signed as the authority.
+    pub tablet_id: Option<String>,
     pub event_json: String,
     pub received_at_ms: i64,
 }
@@ -256,4 +258,31 @@ pub enum DeliveryOutcome {
     Failed {
         error: String,
     },
+}
+
+/// What the server read before signing an authority event, checked again under the site's
+/// append lock: if the site's log grew since (another server process appended), the event was
+/// built on a stale chain or fold and is refused with `StorageError::Stale`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthorityPrecondition {
+    /// The largest `server_seq` of the site when the replica was caught up.
+    pub latest_server_seq: i64,
+    /// The id of the authority's latest event at this site, the new event's `prev`.
+    pub chain_head: Option<String>,
+}
+
+/// A manager's review of a derived exception: acknowledged or resolved.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ExceptionReviewRecord {
+    /// `Exception::key`: 32 hex digits.
+    pub exception_key: String,
+    pub device_id: String,
+    /// The exception kind in snake_case.
+    pub kind: String,
+    /// `acknowledged` or `resolved`.
+    pub state: String,
+    /// The dashboard account that acted.
+    pub by: String,
+    pub at_ms: i64,
+    pub note: Option<String>,
 }

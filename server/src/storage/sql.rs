@@ -103,3 +103,14 @@ pub const FINISH_DELIVERY: &str = "UPDATE revocation_deliveries SET status = $1,
 pub const SYSLOG_CURSOR: &str = "SELECT next_index FROM syslog_cursors WHERE site_id = $1";
 pub const SET_SYSLOG_CURSOR: &str = "INSERT INTO syslog_cursors (site_id, next_index) VALUES ($1, $2) \
      ON CONFLICT (site_id) DO UPDATE SET next_index = excluded.next_index";
+pub const AUTHORITY_CHAIN_HEAD: &str = "SELECT event_id FROM events WHERE site_id = $1 AND signer = $2 \
+     ORDER BY seq DESC LIMIT 1";
+pub const INSERT_EXCEPTION_REVIEW: &str = "INSERT INTO exception_reviews \
+     (site_id, exception_key, device_id, kind, state, by_username, at_ms, note) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
+pub const LIST_EXCEPTION_REVIEWS: &str = "SELECT exception_key, device_id, kind, state, by_username, at_ms, note \
+     FROM exception_reviews WHERE site_id = $1 ORDER BY review_id";
+pub const REVOCATIONS_CREATED_BETWEEN: &str = "SELECT r.revocation_id, r.device_id, r.staff_id, r.opened_by, r.ended_by, \
+     r.reason, r.created_at_ms, d.connector, d.status, d.attempts, d.last_error, d.updated_at_ms \
+     FROM revocations r LEFT JOIN revocation_deliveries d ON d.revocation_id = r.revocation_id \
+     WHERE r.site_id = $1 AND r.created_at_ms >= $2 AND r.created_at_ms < $3 \
+     ORDER BY r.revocation_id, d.connector";

@@ -5,7 +5,11 @@
 //! under the site's lock, first reads whatever other server processes appended since. Several
 //! stateless replicas on one PostgreSQL thus agree: the log is a grow-only set whose admission
 //! and fold do not depend on arrival order.
+//!
+//! `authority` signs the events a manager orders on the dashboard with the server's key and
+//! stores them through the same path as pushed events.
 
+pub mod authority;
 mod site_replica;
 
 pub use site_replica::{SiteGuard, SiteReplica, SiteReplicas, SyncError};

@@ -3,6 +3,7 @@
 
 mod binary;
 mod connectors;
+mod dashboard_actions;
 mod http;
 mod ledger;
 mod registry;

@@ -105,16 +105,44 @@ pub async fn sign_in_manager(server: &TestServer) -> Manager {
 
 /// Signs in to any running server, such as a `baton` process started by a test.
 pub async fn sign_in_manager_at(base_url: &str, credentials: &DemoCredentials) -> Manager {
+    sign_in_at(
+        base_url,
+        &credentials.manager_username,
+        &credentials.manager_password,
+    )
+    .await
+}
+
+/// Adds an account of `role` at the demo site and signs it in.
+pub async fn sign_in_new_account(
+    server: &TestServer,
+    username: &str,
+    role: baton_server::storage::AccountRole,
+) -> Manager {
+    let password = seed::random_password();
+    server
+        .state
+        .storage
+        .create_account(&baton_server::storage::AccountRecord {
+            username: username.to_owned(),
+            password_hash: seed::hash_secret(&password).unwrap(),
+            role,
+            site_id: Some(seed::DEMO_SITE_ID.to_owned()),
+        })
+        .await
+        .unwrap();
+    sign_in_at(&server.base_url, username, &password).await
+}
+
+/// Signs in with any account's username and password.
+pub async fn sign_in_at(base_url: &str, username: &str, password: &str) -> Manager {
     let client = reqwest::Client::builder()
         .cookie_store(true)
         .build()
         .unwrap();
     let response = client
         .post(format!("{base_url}/api/v1/auth/sign-in"))
-        .json(&json!({
-            "username": credentials.manager_username,
-            "password": credentials.manager_password,
-        }))
+        .json(&json!({ "username": username, "password": password }))
         .send()
         .await
         .unwrap();
