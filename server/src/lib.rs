@@ -16,6 +16,8 @@
 //!   and ledgers each outcome.
 //! - `revocation`: which access to close when custody changes, decided from the fold, and
 //!   whether a custody-bound token's custody is still open.
+//! - `report`: the figures of the site report (handoffs per shift, revocation, overdue series,
+//!   exceptions, controls) and the custody CSV, as plain functions of data already read.
 //! - `registry_import`: CSV import of staff and devices, checked row by row before writing.
 //! - `enrollment`: single-use enrollment codes, stored only as hashes.
 //! - `ledger`: signed tree heads (refused when the stored log does not extend the last one) and
@@ -37,6 +39,7 @@ pub mod http;
 pub mod jwt;
 pub mod ledger;
 pub mod registry_import;
+pub mod report;
 pub mod revocation;
 pub mod seed;
 pub mod serve;

@@ -13,6 +13,7 @@
 //! - `exception_review`: the derived exceptions with their stable keys, acknowledged and
 //!   resolved by managers.
 //! - `manager_auth`: sign-in, sessions, CSRF, the `ManagerSession` extractor.
+//! - `reports`: the site report for charts and the evidence report, and the custody CSV.
 //! - `metrics`: Prometheus counters and the push latency histogram, behind a bearer token.
 //! - `tokens`: custody-bound access tokens and their RFC 7662 introspection.
 //! - `static_files`: the built PWA with its caching rules and the single-page fallback.
@@ -31,6 +32,7 @@ pub mod ledger;
 pub mod live;
 pub mod manager_auth;
 pub mod metrics;
+pub mod reports;
 pub mod roster;
 pub mod security_headers;
 pub mod static_files;
@@ -151,6 +153,11 @@ pub fn app(state: AppState) -> Router {
         )
         .route("/api/v1/dashboard/staff/{staff_id}", get(dashboard::person))
         .route("/api/v1/dashboard/stream", get(live::stream))
+        .route("/api/v1/dashboard/report", get(reports::report))
+        .route(
+            "/api/v1/dashboard/custodies.csv",
+            get(reports::custodies_csv),
+        )
         .route(
             "/api/v1/admin/staff.csv",
             post(admin::import_staff).layer(admin::csv_body_limit()),

@@ -7,6 +7,7 @@ mod dashboard_actions;
 mod http;
 mod ledger;
 mod registry;
+mod reports;
 mod revocation;
 mod storage;
 mod support;
