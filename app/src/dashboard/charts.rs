@@ -102,6 +102,42 @@ pub fn bars(values: &[(String, u64)], frame: Frame, top: u64) -> Vec<Bar> {
         .collect()
 }
 
+/// Which of `n` bars get a label under them so that at most `max_labels` are drawn, evenly
+/// spaced: every bar when they fit.
+pub fn labelled(index: usize, n: usize, max_labels: usize) -> bool {
+    let every = n.div_ceil(max_labels.max(1)).max(1);
+    index.is_multiple_of(every)
+}
+
+/// One row of a horizontal bar chart: a label on the left, a bar whose length is its share of
+/// the largest value.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Row {
+    pub y: f64,
+    pub width: f64,
+    pub label: String,
+    pub value: u64,
+}
+
+/// The height of one row of a horizontal bar chart, in SVG user units.
+pub const ROW_HEIGHT: f64 = 24.0;
+
+/// Horizontal bars for the non-zero `values`, largest first, `bar_space` units long at most.
+pub fn rows(values: &[(String, u64)], bar_space: f64) -> Vec<Row> {
+    let mut kept: Vec<&(String, u64)> = values.iter().filter(|(_, value)| *value > 0).collect();
+    kept.sort_by(|left, right| right.1.cmp(&left.1).then_with(|| left.0.cmp(&right.0)));
+    let max = kept.first().map_or(1, |(_, value)| *value).max(1);
+    kept.into_iter()
+        .enumerate()
+        .map(|(index, (label, value))| Row {
+            y: ROW_HEIGHT * index as f64,
+            width: bar_space * *value as f64 / max as f64,
+            label: label.clone(),
+            value: *value,
+        })
+        .collect()
+}
+
 /// The `points` attribute of an SVG polyline through `(at_ms, value)` samples, with time from
 /// `from_ms` to `to_ms` across the frame.
 pub fn polyline(
@@ -160,6 +196,28 @@ mod tests {
             assert!(bar.x >= frame.left && bar.x + bar.width <= frame.width);
         }
         assert!(bars[0].x < bars[1].x && bars[1].x < bars[2].x);
+    }
+
+    #[test]
+    fn dense_axes_label_evenly_and_sparse_ones_label_every_bar() {
+        let shown: Vec<usize> = (0..21).filter(|index| labelled(*index, 21, 7)).collect();
+        assert_eq!(shown, [0, 3, 6, 9, 12, 15, 18]);
+        assert!((0..5).all(|index| labelled(index, 5, 7)));
+    }
+
+    #[test]
+    fn horizontal_rows_keep_non_zero_values_largest_first() {
+        let values = vec![
+            ("overdue".to_owned(), 2),
+            ("missing".to_owned(), 0),
+            ("fork detected".to_owned(), 4),
+        ];
+        let rows = rows(&values, 300.0);
+        assert_eq!(rows.len(), 2);
+        assert_eq!(rows[0].label, "fork detected");
+        assert!((rows[0].width - 300.0).abs() < 1e-9);
+        assert!((rows[1].width - 150.0).abs() < 1e-9);
+        assert!((rows[1].y - ROW_HEIGHT).abs() < 1e-9);
     }
 
     #[test]

@@ -10,7 +10,9 @@ use super::{DashboardContext, Loaded, load_live, not_loaded};
 use crate::browser::clock::{format_time, now_ms};
 use crate::browser::dashboard_api;
 use crate::dashboard::api::{Report, paths};
-use crate::dashboard::charts::{Frame, bars, nice_max, polyline, ticks};
+use crate::dashboard::charts::{
+    Frame, ROW_HEIGHT, bars, labelled, nice_max, polyline, rows, ticks,
+};
 use crate::dashboard::format::{maybe_duration, share, words};
 use crate::strings::dash;
 
@@ -192,13 +194,13 @@ fn bar_chart(values: Vec<(String, u64)>, label: &'static str) -> AnyView {
     }
     let frame = Frame::STANDARD;
     let top = nice_max(values.iter().map(|(_, value)| *value).max().unwrap_or(0));
-    let dense = values.len() > 12;
+    let n_bars = values.len();
     let drawn = bars(&values, frame, top);
     view! {
         <svg class="chart" viewBox=format!("0 0 {} {}", frame.width, frame.height) role="img" aria-label=label>
             {axis(frame, top)}
             {drawn.into_iter().enumerate().map(|(index, bar)| {
-                let show_label = !dense || index % (values.len() / 12 + 1) == 0;
+                let show_label = labelled(index, n_bars, 7);
                 view! {
                     <rect class="bar" x=bar.x y=bar.y width=bar.width height=bar.height>
                         <title>{format!("{}: {}", bar.label, bar.value)}</title>
@@ -231,19 +233,53 @@ fn shift_chart(report: &Report) -> AnyView {
         .handoffs
         .per_shift
         .iter()
-        .map(|shift| (shift.label.clone(), shift.count))
+        .map(|shift| (short_shift_label(&shift.label), shift.count))
         .collect();
     bar_chart(values, dash::HANDOFFS_PER_SHIFT)
 }
 
+/// Exceptions by kind as horizontal bars: only the kinds that occurred, most frequent first.
+/// `2026-11-20 night` → `11-20 night`: the year is in the report's period.
+fn short_shift_label(label: &str) -> String {
+    match label.split_once('-') {
+        Some((year, rest)) if year.len() == 4 && year.bytes().all(|byte| byte.is_ascii_digit()) => {
+            rest.to_owned()
+        }
+        _ => label.to_owned(),
+    }
+}
+
 fn kind_chart(report: &Report) -> AnyView {
-    let values = report
+    let values: Vec<(String, u64)> = report
         .exceptions
         .by_kind
         .iter()
         .map(|(kind, count)| (words(kind), *count))
         .collect();
-    bar_chart(values, dash::EXCEPTIONS_BY_KIND)
+    const LABEL_SPACE: f64 = 220.0;
+    const BAR_SPACE: f64 = 360.0;
+    let drawn = rows(&values, BAR_SPACE);
+    if drawn.is_empty() {
+        return no_data();
+    }
+    let height = ROW_HEIGHT * drawn.len() as f64;
+    view! {
+        <svg
+            class="chart"
+            viewBox=format!("0 0 {} {height}", LABEL_SPACE + BAR_SPACE + 40.0)
+            role="img"
+            aria-label=dash::EXCEPTIONS_BY_KIND
+        >
+            {drawn.into_iter().map(|row| view! {
+                <text class="tick" x=LABEL_SPACE - 8.0 y=row.y + 16.0 text-anchor="end">{row.label.clone()}</text>
+                <rect class="bar" x=LABEL_SPACE y=row.y + 4.0 width=row.width.max(1.0) height=ROW_HEIGHT - 8.0>
+                    <title>{format!("{}: {}", row.label, row.value)}</title>
+                </rect>
+                <text class="tick" x=LABEL_SPACE + row.width + 6.0 y=row.y + 16.0>{row.value}</text>
+            }).collect_view()}
+        </svg>
+    }
+    .into_any()
 }
 
 fn overdue_chart(report: &Report) -> AnyView {

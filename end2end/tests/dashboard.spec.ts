@@ -1,0 +1,147 @@
+// The manager dashboard against the real server and the real PWA: sign-in, a tablet's handoff
+// arriving on the board live, an exception worked from evidence to resolution (with a hostile
+// note rendered as text), a quarantine signed by the server, and the audit export.
+import { expect, test, type Page } from "@playwright/test";
+import {
+  demoCredentials,
+  enroll,
+  enrollmentCode,
+  person,
+  scan,
+  screens,
+  signInManager,
+  typePin,
+} from "./support";
+
+const XSS_NOTE = `<img src=x onerror="window.__xss = 1"> called the ward; back in the drawer`;
+
+async function signInThroughTheForm(page: Page) {
+  const credentials = demoCredentials();
+  await page.goto("/dashboard");
+  await expect(page.getByRole("heading", { level: 1 })).toHaveText("Sign in to the dashboard");
+  await expect(page.getByLabel("Username")).toBeFocused();
+  await page.getByLabel("Username").fill(credentials.managerUsername);
+  await page.getByLabel("Password").fill("not-the-password");
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await expect(page.getByRole("alert")).toBeVisible();
+  await expect(page.getByLabel("Password")).toHaveValue("");
+  await page.getByLabel("Password").fill(credentials.managerPassword);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await expect(page.getByRole("heading", { level: 1 })).toHaveText("Custody board");
+}
+
+test("a manager sees a handoff arrive live and works its exception to resolution", async ({
+  browser,
+  baseURL,
+}) => {
+  test.setTimeout(120_000);
+  const managerContext = await browser.newContext();
+  const dashboard = await managerContext.newPage();
+  const dialogs: string[] = [];
+  dashboard.on("dialog", (dialog) => {
+    dialogs.push(dialog.message());
+    void dialog.dismiss();
+  });
+  await signInThroughTheForm(dashboard);
+  await expect(dashboard.getByTestId("live-indicator")).toHaveText("Live");
+  const row = dashboard.getByTestId("dash-row-BT-10015");
+  await expect(row).toContainText("Available");
+  await dashboard.screenshot({ path: `${screens}/dashboard-board.png`, fullPage: true });
+
+  // A tablet in another browser checks the device out; the board changes without a reload.
+  const manager = await signInManager(baseURL!);
+  const tabletContext = await browser.newContext();
+  const tablet = await tabletContext.newPage();
+  await enroll(tablet, await enrollmentCode(manager));
+  const nurse = person("S-0003");
+  await scan(tablet, "Device asset tag", "BT-10015");
+  await scan(tablet, "Staff badge", nurse.badge);
+  await typePin(tablet, nurse.pin);
+  await expect(tablet.getByTestId("confirmation")).toContainText("BT-10015 checked out to");
+  await expect(row).toContainText("In use", { timeout: 20_000 });
+  await expect(row).toContainText(nurse.name);
+  await expect(row).toContainText("last sync");
+
+  // Search by the nurse's name keeps only her device.
+  await dashboard.getByTestId("board-search").fill(nurse.name.split(" ")[0]);
+  await expect(dashboard.locator("[data-testid^=dash-row-]")).toHaveCount(1);
+  await dashboard.getByTestId("board-search").fill("");
+
+  // Returned without the checklist done: an exception reaches the queue.
+  await tablet.getByRole("link", { name: "Check in" }).click();
+  await scan(tablet, "Device asset tag", "BT-10015");
+  await tablet.getByLabel("Staff badge", { exact: true }).click();
+  await scan(tablet, "Staff badge", nurse.badge);
+  await typePin(tablet, nurse.pin);
+  await expect(tablet.getByTestId("confirmation")).toContainText("BT-10015 checked in by");
+  await expect(row).toContainText("Available", { timeout: 20_000 });
+
+  await dashboard.getByRole("link", { name: "Exceptions" }).click();
+  await expect(dashboard.getByRole("heading", { level: 1 })).toHaveText("Exceptions");
+  const exception = dashboard
+    .getByTestId("exception-incomplete_checklist")
+    .filter({ hasText: "D-0015" });
+  await expect(exception).toHaveCount(1);
+  await exception.getByText("Evidence").click();
+  await expect(exception.locator(".evidence li")).toHaveCount(1);
+  await expect(exception).toContainText(nurse.name);
+  await dashboard.screenshot({ path: `${screens}/dashboard-exception.png`, fullPage: true });
+
+  await exception.getByRole("button", { name: "Acknowledge" }).click();
+  await expect(exception.getByTestId("review")).toContainText("Acknowledged by manager");
+  // Resolving needs a note.
+  await exception.getByRole("button", { name: "Resolve" }).click();
+  await expect(exception.getByRole("alert")).toContainText("Write a note");
+  await exception.getByLabel("Note").fill(XSS_NOTE);
+  await exception.getByRole("button", { name: "Resolve" }).click();
+  await expect(exception).toHaveCount(0);
+  await dashboard.getByLabel("Show resolved").check();
+  await expect(exception.getByTestId("review")).toContainText("Resolved by manager");
+  // The note is shown as the text it is; nothing in it ran or became an element.
+  await expect(exception.getByTestId("review")).toContainText(XSS_NOTE);
+  expect(await dashboard.locator("img[src=x]").count()).toBe(0);
+  expect(await dashboard.evaluate(() => (window as any).__xss)).toBeUndefined();
+
+  // The device page: the timeline names who signed what; a quarantine is signed by the server.
+  await exception.getByRole("link", { name: "D-0015" }).first().click();
+  await expect(dashboard.getByRole("heading", { level: 1 })).toHaveText("Device BT-10015");
+  const timeline = dashboard.getByTestId("timeline");
+  await expect(timeline.locator("tbody tr")).toHaveCount(2);
+  await expect(timeline).toContainText(`Checked out to ${nurse.name}`);
+  await expect(timeline).toContainText("local data not wiped");
+  await dashboard.getByText("Manager actions").click();
+  await dashboard.getByRole("button", { name: "Quarantine", exact: true }).click();
+  await expect(dashboard.getByRole("alert")).toContainText("Write a note");
+  await dashboard.getByTestId("action-note").fill("Screen cracked at return");
+  await dashboard.getByRole("button", { name: "Quarantine", exact: true }).click();
+  await expect(dashboard.getByTestId("device-status")).toHaveText("Quarantined");
+  await expect(timeline).toContainText("Quarantined by manager");
+  await expect(timeline).toContainText("the server (manager action)");
+  await dashboard.getByTestId("action-note").fill("Screen replaced");
+  await dashboard.getByRole("button", { name: "Release from quarantine" }).click();
+  await expect(dashboard.getByTestId("device-status")).toHaveText("Available");
+  await dashboard.screenshot({ path: `${screens}/dashboard-device.png`, fullPage: true });
+
+  // Reports: the evidence report counts the handoffs; the export is the verifiable bundle.
+  await dashboard.getByRole("link", { name: "Reports and export" }).click();
+  const report = dashboard.getByTestId("evidence-report");
+  await expect(report).toContainText("Handoffs recorded");
+  await expect(report).toContainText("PR.AA-01");
+  await expect(dashboard.locator("svg.chart").first()).toBeVisible();
+  await expect(dashboard.locator("pre")).toContainText(/--server-key [0-9a-f]{64}/);
+  await dashboard.screenshot({ path: `${screens}/dashboard-reports.png`, fullPage: true });
+  const bundle = await dashboard.request.get("/api/v1/ledger/export");
+  expect(bundle.status()).toBe(200);
+  const parsed = await bundle.json();
+  expect(parsed.format).toBe("baton.audit-bundle.v1");
+  const actions = parsed.entries.filter((entry: any) => JSON.stringify(entry.entry).includes("resolve"));
+  expect(actions.length, "the resolution is in the ledger").toBeGreaterThan(0);
+
+  // Signing out ends the session: the board asks for a sign-in again.
+  await dashboard.getByRole("button", { name: "Sign out" }).click();
+  await expect(dashboard.getByRole("heading", { level: 1 })).toHaveText("Sign in to the dashboard");
+  expect(dialogs).toEqual([]);
+  await manager.api.dispose();
+  await tabletContext.close();
+  await managerContext.close();
+});
