@@ -171,6 +171,23 @@ pub fn reported_found(tag: &str, name: &str, time: &str) -> String {
     format!("{tag} reported found by {name} at {time}.")
 }
 
+// Break-glass.
+pub const BREAK_GLASS_LINK: &str = "Emergency and no PIN or no second person? Break-glass hand-out";
+pub const BREAK_GLASS_HEADING: &str = "Break-glass hand-out";
+pub const BREAK_GLASS_WARNING: &str = "For emergencies only. The person is identified by badge alone, and the manager is alerted to every break-glass hand-out.";
+pub const BREAK_GLASS_REASON: &str = "Why";
+pub const BREAK_GLASS_EMERGENCY: &str = "Emergency: no time for the PIN";
+pub const BREAK_GLASS_ABSENT: &str = "No second person to hand over";
+pub const BREAK_GLASS_NOTE: &str = "What is happening (required)";
+pub const BREAK_GLASS_BUTTON: &str = "Hand out (break-glass)";
+pub const BREAK_GLASS_NOTE_REQUIRED: &str =
+    "Write what is happening: the manager reviews every break-glass hand-out.";
+pub const TAKEN_BY_BADGE: &str = "Taken by";
+
+pub fn broke_glass(tag: &str, name: &str, time: &str) -> String {
+    format!("{tag} handed out to {name} by break-glass at {time}. The manager is alerted.")
+}
+
 // Sync.
 pub const SYNCING: &str = "Sending…";
 pub const WAITING_TO_SEND: &str = "waiting to send";

@@ -394,3 +394,43 @@ test("a device is handed from one nurse to another, then reported missing and fo
   expect(lost.entries[0].body.note).toBe("last seen in bay 4");
   await manager.api.dispose();
 });
+
+test("in an emergency a device goes out by badge alone, with a reason the manager sees", async ({
+  page,
+  baseURL,
+}) => {
+  const manager = await signInManager(baseURL!);
+  await enroll(page, await enrollmentCode(manager));
+  const nurse = person("S-0006");
+  await page.getByRole("link", { name: /Break-glass hand-out/ }).click();
+  await expect(page.getByRole("heading", { level: 1 })).toHaveText("Break-glass hand-out");
+  await scan(page, "Device asset tag", "BT-10009");
+  await scan(page, "Staff badge", nurse.badge);
+  await expect(page.getByTestId("person-card")).toContainText(nurse.name);
+  // No PIN is asked; a note is.
+  await expect(page.getByLabel(/^PIN for /)).toHaveCount(0);
+  await page.getByRole("button", { name: "Hand out (break-glass)" }).click();
+  await expect(page.getByRole("alert")).toContainText("Write what is happening");
+  await page.getByLabel("No second person to hand over").check();
+  await page.getByLabel("What is happening (required)").fill("Night shift alone on the ward; rapid response call");
+  await page.getByRole("button", { name: "Hand out (break-glass)" }).click();
+  await expect(page.getByTestId("confirmation")).toContainText(
+    `BT-10009 handed out to ${nurse.name} by break-glass at`,
+  );
+  await page.screenshot({ path: `${screens}/break-glass.png`, fullPage: true });
+
+  await page.getByRole("link", { name: "Ward board" }).click();
+  await expect(page.getByTestId("exception-list")).toContainText("Break-glass access");
+  await expect(page.getByTestId("pending-count")).toHaveText("0", { timeout: 30_000 });
+  const timeline = await (await manager.api.get("/api/v1/dashboard/devices/D-0009/timeline")).json();
+  expect(timeline.entries[0].body_type).toBe("break_glass");
+  expect(timeline.entries[0].body.custodian).toEqual({ staff: nurse.staffId, method: "break_glass" });
+  expect(timeline.entries[0].body.reason).toBe("second_party_absent");
+  const exceptions = await (await manager.api.get("/api/v1/dashboard/exceptions")).json();
+  expect(
+    exceptions.exceptions.some(
+      (exception: any) => exception.kind === "break_glass_used" && exception.device === "D-0009",
+    ),
+  ).toBe(true);
+  await manager.api.dispose();
+});

@@ -5,6 +5,7 @@
 use leptos::html;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
+use leptos_router::components::A;
 
 use crate::browser::clock::now_ms;
 use crate::components::device_card::DeviceCard;
@@ -148,6 +149,9 @@ pub fn CheckOut() -> impl IntoView {
                     })
             }}
             {move || saving.get().then(|| view! { <p class="busy" role="status">{strings::SAVING}</p> })}
+            <p class="subtle break-glass-link">
+                <A href="/break-glass">{strings::BREAK_GLASS_LINK}</A>
+            </p>
         </section>
     }
 }

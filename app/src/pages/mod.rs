@@ -1,4 +1,5 @@
 pub mod board;
+pub mod break_glass;
 pub mod check_in;
 pub mod check_out;
 pub mod dashboard;

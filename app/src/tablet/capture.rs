@@ -2,7 +2,9 @@
 //! a missing or found device, each naming people by staff number with the way they proved who
 //! they were (badge and PIN).
 
-use baton_core::body::{AuthMethod, Body, Checklist, DeviceCondition, MAX_NOTE_CHARS, PersonAuth};
+use baton_core::body::{
+    AuthMethod, Body, BreakGlassReason, Checklist, DeviceCondition, MAX_NOTE_CHARS, PersonAuth,
+};
 use baton_core::ids::{DeviceId, StaffId, WardId};
 use thiserror::Error;
 
@@ -15,6 +17,8 @@ pub enum CaptureError {
     NoteTooLong { chars: usize, max: usize },
     #[error("a transfer needs two different people")]
     SamePerson,
+    #[error("a break-glass hand-out needs a note saying why")]
+    NoteRequired,
 }
 
 /// A trimmed note, `None` when empty, refused when longer than the signed format allows.
@@ -151,6 +155,28 @@ pub fn found_body(
     })
 }
 
+/// Emergency access: the person is identified by badge only (no PIN), with a reason and a
+/// required note. The manager's dashboard shows every one.
+pub fn break_glass_body(
+    device_id: &str,
+    staff_id: &str,
+    ward_id: &str,
+    reason: BreakGlassReason,
+    note: &str,
+) -> Result<Body, CaptureError> {
+    let note = optional_note(note)?.ok_or(CaptureError::NoteRequired)?;
+    Ok(Body::BreakGlass {
+        device: DeviceId::new(device_id).map_err(bad)?,
+        custodian: PersonAuth {
+            staff: StaffId::new(staff_id).map_err(bad)?,
+            method: AuthMethod::BreakGlass,
+        },
+        ward: WardId::new(ward_id).map_err(bad)?,
+        reason,
+        note,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -242,5 +268,35 @@ mod tests {
             missing_body("D-0001", "S-0003", &"x".repeat(MAX_NOTE_CHARS + 1)),
             Err(CaptureError::NoteTooLong { .. })
         ));
+    }
+
+    #[test]
+    fn a_break_glass_hand_out_says_why_and_how_the_person_was_identified() {
+        let body = break_glass_body(
+            "D-0001",
+            "S-0003",
+            "W-4E",
+            BreakGlassReason::Emergency,
+            " cardiac arrest bay 2 ",
+        )
+        .unwrap();
+        let json = serde_json::to_value(&body).unwrap();
+        assert_eq!(json["type"], "break_glass");
+        assert_eq!(
+            json["custodian"],
+            serde_json::json!({"staff": "S-0003", "method": "break_glass"})
+        );
+        assert_eq!(json["reason"], "emergency");
+        assert_eq!(json["note"], "cardiac arrest bay 2");
+        assert_eq!(
+            break_glass_body(
+                "D-0001",
+                "S-0003",
+                "W-4E",
+                BreakGlassReason::Emergency,
+                "  "
+            ),
+            Err(CaptureError::NoteRequired)
+        );
     }
 }
