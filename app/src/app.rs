@@ -9,8 +9,8 @@ use crate::pages::dashboard::{
     DashboardBoard, DashboardShell, DeviceView, Exceptions, PersonView, Reports, Tablets,
 };
 use crate::pages::{
-    board::Board, break_glass::BreakGlass, check_in::CheckIn, enroll::Enroll, home::Home,
-    not_found::NotFound, report::Report, transfer::Transfer,
+    board::Board, break_glass::BreakGlass, check_in::CheckIn, correct::Correct, enroll::Enroll,
+    home::Home, not_found::NotFound, report::Report, transfer::Transfer,
 };
 use crate::state::AppState;
 use crate::strings;
@@ -44,6 +44,10 @@ pub fn App() -> impl IntoView {
                     <Route
                         path=path!("/break-glass")
                         view=|| view! { <RequireEnrolled><BreakGlass /></RequireEnrolled> }
+                    />
+                    <Route
+                        path=path!("/correct/:id")
+                        view=|| view! { <RequireEnrolled><Correct /></RequireEnrolled> }
                     />
                     <Route
                         path=path!("/report")

@@ -188,6 +188,22 @@ pub fn broke_glass(tag: &str, name: &str, time: &str) -> String {
     format!("{tag} handed out to {name} by break-glass at {time}. The manager is alerted.")
 }
 
+// Corrections.
+pub const CORRECT_LINK: &str = "Correct";
+pub const CORRECT_HEADING: &str = "Correct a record";
+pub const CORRECT_EXPLAIN: &str = "A correction voids this record but keeps it: the board then ignores it, and the manager sees both, with who corrected it and why.";
+pub const CORRECT_NOTE: &str = "What was wrong (required)";
+pub const CORRECTED_BY: &str = "Corrected by";
+pub const CORRECT_BUTTON: &str = "Void this record";
+pub const CORRECT_NOTE_REQUIRED: &str = "Say what was wrong before voiding the record.";
+pub const CORRECT_UNKNOWN: &str =
+    "This tablet has no such record. Only records made on this tablet can be corrected here.";
+pub const CORRECT_ALREADY: &str = "This record is already voided by a correction.";
+
+pub fn corrected(tag: &str, name: &str, time: &str) -> String {
+    format!("The record for {tag} was voided by {name} at {time}.")
+}
+
 // Sync.
 pub const SYNCING: &str = "Sending…";
 pub const WAITING_TO_SEND: &str = "waiting to send";
@@ -222,6 +238,11 @@ pub fn handoff_summary(body_type: &str, person: &str) -> String {
     match body_type {
         "check_out" => format!("checked out to {person}"),
         "check_in" => format!("checked in by {person}"),
+        "transfer" => format!("handed over by {person}"),
+        "report_missing" => format!("reported missing by {person}"),
+        "report_found" => format!("reported found by {person}"),
+        "break_glass" => format!("break-glass hand-out to {person}"),
+        "correction" => format!("correction by {person}"),
         other => format!("{other}: {person}"),
     }
 }

@@ -434,3 +434,40 @@ test("in an emergency a device goes out by badge alone, with a reason the manage
   ).toBe(true);
   await manager.api.dispose();
 });
+
+test("a mis-scanned check-out is voided by a correction that keeps it in the record", async ({
+  page,
+  baseURL,
+}) => {
+  const manager = await signInManager(baseURL!);
+  await enroll(page, await enrollmentCode(manager));
+  const nurse = person("S-0007");
+  await scan(page, "Device asset tag", "BT-10010");
+  await scan(page, "Staff badge", nurse.badge);
+  await typePin(page, nurse.pin);
+  await expect(page.getByTestId("confirmation")).toContainText("BT-10010 checked out to");
+
+  await page.getByRole("link", { name: "Ward board" }).click();
+  await expect(page.getByTestId("board-row-BT-10010")).toContainText("In use");
+  const recent = page.getByTestId("recent-handoff").filter({ hasText: "BT-10010" });
+  await recent.getByRole("link", { name: "Correct" }).click();
+  await expect(page.getByRole("heading", { level: 1 })).toHaveText("Correct a record");
+  await expect(page.getByTestId("correct-target")).toContainText(`BT-10010 checked out to ${nurse.name}`);
+  await page.getByLabel("What was wrong (required)").fill("Scanned the wrong phone; took BT-10011");
+  await page.getByLabel("Staff badge", { exact: true }).click();
+  await scan(page, "Staff badge", nurse.badge);
+  await typePin(page, nurse.pin);
+  await expect(page.getByTestId("confirmation")).toContainText(
+    `The record for BT-10010 was voided by ${nurse.name}`,
+  );
+
+  // The board ignores the voided check-out; the server keeps both, the first marked voided.
+  await page.getByRole("link", { name: "Ward board" }).click();
+  await expect(page.getByTestId("board-row-BT-10010")).toContainText("Available");
+  await expect(page.getByTestId("pending-count")).toHaveText("0", { timeout: 30_000 });
+  const timeline = await (await manager.api.get("/api/v1/dashboard/devices/D-0010/timeline")).json();
+  expect(timeline.entries.map((entry: any) => entry.body_type)).toEqual(["check_out", "correction"]);
+  expect(timeline.entries[0].voided_by).toBe(timeline.entries[1].event_id);
+  expect(timeline.entries[1].body.note).toBe("Scanned the wrong phone; took BT-10011");
+  await manager.api.dispose();
+});

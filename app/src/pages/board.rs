@@ -6,6 +6,7 @@
 use baton_core::exceptions::Severity;
 use baton_core::state::DeviceStatus;
 use leptos::prelude::*;
+use leptos_router::components::A;
 
 use crate::browser::clock::format_time;
 use crate::components::sync_panel::SyncPanel;
@@ -87,6 +88,9 @@ fn exception_view(exception: BoardException) -> impl IntoView {
 }
 
 fn recent_view(handoff: RecentHandoff) -> impl IntoView {
+    // A correction is not itself corrected here; a manager can look at it on the dashboard.
+    let correctable = handoff.body_type != "correction";
+    let correct_href = format!("/correct/{}", handoff.event_id);
     let (class, label) = match handoff.delivery {
         Delivery::Pending => ("delivery delivery-pending", strings::DELIVERY_PENDING),
         Delivery::Stored => ("delivery delivery-stored", strings::DELIVERY_STORED),
@@ -102,6 +106,9 @@ fn recent_view(handoff: RecentHandoff) -> impl IntoView {
             {format_time(handoff.wall_ms)}
             " "
             <span class=class>{label} {handoff.refusal.map(|code| format!(" ({code})"))}</span>
+            {correctable.then(|| view! {
+                " " <A href=correct_href attr:class="correct-link">{strings::CORRECT_LINK}</A>
+            })}
         </li>
     }
 }

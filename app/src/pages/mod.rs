@@ -2,6 +2,7 @@ pub mod board;
 pub mod break_glass;
 pub mod check_in;
 pub mod check_out;
+pub mod correct;
 pub mod dashboard;
 pub mod enroll;
 pub mod home;

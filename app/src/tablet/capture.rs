@@ -17,7 +17,7 @@ pub enum CaptureError {
     NoteTooLong { chars: usize, max: usize },
     #[error("a transfer needs two different people")]
     SamePerson,
-    #[error("a break-glass hand-out needs a note saying why")]
+    #[error("a note saying why is required")]
     NoteRequired,
 }
 
@@ -152,6 +152,24 @@ pub fn found_body(
         found_by,
         ward,
         note: optional_note(note)?,
+    })
+}
+
+/// Voids an earlier event of this tablet (a mis-scanned device or person), keeping it in the
+/// record: the person making the correction gives badge and PIN, and says what was wrong.
+pub fn correction_body(
+    corrects: &str,
+    device_id: &str,
+    staff_id: &str,
+    note: &str,
+) -> Result<Body, CaptureError> {
+    let note = optional_note(note)?.ok_or(CaptureError::NoteRequired)?;
+    Ok(Body::Correction {
+        corrects: baton_core::ids::EventId::from_hex(corrects)
+            .map_err(|error| CaptureError::BadIdentifier(error.to_string()))?,
+        device: DeviceId::new(device_id).map_err(bad)?,
+        by: badge_pin(staff_id)?,
+        note,
     })
 }
 
@@ -298,5 +316,23 @@ mod tests {
             ),
             Err(CaptureError::NoteRequired)
         );
+    }
+
+    #[test]
+    fn a_correction_points_at_the_event_it_voids_and_says_why() {
+        let corrects = "ab".repeat(32);
+        let body = correction_body(&corrects, "D-0001", "S-0003", "wrong device scanned").unwrap();
+        let json = serde_json::to_value(&body).unwrap();
+        assert_eq!(json["type"], "correction");
+        assert_eq!(json["corrects"], corrects);
+        assert_eq!(json["by"]["method"], "badge_pin");
+        assert_eq!(
+            correction_body(&corrects, "D-0001", "S-0003", ""),
+            Err(CaptureError::NoteRequired)
+        );
+        assert!(matches!(
+            correction_body("not hex", "D-0001", "S-0003", "x"),
+            Err(CaptureError::BadIdentifier(_))
+        ));
     }
 }

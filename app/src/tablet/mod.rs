@@ -210,6 +210,30 @@ impl Tablet {
         self.own_events.iter().rev().take(n)
     }
 
+    /// One of this tablet's own events, by id (hex), for a correction.
+    pub fn own_event(&self, event_id: &str) -> Option<&SignedEvent> {
+        self.own_events
+            .iter()
+            .map(|own| &own.event)
+            .find(|event| event.id().to_hex() == event_id)
+    }
+
+    /// Whether an effective correction already voids this event.
+    pub fn is_voided(&self, event_id: &str) -> bool {
+        let Some(event) = self.own_event(event_id) else {
+            return false;
+        };
+        self.replica
+            .custody()
+            .device(event.body().device())
+            .is_some_and(|custody| {
+                custody
+                    .corrections
+                    .iter()
+                    .any(|record| record.effective && record.corrects == event.id())
+            })
+    }
+
     /// The events to push: never delivered, or refused for a reason that may pass.
     pub fn to_push(&self) -> Vec<SignedEvent> {
         self.own_events
