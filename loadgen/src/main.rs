@@ -1,0 +1,163 @@
+//! `baton-load`: simulated tablets against a running Baton server, over the real sync protocol.
+//!
+//! Each simulated tablet is enrolled with a manager's enrollment code, signs a realistic stream
+//! of handoffs (check-outs and check-ins of the site's devices by its staff) with `baton-core`
+//! before the clock starts, then pushes it in batches of signed requests, concurrently with the
+//! other tablets. What is measured is the server's end-to-end ingest: verified, merged, durable,
+//! receipts returned. In the same run it measures this machine's own ed25519 verification
+//! rates, so the report gives ingest as a ratio to the physical limit, not an absolute number
+//! from another day.
+//!
+//! Scenarios (`--scenario`): `ingest` (many tablets at once), `catch-up` (one tablet with a long
+//! outbox), `verify` (the machine's verification rates only). `--json FILE` appends one JSON
+//! object per scenario for the report.
+
+mod baseline;
+mod tablet;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use clap::{Parser, ValueEnum};
+use serde_json::{Value, json};
+use tokio::sync::Semaphore;
+
+use tablet::{Manager, SimTablet, Stream};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Scenario {
+    Ingest,
+    CatchUp,
+    Verify,
+}
+
+#[derive(Debug, Parser)]
+#[command(name = "baton-load", about = "Load generator for a running Baton server")]
+struct Args {
+    #[arg(long, value_enum, default_value_t = Scenario::Ingest)]
+    scenario: Scenario,
+    /// The server, e.g. http://127.0.0.1:8080.
+    #[arg(long, default_value = "http://127.0.0.1:8080")]
+    url: String,
+    /// The `demo-credentials.txt` a `baton serve --demo` wrote (for the manager's sign-in).
+    #[arg(long, default_value = "data/demo-credentials.txt")]
+    credentials: PathBuf,
+    /// Simulated tablets pushing at once (`ingest`).
+    #[arg(long, default_value_t = 50)]
+    tablets: usize,
+    /// Events each tablet signs and pushes.
+    #[arg(long, default_value_t = 200)]
+    events: usize,
+    /// Events per push request (the tablet's batch; the server accepts at most 500).
+    #[arg(long, default_value_t = 100)]
+    batch: usize,
+    /// Push requests in flight at once.
+    #[arg(long, default_value_t = 32)]
+    concurrency: usize,
+    /// A label for the report (the backend under test).
+    #[arg(long, default_value = "")]
+    label: String,
+    /// Appends the scenario's result as one JSON line.
+    #[arg(long)]
+    json: Option<PathBuf>,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    if args.batch == 0 || args.batch > 500 {
+        bail!("--batch must be between 1 and 500 (the server's push limit)");
+    }
+    let result = match args.scenario {
+        Scenario::Verify => baseline::measure(),
+        Scenario::Ingest => ingest(&args, args.tablets, args.events).await?,
+        Scenario::CatchUp => ingest(&args, 1, args.events).await?,
+    };
+    println!("{}", serde_json::to_string_pretty(&result)?);
+    if let Some(path) = &args.json {
+        use std::io::Write;
+        let mut file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .with_context(|| format!("opening {}", path.display()))?;
+        writeln!(file, "{}", serde_json::to_string(&result)?)?;
+    }
+    Ok(())
+}
+
+/// Enrolls `n_tablets`, signs `n_events` each, and pushes everything as fast as the server
+/// takes it; returns the figures.
+async fn ingest(args: &Args, n_tablets: usize, n_events: usize) -> anyhow::Result<Value> {
+    let manager = Manager::sign_in(&args.url, &args.credentials).await?;
+    let (devices, staff) = manager.registry().await?;
+    eprintln!("enrolling {n_tablets} tablets…");
+    let mut tablets = Vec::with_capacity(n_tablets);
+    for index in 0..n_tablets {
+        tablets.push(SimTablet::enroll(&manager, index).await?);
+    }
+    eprintln!("signing {} events…", n_tablets * n_events);
+    let streams: Vec<Stream> = tablets
+        .into_iter()
+        .enumerate()
+        .map(|(index, tablet)| tablet.sign_stream(index, n_events, &devices, &staff, args.batch))
+        .collect::<anyhow::Result<_>>()?;
+    let n_requests: usize = streams.iter().map(|stream| stream.batches.len()).sum();
+
+    eprintln!("pushing in {n_requests} requests, {} at a time…", args.concurrency);
+    let permits = Arc::new(Semaphore::new(args.concurrency.max(1)));
+    let started = Instant::now();
+    let mut tasks = Vec::with_capacity(streams.len());
+    for stream in streams {
+        let permits = permits.clone();
+        // Each tablet pushes its batches in chain order; tablets run side by side.
+        tasks.push(tokio::spawn(async move {
+            let mut latencies = Vec::with_capacity(stream.batches.len());
+            let mut accepted = 0_usize;
+            for body in &stream.batches {
+                let _permit = permits.acquire().await.expect("the semaphore is never closed");
+                let sent = Instant::now();
+                accepted += stream.tablet.push(body.clone()).await?;
+                latencies.push(sent.elapsed());
+            }
+            anyhow::Ok((accepted, latencies))
+        }));
+    }
+    let mut accepted = 0;
+    let mut latencies: Vec<Duration> = Vec::with_capacity(n_requests);
+    for task in tasks {
+        let (tablet_accepted, tablet_latencies) = task.await.context("a push task panicked")??;
+        accepted += tablet_accepted;
+        latencies.extend(tablet_latencies);
+    }
+    let elapsed = started.elapsed();
+    let expected = n_tablets * n_events;
+    if accepted != expected {
+        bail!("the server accepted {accepted} of {expected} events");
+    }
+    latencies.sort();
+    let percentile = |share: f64| -> f64 {
+        let index = ((latencies.len() as f64 * share).ceil() as usize).clamp(1, latencies.len());
+        latencies[index - 1].as_secs_f64() * 1_000.0
+    };
+    let rate = accepted as f64 / elapsed.as_secs_f64();
+    eprintln!(
+        "{accepted} events accepted in {:.2} s: {rate:.0} events/s",
+        elapsed.as_secs_f64()
+    );
+    Ok(json!({
+        "scenario": if n_tablets == 1 { "catch-up" } else { "ingest" },
+        "label": args.label,
+        "tablets": n_tablets,
+        "events_per_tablet": n_events,
+        "batch": args.batch,
+        "concurrency": args.concurrency,
+        "accepted": accepted,
+        "seconds": elapsed.as_secs_f64(),
+        "events_per_second": rate,
+        "push_ms_p50": percentile(0.50),
+        "push_ms_p99": percentile(0.99),
+    }))
+}

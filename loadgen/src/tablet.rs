@@ -1,0 +1,275 @@
+//! A manager's session (for enrollment codes and the registry) and simulated tablets that sign
+//! with `baton-core` and push over signed requests (docs/PROTOCOL.md §2.1–2.3).
+
+use std::path::Path;
+
+use anyhow::{Context, bail};
+use baton_core::body::{AuthMethod, Body, Checklist, DeviceCondition, PersonAuth};
+use baton_core::event::{ChainHead, UnsignedEvent};
+use baton_core::hlc::Hlc;
+use baton_core::ids::{DeviceId, SignerKey, StaffId, WardId};
+use baton_core::request::{
+    HEADER_KEY, HEADER_NONCE, HEADER_SIGNATURE, HEADER_TIMESTAMP, RequestToSign,
+};
+use ed25519_dalek::SigningKey;
+use serde_json::{Value, json};
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("the clock is after 1970")
+        .as_millis() as u64
+}
+
+/// A signed-in manager of the demo site.
+pub struct Manager {
+    client: reqwest::Client,
+    csrf_token: String,
+    base_url: String,
+}
+
+impl Manager {
+    /// Signs in with the manager line of `demo-credentials.txt`.
+    pub async fn sign_in(base_url: &str, credentials: &Path) -> anyhow::Result<Manager> {
+        let text = std::fs::read_to_string(credentials).with_context(|| {
+            format!(
+                "reading {} (start the server with --demo, or pass --credentials)",
+                credentials.display()
+            )
+        })?;
+        let (username, password) = text
+            .lines()
+            .find_map(|line| {
+                let mut words = line.split_whitespace();
+                while let Some(word) = words.next() {
+                    if word == "username" {
+                        let username = words.next()?;
+                        (words.next()? == "password").then_some(())?;
+                        return Some((username.to_owned(), words.next()?.to_owned()));
+                    }
+                }
+                None
+            })
+            .context("no `username … password …` line in the credentials file")?;
+        let client = reqwest::Client::builder().cookie_store(true).build()?;
+        let response = client
+            .post(format!("{base_url}/api/v1/auth/sign-in"))
+            .json(&json!({ "username": username, "password": password }))
+            .send()
+            .await
+            .with_context(|| format!("cannot reach {base_url}"))?;
+        if !response.status().is_success() {
+            bail!("sign-in refused: {}", response.text().await?);
+        }
+        let session: Value = response.json().await?;
+        Ok(Manager {
+            client,
+            csrf_token: session["csrf_token"].as_str().unwrap_or_default().to_owned(),
+            base_url: base_url.to_owned(),
+        })
+    }
+
+    async fn get(&self, path: &str) -> anyhow::Result<Value> {
+        let response = self
+            .client
+            .get(format!("{}{path}", self.base_url))
+            .send()
+            .await?;
+        if !response.status().is_success() {
+            bail!("GET {path}: {}", response.text().await?);
+        }
+        Ok(response.json().await?)
+    }
+
+    /// The site's active device ids and staff numbers.
+    pub async fn registry(&self) -> anyhow::Result<(Vec<String>, Vec<String>)> {
+        let ids = |value: &Value, list: &str, id: &str| -> Vec<String> {
+            value[list]
+                .as_array()
+                .map(|items| {
+                    items
+                        .iter()
+                        .filter(|item| item["active"].as_bool().unwrap_or(true))
+                        .filter_map(|item| item[id].as_str().map(str::to_owned))
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        let devices = ids(
+            &self.get("/api/v1/dashboard/devices").await?,
+            "devices",
+            "device_id",
+        );
+        let staff = ids(&self.get("/api/v1/dashboard/staff").await?, "staff", "staff_id");
+        if devices.is_empty() || staff.is_empty() {
+            bail!("the site has no devices or no staff to hand over");
+        }
+        Ok((devices, staff))
+    }
+
+    async fn enrollment_code(&self, ward_id: &str) -> anyhow::Result<String> {
+        let response = self
+            .client
+            .post(format!("{}/api/v1/enrollment-codes", self.base_url))
+            .header("x-csrf-token", &self.csrf_token)
+            .json(&json!({ "ward_id": ward_id }))
+            .send()
+            .await?;
+        if !response.status().is_success() {
+            bail!("enrollment code refused: {}", response.text().await?);
+        }
+        let body: Value = response.json().await?;
+        Ok(body["code"].as_str().unwrap_or_default().to_owned())
+    }
+}
+
+/// An enrolled simulated tablet.
+pub struct SimTablet {
+    signing_key: SigningKey,
+    signer: SignerKey,
+    ward_id: String,
+    client: reqwest::Client,
+    base_url: String,
+}
+
+/// A tablet's pre-signed outbox, as the push bodies it will send.
+pub struct Stream {
+    pub tablet: SimTablet,
+    pub batches: Vec<Vec<u8>>,
+}
+
+impl SimTablet {
+    pub async fn enroll(manager: &Manager, index: usize) -> anyhow::Result<SimTablet> {
+        let ward_id = "W-4E".to_owned();
+        let code = manager.enrollment_code(&ward_id).await?;
+        let signing_key = SigningKey::from_bytes(&rand::random::<[u8; 32]>());
+        let signer = SignerKey::from_signing_key(&signing_key);
+        let client = reqwest::Client::new();
+        let response = client
+            .post(format!("{}/api/v1/enroll", manager.base_url))
+            .json(&json!({
+                "code": code,
+                "public_key": signer.to_hex(),
+                "label": format!("load tablet {index}"),
+            }))
+            .send()
+            .await?;
+        if !response.status().is_success() {
+            bail!("enrollment refused: {}", response.text().await?);
+        }
+        Ok(SimTablet {
+            signing_key,
+            signer,
+            ward_id,
+            client,
+            base_url: manager.base_url.clone(),
+        })
+    }
+
+    /// Signs `n_events` handoffs: each tablet walks the devices, checking one out to a person
+    /// and back in, as a ward does over shifts. Events are stamped in the recent past, one
+    /// second apart, so that no clock rule refuses them.
+    pub fn sign_stream(
+        self,
+        tablet_index: usize,
+        n_events: usize,
+        devices: &[String],
+        staff: &[String],
+        batch: usize,
+    ) -> anyhow::Result<Stream> {
+        let start_ms = now_ms().saturating_sub(n_events as u64 * 1_000 + 60_000);
+        let mut head: Option<ChainHead> = None;
+        let mut clock = Hlc::ZERO;
+        let mut events = Vec::with_capacity(n_events);
+        let ward = WardId::new(&self.ward_id)?;
+        for event_index in 0..n_events {
+            let round = event_index / 2;
+            let device = DeviceId::new(&devices[(tablet_index + round) % devices.len()])?;
+            let person = PersonAuth {
+                staff: StaffId::new(&staff[(tablet_index * 7 + round) % staff.len()])?,
+                method: AuthMethod::BadgePin,
+            };
+            let body = if event_index % 2 == 0 {
+                Body::CheckOut {
+                    device,
+                    custodian: person,
+                    ward: ward.clone(),
+                    shift: None,
+                    expected_return_ms: None,
+                    purpose: None,
+                }
+            } else {
+                Body::CheckIn {
+                    device,
+                    returned_by: person,
+                    ward: ward.clone(),
+                    checklist: Checklist {
+                        apps_signed_out: true,
+                        local_data_wiped: true,
+                        condition: DeviceCondition::Ok,
+                    },
+                    note: None,
+                }
+            };
+            let wall_ms = start_ms + event_index as u64 * 1_000;
+            let event = UnsignedEvent::next(self.signer, head, clock, wall_ms, body)?
+                .sign(&self.signing_key)?;
+            head = Some(event.chain_head());
+            clock = event.hlc();
+            events.push(event);
+        }
+        let batches = events
+            .chunks(batch)
+            .map(|chunk| {
+                let wire: Vec<Value> = chunk
+                    .iter()
+                    .map(|event| serde_json::from_slice(&event.to_json_bytes()))
+                    .collect::<Result<_, _>>()?;
+                serde_json::to_vec(&json!({ "events": wire }))
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(Stream {
+            tablet: self,
+            batches,
+        })
+    }
+
+    /// Pushes one batch; returns how many events the server accepted.
+    pub async fn push(&self, body: Vec<u8>) -> anyhow::Result<usize> {
+        let path = "/api/v1/sync/push";
+        let timestamp_ms = now_ms();
+        let nonce = hex::encode(rand::random::<[u8; 16]>());
+        let signature = RequestToSign {
+            method: "POST",
+            path_and_query: path,
+            body: &body,
+            timestamp_ms,
+            nonce: &nonce,
+        }
+        .sign(&self.signing_key);
+        let response = self
+            .client
+            .post(format!("{}{path}", self.base_url))
+            .header(HEADER_KEY, self.signer.to_hex())
+            .header(HEADER_TIMESTAMP, timestamp_ms.to_string())
+            .header(HEADER_NONCE, nonce)
+            .header(HEADER_SIGNATURE, hex::encode(signature))
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await?;
+        if !response.status().is_success() {
+            bail!("push refused: {}", response.text().await?);
+        }
+        let answer: Value = response.json().await?;
+        Ok(answer["receipts"]
+            .as_array()
+            .map(|receipts| {
+                receipts
+                    .iter()
+                    .filter(|receipt| receipt["status"] == "accepted")
+                    .count()
+            })
+            .unwrap_or(0))
+    }
+}
