@@ -626,6 +626,9 @@ const INDEX_HTML: &str = "<!DOCTYPE html><html><head>\
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Csrf {
     Valid,
+    Missing,
+    /// Another live session's token: the right shape, the wrong session.
+    Wrong,
 }
 
 struct Session {
@@ -898,6 +901,15 @@ impl Fixture {
                 request = request.header("cookie", &session.cookie);
                 match csrf {
                     Csrf::Valid => request = request.header("x-csrf-token", &session.csrf_token),
+                    Csrf::Missing => {}
+                    Csrf::Wrong => {
+                        let (_, other) = self
+                            .sessions
+                            .iter()
+                            .find(|(known, _)| *known != account)
+                            .unwrap();
+                        request = request.header("x-csrf-token", &other.csrf_token);
+                    }
                 }
             }
         }
@@ -918,6 +930,29 @@ impl Fixture {
             headers,
             body,
         }
+    }
+
+    async fn ledger_size(&self) -> i64 {
+        self.server
+            .state
+            .storage
+            .ledger_size(seed::DEMO_SITE_ID)
+            .await
+            .unwrap()
+    }
+
+    async fn manager_session_is_live(&self) -> bool {
+        let answer = self
+            .send(
+                Caller::Manager,
+                "GET",
+                "/api/v1/auth/session",
+                None,
+                Vec::new(),
+                Csrf::Valid,
+            )
+            .await;
+        answer.status == 200
     }
 
     fn demo_markers(&self) -> Vec<String> {
@@ -1173,4 +1208,160 @@ async fn every_route_answers_every_caller_exactly_as_the_table_says() {
             assert_eq!(answer.status, 401, "{caller:?} after sign-out");
         }
     }
+}
+
+#[tokio::test]
+async fn every_state_changing_session_route_needs_the_sessions_csrf_token_and_changes_nothing_without()
+ {
+    for backend in support::every_backend().await {
+        let fixture = Fixture::new(&backend).await;
+        let cases: Vec<&Case> = ROUTES
+            .iter()
+            .filter(|case| case.guard == Guard::Session && case.method != "GET")
+            .collect();
+        // Codes, reviews (2), decommission, device actions (4), imports (4), activation (2),
+        // sign-out.
+        assert_eq!(cases.len(), 15);
+        for case in cases {
+            let ledger_before = fixture.ledger_size().await;
+            for csrf in [Csrf::Missing, Csrf::Wrong] {
+                let (sent, answer) = fixture.send_case(case, Caller::Manager, csrf).await;
+                let context = format!("{} {sent} with CSRF {csrf:?}", case.method);
+                assert_eq!(answer.status, 403, "{context}: {}", answer.body);
+                assert_refusal(&answer.body, "csrf_token_invalid", &context);
+                assert_security_headers(&answer.headers, &context);
+            }
+            // Every change a manager makes is ledgered (sign-out ends the session instead): the
+            // refused requests left no trace, and the same request with the token does.
+            assert_eq!(
+                fixture.ledger_size().await,
+                ledger_before,
+                "{} {}",
+                case.method,
+                case.path
+            );
+            let signing_out = case.route == "/api/v1/auth/sign-out";
+            if signing_out {
+                assert!(fixture.manager_session_is_live().await);
+            }
+            let (sent, answer) = fixture.send_case(case, Caller::Manager, Csrf::Valid).await;
+            match case.expect[column(Caller::Manager)] {
+                Expect::Answer(status) => {
+                    assert_eq!(answer.status, status, "{sent}: {}", answer.body);
+                    if signing_out {
+                        assert!(!fixture.manager_session_is_live().await);
+                    } else {
+                        assert!(fixture.ledger_size().await > ledger_before, "{sent}");
+                    }
+                }
+                Expect::Refusal(status, code) => {
+                    assert_eq!(answer.status, status, "{sent}: {}", answer.body);
+                    assert_refusal(&answer.body, code, &sent);
+                }
+            }
+        }
+    }
+}
+
+/// Caller, method, path, content type, body; the expected status and code.
+type FrameworkProbe = (
+    Caller,
+    &'static str,
+    &'static str,
+    Option<&'static str>,
+    Vec<u8>,
+    u16,
+    &'static str,
+);
+
+/// The answers no case of the table produces: the framework's own refusals (a method the route
+/// lacks, a wrong content type, a body over the limit, JSON or a query that does not fit) and a
+/// HEAD request. They carry the security headers and the one error shape too.
+#[tokio::test]
+async fn framework_refusals_carry_the_headers_and_the_error_shape() {
+    let backend = support::sqlite().await;
+    let fixture = Fixture::new(&backend).await;
+    let json = Some("application/json");
+    let cases: Vec<FrameworkProbe> = vec![
+        (
+            Caller::Anonymous,
+            "GET",
+            "/api/v1/auth/sign-in",
+            None,
+            Vec::new(),
+            405,
+            "method_not_allowed",
+        ),
+        (
+            Caller::Anonymous,
+            "POST",
+            "/api/v1/auth/sign-in",
+            Some("text/plain"),
+            br#"{"username": "a", "password": "b"}"#.to_vec(),
+            415,
+            "unsupported_media_type",
+        ),
+        (
+            Caller::Anonymous,
+            "POST",
+            "/api/v1/auth/sign-in",
+            json,
+            br#"{"username": "#.to_vec(),
+            400,
+            "bad_request",
+        ),
+        (
+            Caller::Anonymous,
+            "POST",
+            "/api/v1/auth/sign-in",
+            json,
+            br#"{"username": "a"}"#.to_vec(),
+            422,
+            "unprocessable_body",
+        ),
+        (
+            Caller::Anonymous,
+            "POST",
+            "/api/v1/enroll",
+            json,
+            vec![b' '; 65 * 1024],
+            413,
+            "body_too_large",
+        ),
+        (
+            Caller::Manager,
+            "GET",
+            "/api/v1/dashboard/report?from_ms=yesterday",
+            None,
+            Vec::new(),
+            400,
+            "bad_request",
+        ),
+        (
+            Caller::Tablet,
+            "GET",
+            "/api/v1/sync/pull?after=0&unknown=1",
+            None,
+            Vec::new(),
+            400,
+            "bad_request",
+        ),
+    ];
+    for (caller, method, path, content_type, body, status, code) in cases {
+        let answer = fixture
+            .send(caller, method, path, content_type, body, Csrf::Valid)
+            .await;
+        let context = format!("{method} {path} as {caller:?}");
+        assert_eq!(answer.status, status, "{context}: {}", answer.body);
+        assert_refusal(&answer.body, code, &context);
+        assert_security_headers(&answer.headers, &context);
+    }
+    let head = fixture
+        .client
+        .head(format!("{}/", fixture.server.base_url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(head.status(), 200);
+    assert_security_headers(head.headers(), "HEAD /");
 }
