@@ -5,6 +5,7 @@ mod access;
 mod binary;
 mod connectors;
 mod dashboard_actions;
+mod hostile;
 mod http;
 mod ledger;
 mod registry;
