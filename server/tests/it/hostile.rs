@@ -451,6 +451,10 @@ async fn sql_metacharacters_in_every_free_text_field_come_back_byte_for_byte() {
             .find(|member| member["staff_id"] == "S-0031")
             .unwrap();
         assert_eq!(added["display_name"], SQL_TEXT);
+        // The dashboard names people; it never shows a badge or a PIN verifier.
+        assert!(staff["staff"].as_array().unwrap().iter().all(|member| {
+            member.get("pin_verifier").is_none() && member.get("badge_id").is_none()
+        }));
         let board: Value = manager
             .client
             .get(format!("{base}/api/v1/dashboard/devices"))
