@@ -2,7 +2,10 @@
 //! message that is safe to show; the underlying cause goes to the log only.
 
 use axum::Json;
-use axum::http::StatusCode;
+use axum::extract::Request;
+use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
+use axum::http::{HeaderValue, StatusCode};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 #[derive(Debug)]
@@ -51,4 +54,69 @@ impl IntoResponse for ApiError {
         }));
         (self.status, body).into_response()
     }
+}
+
+/// The longest framework message kept in a rewritten refusal.
+const MAX_FRAMEWORK_MESSAGE_BYTES: usize = 512;
+
+/// Puts axum's own refusals into the one error shape. An extractor that refuses a request
+/// before any handler runs (a wrong content type, JSON or a query that does not fit the type, a
+/// body over the limit) and a method the route lacks (405) answer in plain text or with an
+/// empty body; every other error of the API is `{"error": {"code", "message"}}`. This rewrites
+/// each error answer under `/api/` and `/oauth/` that is not JSON, keeping its status and its
+/// other headers (`Allow` on a 405). The framework's text describes only the caller's own
+/// request, so it is kept as the message.
+pub async fn uniform_refusals(request: Request, next: Next) -> Response {
+    let path = request.uri().path();
+    let is_api = path.starts_with("/api/") || path.starts_with("/oauth/");
+    let response = next.run(request).await;
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| value.starts_with("application/json"));
+    if !is_api || is_json || !(status.is_client_error() || status.is_server_error()) {
+        return response;
+    }
+    let code = match status {
+        StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
+        StatusCode::PAYLOAD_TOO_LARGE => "body_too_large",
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
+        StatusCode::UNPROCESSABLE_ENTITY => "unprocessable_body",
+        StatusCode::BAD_REQUEST => "bad_request",
+        _ if status.is_server_error() => "internal_error",
+        _ => "request_refused",
+    };
+    let (mut parts, body) = response.into_parts();
+    let text = axum::body::to_bytes(body, MAX_FRAMEWORK_MESSAGE_BYTES * 4)
+        .await
+        .unwrap_or_default();
+    let text = String::from_utf8_lossy(&text);
+    let mut message: String = text.trim().to_owned();
+    if message.len() > MAX_FRAMEWORK_MESSAGE_BYTES {
+        let mut end = MAX_FRAMEWORK_MESSAGE_BYTES;
+        while !message.is_char_boundary(end) {
+            end -= 1;
+        }
+        message.truncate(end);
+    }
+    if message.is_empty() || status.is_server_error() {
+        message = status
+            .canonical_reason()
+            .unwrap_or("The request was refused.")
+            .to_owned();
+    }
+    let rewritten = ApiError::new(status, code, message).into_response();
+    let (rewritten_parts, rewritten_body) = rewritten.into_parts();
+    parts.headers.remove(CONTENT_LENGTH);
+    parts.headers.insert(
+        CONTENT_TYPE,
+        rewritten_parts
+            .headers
+            .get(CONTENT_TYPE)
+            .cloned()
+            .unwrap_or_else(|| HeaderValue::from_static("application/json")),
+    );
+    Response::from_parts(parts, rewritten_body)
 }

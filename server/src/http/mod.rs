@@ -20,7 +20,7 @@
 //! - `security_headers`: CSP (with the hashes of the loader's inline script), nosniff, referrer
 //!   and framing rules on every response.
 //! - `error`: the one error type every handler returns: a stable code for the client, the details
-//!   for the log.
+//!   for the log; and the layer that puts the framework's own refusals into the same shape.
 
 pub mod admin;
 pub mod dashboard;
@@ -189,6 +189,7 @@ pub fn app(state: AppState) -> Router {
         .route("/api/v1/dashboard/revocations", get(dashboard::revocations))
         .route("/api/{*rest}", any(api_not_found));
     static_files::add_fallback(router, &state.static_files)
+        .layer(axum::middleware::from_fn(error::uniform_refusals))
         .layer(axum::middleware::from_fn(static_files::cache_control))
         .layer(axum::middleware::from_fn_with_state(
             Arc::new(content_security_policy),

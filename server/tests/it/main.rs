@@ -1,9 +1,11 @@
 //! The server's one integration-test binary: storage against real SQLite and real PostgreSQL, the
 //! router without a socket, and the `baton` binary as a black box.
 
+mod access;
 mod binary;
 mod connectors;
 mod dashboard_actions;
+mod hostile;
 mod http;
 mod ledger;
 mod registry;

@@ -50,7 +50,7 @@ pub async fn serve_seeded(
     storage: Arc<dyn Storage>,
     credentials: Arc<DemoCredentials>,
 ) -> TestServer {
-    serve_configured(storage, credentials, Vec::new()).await
+    serve_configured(storage, credentials, |_| {}).await
 }
 
 /// Seeds and serves with external revocation connectors configured by name.
@@ -62,13 +62,29 @@ pub async fn serve_with_connectors(
     if storage.is_empty().await.unwrap() {
         storage.import_site(&site).await.unwrap();
     }
-    serve_configured(storage, Arc::new(credentials), connectors).await
+    serve_configured(storage, Arc::new(credentials), |state| {
+        state.connectors = Arc::new(connectors);
+    })
+    .await
+}
+
+/// Seeds and serves with `configure` applied to the state before the router is built (the
+/// built PWA, a metrics token).
+pub async fn serve_custom(
+    storage: Arc<dyn Storage>,
+    configure: impl FnOnce(&mut AppState),
+) -> TestServer {
+    let (site, credentials) = seed::demo_site().unwrap();
+    if storage.is_empty().await.unwrap() {
+        storage.import_site(&site).await.unwrap();
+    }
+    serve_configured(storage, Arc::new(credentials), configure).await
 }
 
 async fn serve_configured(
     storage: Arc<dyn Storage>,
     credentials: Arc<DemoCredentials>,
-    connectors: Vec<String>,
+    configure: impl FnOnce(&mut AppState),
 ) -> TestServer {
     let mut state = AppState::new(
         storage,
@@ -77,7 +93,7 @@ async fn serve_configured(
         false,
     );
     state.introspection_secret = Some(INTROSPECTION_SECRET.into());
-    state.connectors = Arc::new(connectors);
+    configure(&mut state);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base_url = format!("http://{}", listener.local_addr().unwrap());
     let router = app(state.clone());
