@@ -10,7 +10,9 @@
 //! - `postgres`: a private PostgreSQL server in a temporary directory for the tests.
 //! - `process`: running a step with a visible header, its duration and a clear failure.
 //! - `start`, `test`: the two commands.
+//! - `bench`: the ingest benchmarks (`cargo xtask bench`), which rewrite part of BENCHMARKS.md.
 
+mod bench;
 mod postgres;
 mod process;
 mod start;
@@ -26,12 +28,14 @@ fn main() -> std::process::ExitCode {
     let result = match command.as_deref() {
         Some("start") => start::run(&rest),
         Some("test") => test::run(&rest),
+        Some("bench") => bench::run(&rest),
         Some("toolchain") => toolchain::ensure(&workspace_root()).map(|_| ()),
         _ => {
             eprintln!(
                 "usage:\n  cargo xtask start [SERVER FLAGS...]   build and start Baton (SQLite, demo data)\n  \
                  cargo xtask test                      run every test (what CI runs)\n  \
-                 cargo xtask toolchain                 install or verify the build tools only"
+                 cargo xtask toolchain                 install or verify the build tools only\n  \
+                 cargo xtask bench [--quick]           ingest benchmarks into BENCHMARKS.md"
             );
             return std::process::ExitCode::from(2);
         }
