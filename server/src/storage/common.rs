@@ -37,7 +37,11 @@ macro_rules! ledger_append {
                     reason: missing.to_string(),
                 },
             )?;
+        // Hash every leaf and collect the nodes they complete first, then write them in a few
+        // multi-row statements.
         let mut completed = Vec::new();
+        let mut leaves: Vec<(i64, String, String)> = Vec::with_capacity($entries.len());
+        let mut nodes: Vec<(i32, i64, String)> = Vec::new();
         for (offset, entry) in $entries.iter().enumerate() {
             let entry: &LedgerEntry = entry;
             let bytes = entry
@@ -47,25 +51,40 @@ macro_rules! ledger_append {
                     reason: error.to_string(),
                 })?;
             let leaf = baton_core::ledger::leaf_hash(&bytes);
-            sqlx::query(sql::INSERT_LEDGER_ENTRY)
-                .bind(site_id)
-                .bind(size + offset as i64)
-                .bind(String::from_utf8(bytes).expect("canonical JSON is UTF-8"))
-                .bind(leaf.to_hex())
-                .bind($now_ms)
-                .execute(&mut *$tx)
-                .await?;
+            leaves.push((
+                size + offset as i64,
+                String::from_utf8(bytes).expect("canonical JSON is UTF-8"),
+                leaf.to_hex(),
+            ));
             completed.clear();
             frontier.append(leaf, &mut completed);
-            for node in &completed {
-                sqlx::query(sql::INSERT_LEDGER_NODE)
-                    .bind(site_id)
-                    .bind(node.level as i32)
-                    .bind(node.index as i64)
-                    .bind(node.hash.to_hex())
-                    .execute(&mut *$tx)
-                    .await?;
-            }
+            nodes.extend(
+                completed
+                    .iter()
+                    .map(|node| (node.level as i32, node.index as i64, node.hash.to_hex())),
+            );
+        }
+        let appended_at_ms: i64 = $now_ms;
+        for chunk in leaves.chunks(sql::ROWS_PER_INSERT) {
+            let mut builder = sqlx::QueryBuilder::<Db>::new(sql::INSERT_LEDGER_ENTRIES_HEAD);
+            builder.push_values(chunk, |mut row, (leaf_index, json, hash)| {
+                row.push_bind(site_id)
+                    .push_bind(*leaf_index)
+                    .push_bind(json.as_str())
+                    .push_bind(hash.as_str())
+                    .push_bind(appended_at_ms);
+            });
+            builder.build().execute(&mut *$tx).await?;
+        }
+        for chunk in nodes.chunks(sql::ROWS_PER_INSERT) {
+            let mut builder = sqlx::QueryBuilder::<Db>::new(sql::INSERT_LEDGER_NODES_HEAD);
+            builder.push_values(chunk, |mut row, (level, index, hash)| {
+                row.push_bind(site_id)
+                    .push_bind(*level)
+                    .push_bind(*index)
+                    .push_bind(hash.as_str());
+            });
+            builder.build().execute(&mut *$tx).await?;
         }
         size
     }};
@@ -85,25 +104,34 @@ macro_rules! append_locked {
         let connectors: &[String] = $connectors;
         let mut appended = Vec::with_capacity(events.len());
         let mut new_entries = Vec::new();
+        // One multi-row INSERT per chunk; RETURNING names the rows that were new.
+        let mut inserted: std::collections::HashMap<String, i64> =
+            std::collections::HashMap::with_capacity(events.len());
+        for chunk in events.chunks(sql::ROWS_PER_INSERT) {
+            let mut builder = sqlx::QueryBuilder::<Db>::new(sql::INSERT_EVENTS_HEAD);
+            builder.push_values(chunk, |mut row, event| {
+                row.push_bind(site_id)
+                    .push_bind(event.event_id.as_str())
+                    .push_bind(event.signer.as_str())
+                    .push_bind(event.seq)
+                    .push_bind(event.tablet_id.as_deref())
+                    .push_bind(event.event_json.as_str())
+                    .push_bind(event.received_at_ms);
+            });
+            builder.push(sql::INSERT_EVENTS_TAIL);
+            let rows: Vec<(String, i64)> = builder.build_query_as().fetch_all(&mut *$tx).await?;
+            inserted.extend(rows);
+        }
         for event in events {
-            let inserted: Option<(i64,)> = sqlx::query_as(sql::INSERT_EVENT)
-                .bind(site_id)
-                .bind(&event.event_id)
-                .bind(&event.signer)
-                .bind(event.seq)
-                .bind(&event.tablet_id)
-                .bind(&event.event_json)
-                .bind(event.received_at_ms)
-                .fetch_optional(&mut *$tx)
-                .await?;
-            let server_seq = match inserted {
-                Some((server_seq,)) => {
+            let server_seq = match inserted.remove(&event.event_id) {
+                Some(server_seq) => {
                     new_entries.push((
                         appended.len(),
                         super::common::event_entry(site_id, event, server_seq)?,
                     ));
                     server_seq
                 }
+                // Already stored (a duplicate, or the same event twice in one push).
                 None => {
                     let (server_seq,): (i64,) = sqlx::query_as(sql::FIND_EVENT_SEQ)
                         .bind(&event.event_id)

@@ -15,6 +15,9 @@ use super::{
     Summary, TabletRecord, WardRecord, sql,
 };
 
+/// The database the shared SQL of `common.rs` is built for here (multi-row `INSERT`s).
+type Db = sqlx::Postgres;
+
 pub struct PostgresStorage {
     pool: PgPool,
 }

@@ -41,9 +41,6 @@ pub const DELETE_EXPIRED_NONCES: &str = "DELETE FROM request_nonces WHERE expire
 pub const INSERT_NONCE: &str = "INSERT INTO request_nonces (tablet_id, nonce, expires_at_ms) VALUES ($1, $2, $3) \
      ON CONFLICT (tablet_id, nonce) DO NOTHING";
 
-pub const INSERT_EVENT: &str = "INSERT INTO events \
-     (site_id, event_id, signer, seq, tablet_id, event_json, received_at_ms) VALUES ($1, $2, $3, $4, $5, $6, $7) \
-     ON CONFLICT (event_id) DO NOTHING RETURNING server_seq";
 pub const FIND_EVENT_SEQ: &str = "SELECT server_seq FROM events WHERE event_id = $1";
 pub const EVENTS_SINCE: &str = "SELECT server_seq, event_id, tablet_id, event_json, received_at_ms FROM events \
      WHERE site_id = $1 AND server_seq > $2 ORDER BY server_seq LIMIT $3";
@@ -66,13 +63,25 @@ pub const UPDATE_DEVICE: &str = "UPDATE devices SET asset_tag = $1, kind = $2, m
      WHERE device_id = $6 AND site_id = $7";
 pub const SET_STAFF_ACTIVE: &str =
     "UPDATE staff SET active = $1 WHERE staff_id = $2 AND site_id = $3";
-pub const LEDGER_SIZE: &str = "SELECT COUNT(*) FROM ledger_entries WHERE site_id = $1";
+/// Leaves are numbered from 0 without gaps, so the size is one past the largest index: read from
+/// the primary key in O(log n), where `COUNT(*)` would scan every leaf at every append.
+pub const LEDGER_SIZE: &str =
+    "SELECT COALESCE(MAX(leaf_index) + 1, 0) FROM ledger_entries WHERE site_id = $1";
+/// The leading part of a multi-row `INSERT` of events (`QueryBuilder::push_values` adds rows).
+pub const INSERT_EVENTS_HEAD: &str =
+    "INSERT INTO events (site_id, event_id, signer, seq, tablet_id, event_json, received_at_ms) ";
+pub const INSERT_EVENTS_TAIL: &str =
+    " ON CONFLICT (event_id) DO NOTHING RETURNING event_id, server_seq";
+pub const INSERT_LEDGER_ENTRIES_HEAD: &str =
+    "INSERT INTO ledger_entries (site_id, leaf_index, entry_json, leaf_hash, appended_at_ms) ";
+pub const INSERT_LEDGER_NODES_HEAD: &str =
+    "INSERT INTO ledger_nodes (site_id, level, node_index, hash) ";
+/// Rows per multi-row `INSERT`: each row binds at most 7 values, well under SQLite's 32,766 and
+/// PostgreSQL's 65,535 bind parameters, and one statement replaces hundreds of round trips to
+/// the database (for SQLite, to its worker thread).
+pub const ROWS_PER_INSERT: usize = 500;
 pub const LEDGER_NODE: &str =
     "SELECT hash FROM ledger_nodes WHERE site_id = $1 AND level = $2 AND node_index = $3";
-pub const INSERT_LEDGER_ENTRY: &str = "INSERT INTO ledger_entries (site_id, leaf_index, entry_json, leaf_hash, appended_at_ms) \
-     VALUES ($1, $2, $3, $4, $5)";
-pub const INSERT_LEDGER_NODE: &str =
-    "INSERT INTO ledger_nodes (site_id, level, node_index, hash) VALUES ($1, $2, $3, $4)";
 pub const LEDGER_ENTRIES: &str = "SELECT leaf_index, entry_json, leaf_hash, appended_at_ms FROM ledger_entries \
      WHERE site_id = $1 AND leaf_index >= $2 ORDER BY leaf_index LIMIT $3";
 pub const INSERT_TREE_HEAD: &str = "INSERT INTO tree_heads (site_id, tree_size, timestamp_ms, head_json) VALUES ($1, $2, $3, $4) \

@@ -19,6 +19,9 @@ use super::{
     Summary, TabletRecord, WardRecord, sql,
 };
 
+/// The database the shared SQL of `common.rs` is built for here (multi-row `INSERT`s).
+type Db = sqlx::Sqlite;
+
 pub struct SqliteStorage {
     pool: SqlitePool,
 }
