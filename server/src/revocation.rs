@@ -7,8 +7,9 @@
 //! `Storage::append_events`). A custody is identified by (device, person, opening event), so
 //! nothing is revoked twice and a crash between storing and revoking cannot happen.
 
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 
+use baton_core::event::SignedEvent;
 use baton_core::fold::CustodyState;
 use baton_core::ids::DeviceId;
 use baton_core::state::{CustodyEndReason, DeviceStatus};
@@ -30,22 +31,48 @@ pub fn reason_name(reason: CustodyEndReason) -> &'static str {
     }
 }
 
-/// The revocations the current state of `devices` calls for. Already recorded ones are
-/// returned again and ignored by storage, which keys them by custody.
-pub fn revocations_for<'a>(
+/// For each device that newly folded events name, the earliest `hlc.ms` among them: the fold
+/// runs in clock order, so custody that ended before that moment is exactly as it was, and was
+/// already recorded by the push that folded its end.
+pub fn changed_since<'a>(
+    events: impl IntoIterator<Item = &'a SignedEvent>,
+) -> BTreeMap<DeviceId, u64> {
+    let mut since: BTreeMap<DeviceId, u64> = BTreeMap::new();
+    for event in events {
+        let at_ms = event.hlc().ms;
+        since
+            .entry(event.body().device().clone())
+            .and_modify(|earliest| *earliest = (*earliest).min(at_ms))
+            .or_insert(at_ms);
+    }
+    since
+}
+
+/// The revocations the current state of the changed devices calls for: custody that ended at
+/// or after the device's first changed moment (`changed_since`), custody still open while the
+/// device is missing, and custody superseded by an overlapping hand-out. Storage keys them by
+/// custody, so one returned again is ignored; bounding the scan by time keeps a push's cost
+/// independent of how long a device's history is.
+pub fn revocations_for(
     custody: &CustodyState,
-    devices: impl IntoIterator<Item = &'a DeviceId>,
+    changed: &BTreeMap<DeviceId, u64>,
     now_ms: u64,
 ) -> Vec<NewRevocation> {
     let mut revocations = Vec::new();
-    let devices: BTreeSet<&DeviceId> = devices.into_iter().collect();
-    for device in devices {
+    for (device, since_ms) in changed {
         let Some(state) = custody.device(device) else {
             continue;
         };
         let missing = state.status(now_ms) == DeviceStatus::Missing;
         let open: Vec<_> = state.open_intervals().collect();
         for interval in &state.intervals {
+            if interval
+                .end
+                .as_ref()
+                .is_some_and(|end| end.end_ms < *since_ms)
+            {
+                continue;
+            }
             let revocation = |reason: &str, ended_by: Option<String>| NewRevocation {
                 device_id: device.as_str().to_owned(),
                 staff_id: interval.staff.as_str().to_owned(),
@@ -101,4 +128,128 @@ pub fn custody_is_open(
     open.last().is_some_and(|latest| {
         latest.staff.as_str() == staff && latest.opened_by.to_hex() == opened_by
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use baton_core::body::{AuthMethod, Body, Checklist, DeviceCondition, PersonAuth};
+    use baton_core::event::{ChainHead, UnsignedEvent};
+    use baton_core::hlc::Hlc;
+    use baton_core::ids::{SignerKey, StaffId, WardId};
+    use baton_core::keys::{KeySet, SignerInfo};
+    use baton_core::rules::{DeviceRegistry, SiteRules};
+    use ed25519_dalek::SigningKey;
+
+    use super::*;
+
+    const T0: u64 = 1_764_000_000_000;
+
+    fn person(staff: &str) -> PersonAuth {
+        PersonAuth {
+            staff: StaffId::new(staff).unwrap(),
+            method: AuthMethod::BadgePin,
+        }
+    }
+
+    fn check_out(staff: &str) -> Body {
+        Body::CheckOut {
+            device: DeviceId::new("D-1").unwrap(),
+            custodian: person(staff),
+            ward: WardId::new("W-1").unwrap(),
+            shift: None,
+            expected_return_ms: None,
+            purpose: None,
+        }
+    }
+
+    fn check_in(staff: &str) -> Body {
+        Body::CheckIn {
+            device: DeviceId::new("D-1").unwrap(),
+            returned_by: person(staff),
+            ward: WardId::new("W-1").unwrap(),
+            checklist: Checklist {
+                apps_signed_out: true,
+                local_data_wiped: true,
+                condition: DeviceCondition::Ok,
+            },
+            note: None,
+        }
+    }
+
+    /// Signs `bodies` as one tablet's chain, one minute apart.
+    fn chain(bodies: Vec<Body>) -> (SignerKey, Vec<SignedEvent>) {
+        let key = SigningKey::from_bytes(&[5; 32]);
+        let signer = SignerKey::from_signing_key(&key);
+        let (mut head, mut clock): (Option<ChainHead>, Hlc) = (None, Hlc::ZERO);
+        let events = bodies
+            .into_iter()
+            .enumerate()
+            .map(|(index, body)| {
+                let wall_ms = T0 + index as u64 * 60_000;
+                let event = UnsignedEvent::next(signer, head, clock, wall_ms, body)
+                    .unwrap()
+                    .sign(&key)
+                    .unwrap();
+                head = Some(event.chain_head());
+                clock = event.hlc();
+                event
+            })
+            .collect();
+        (signer, events)
+    }
+
+    fn fold(signer: SignerKey, events: &[SignedEvent]) -> CustodyState {
+        let mut keys = KeySet::new();
+        keys.enroll(signer, SignerInfo::tablet()).unwrap();
+        CustodyState::fold(
+            SiteRules::default(),
+            keys,
+            DeviceRegistry::default(),
+            events,
+        )
+    }
+
+    #[test]
+    fn a_push_revokes_only_the_custody_its_events_ended_not_the_whole_history() {
+        let (signer, events) = chain(vec![
+            check_out("S-1"),
+            check_in("S-1"),
+            check_out("S-2"),
+            check_in("S-2"),
+            check_out("S-3"),
+            check_in("S-3"),
+        ]);
+        let custody = fold(signer, &events);
+        // The last push brought the last check-in: one custody ended, one revocation.
+        let last = changed_since([&events[5]]);
+        let revocations = revocations_for(&custody, &last, T0 + 3_600_000);
+        let staff: Vec<&str> = revocations.iter().map(|r| r.staff_id.as_str()).collect();
+        assert_eq!(staff, ["S-3"]);
+        assert_eq!(revocations[0].ended_by, Some(events[5].id().to_hex()));
+        // Everything new (a fresh replica's first push): every ended custody.
+        let all = changed_since(&events);
+        assert_eq!(revocations_for(&custody, &all, T0 + 3_600_000).len(), 3);
+    }
+
+    #[test]
+    fn a_late_event_in_the_middle_of_the_history_re_examines_everything_after_it() {
+        let (signer, events) = chain(vec![
+            check_out("S-1"),
+            check_in("S-1"),
+            check_out("S-2"),
+            check_in("S-2"),
+        ]);
+        let custody = fold(signer, &events);
+        let from_second = changed_since([&events[2]]);
+        let staff: Vec<String> = revocations_for(&custody, &from_second, T0 + 3_600_000)
+            .into_iter()
+            .map(|revocation| revocation.staff_id)
+            .collect();
+        assert_eq!(staff, ["S-2"]);
+        let from_first = changed_since([&events[1]]);
+        assert_eq!(
+            revocations_for(&custody, &from_first, T0 + 3_600_000).len(),
+            2
+        );
+    }
 }

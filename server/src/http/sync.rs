@@ -146,11 +146,22 @@ pub async fn push(
     };
     let (indices, events): (Vec<usize>, Vec<SignedEvent>) = decoded.into_iter().unzip();
     let outcomes = site.replica.receive_batch(events.clone(), options);
-    // Revocations follow from the merged state of the devices this batch touched, and are
-    // stored in the same transaction as the events (a transactional outbox).
-    let touched: Vec<&baton_core::ids::DeviceId> =
-        events.iter().map(|event| event.body().device()).collect();
-    let revocations = crate::revocation::revocations_for(site.replica.custody(), touched, now_ms);
+    // Revocations follow from the merged state of the devices whose history this batch changed
+    // (its events, and held events it released), and are stored in the same transaction as the
+    // events (a transactional outbox).
+    let newly_folded: Vec<&SignedEvent> = outcomes
+        .iter()
+        .filter_map(|outcome| match outcome {
+            ReceiveOutcome::Inserted(InsertOutcome::Admitted { newly_admitted, .. }) => {
+                Some(newly_admitted)
+            }
+            _ => None,
+        })
+        .flatten()
+        .filter_map(|id| site.replica.log().get(id))
+        .collect();
+    let changed = crate::revocation::changed_since(newly_folded);
+    let revocations = crate::revocation::revocations_for(site.replica.custody(), &changed, now_ms);
 
     let mut to_store = Vec::new();
     let mut stored_indices = Vec::new();

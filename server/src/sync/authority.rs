@@ -122,7 +122,8 @@ impl Authority<'_> {
                 custody.registry().clone(),
                 device_events.into_iter().chain([&event]),
             );
-            let revocations = crate::revocation::revocations_for(&device_after, [device], now_ms);
+            let changed = crate::revocation::changed_since([&event]);
+            let revocations = crate::revocation::revocations_for(&device_after, &changed, now_ms);
             let new_event = NewEvent {
                 event_id: event.id().to_hex(),
                 signer: signer.to_hex(),
