@@ -106,6 +106,40 @@ impl DeviceHistory {
         }
     }
 
+    /// Inserts several events at once: the ones that sort after everything held are stepped in
+    /// order; if any lands in the middle of the history (a tablet that was offline) or touches
+    /// a correction, the device is replayed once for the whole batch instead of once per event.
+    pub(crate) fn insert_many(&mut self, mut events: Vec<FoldEvent>, context: FoldContext<'_>) {
+        events.sort_by(|left, right| left.order_key().cmp(&right.order_key()));
+        let mut needs_replay = false;
+        let mut first_appended: Option<usize> = None;
+        for event in events {
+            let position = match self
+                .events
+                .binary_search_by(|held| held.order_key().cmp(&event.order_key()))
+            {
+                Ok(_) => continue,
+                Err(position) => position,
+            };
+            let sorts_last = position == self.events.len();
+            let touches_corrections = matches!(event.body, Body::Correction { .. })
+                || self.corrections.targets.contains(&event.id);
+            self.events.insert(position, event);
+            if !sorts_last || touches_corrections {
+                needs_replay = true;
+            } else if first_appended.is_none() {
+                first_appended = Some(position);
+            }
+        }
+        if needs_replay {
+            self.replay(context);
+        } else if let Some(first) = first_appended {
+            for event_idx in first..self.events.len() {
+                self.step(event_idx, context);
+            }
+        }
+    }
+
     /// Recomputes everything derived from `events`.
     pub(crate) fn replay(&mut self, context: FoldContext<'_>) {
         self.custody = DeviceCustody::new(self.custody.device.clone());

@@ -97,6 +97,46 @@ impl CustodyState {
         }
     }
 
+    /// Adds many admitted events at once, with the result of applying each in turn: each
+    /// device's history is re-folded at most once for the whole batch.
+    pub fn apply_many<'a>(&mut self, events: impl IntoIterator<Item = &'a SignedEvent>) {
+        let mut by_device: HashMap<DeviceId, Vec<FoldEvent>> = HashMap::new();
+        for event in events {
+            by_device
+                .entry(event.body().device().clone())
+                .or_default()
+                .push(FoldEvent::from_signed(event));
+        }
+        let context = FoldContext {
+            rules: &self.rules,
+            keys: &self.keys,
+            registry: &self.registry,
+        };
+        for (device, device_events) in by_device {
+            let history = self
+                .devices
+                .entry(device.clone())
+                .or_insert_with(|| DeviceHistory::new(device.clone()));
+            let custodians_before: Vec<StaffId> =
+                history.custody.custodians().into_iter().cloned().collect();
+            history.insert_many(device_events, context);
+            for staff in custodians_before {
+                if let Some(devices) = self.holdings.get_mut(&staff) {
+                    devices.remove(&device);
+                    if devices.is_empty() {
+                        self.holdings.remove(&staff);
+                    }
+                }
+            }
+            for staff in history.custody.custodians() {
+                self.holdings
+                    .entry(staff.clone())
+                    .or_default()
+                    .insert(device.clone());
+            }
+        }
+    }
+
     /// Replaces the key set, for example after a revocation, and re-folds: roles and revocations
     /// change which corrections take effect and which events are flagged.
     pub fn set_keys(&mut self, keys: KeySet) {

@@ -73,6 +73,33 @@ impl Replica {
         Ok(outcome)
     }
 
+    /// Inserts many events that were already verified (for example read back from storage),
+    /// folding them once at the end: one re-fold per device however many events land in the
+    /// middle of its history. Returns one result per event, in input order.
+    pub fn insert_verified_batch(
+        &mut self,
+        events: Vec<SignedEvent>,
+    ) -> Vec<Result<InsertOutcome, LogError>> {
+        let mut admitted_ids = Vec::new();
+        let results: Vec<Result<InsertOutcome, LogError>> = events
+            .into_iter()
+            .map(|event| {
+                let outcome = self.log.insert(event)?;
+                if let InsertOutcome::Admitted { newly_admitted, .. } = &outcome {
+                    admitted_ids.extend(newly_admitted.iter().copied());
+                }
+                Ok(outcome)
+            })
+            .collect();
+        let log = &self.log;
+        self.custody.apply_many(
+            admitted_ids
+                .iter()
+                .map(|id| log.get(id).expect("admitted events are in the log")),
+        );
+        results
+    }
+
     /// Verifies a batch (for example the events a tablet pushed) and inserts those that pass.
     /// Returns one outcome per event, in input order.
     pub fn receive_batch(
@@ -108,18 +135,29 @@ impl Replica {
             let left_key = (left.event.signer(), left.event.seq());
             left_key.cmp(&(right.event.signer(), right.event.seq()))
         });
+        let mut passed_indices = Vec::with_capacity(verified.len());
+        let mut passed = Vec::with_capacity(verified.len());
         for VerifiedEvent {
             event_idx,
             event,
             verdict,
         } in verified
         {
-            outcomes[event_idx] = Some(match verdict {
-                Err(rejection) => ReceiveOutcome::Rejected(rejection),
-                Ok(()) => match self.insert_verified(event) {
-                    Ok(outcome) => ReceiveOutcome::Inserted(outcome),
-                    Err(error) => ReceiveOutcome::Refused(error),
-                },
+            match verdict {
+                Err(rejection) => outcomes[event_idx] = Some(ReceiveOutcome::Rejected(rejection)),
+                Ok(()) => {
+                    passed_indices.push(event_idx);
+                    passed.push(event);
+                }
+            }
+        }
+        for (event_idx, result) in passed_indices
+            .into_iter()
+            .zip(self.insert_verified_batch(passed))
+        {
+            outcomes[event_idx] = Some(match result {
+                Ok(outcome) => ReceiveOutcome::Inserted(outcome),
+                Err(error) => ReceiveOutcome::Refused(error),
             });
         }
         outcomes

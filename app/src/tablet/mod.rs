@@ -169,7 +169,7 @@ impl Tablet {
     /// read back from storage are not checked again: a start stays fast on a long history.
     pub fn absorb(&mut self, pulled: impl IntoIterator<Item = SignedEvent>, now_ms: u64) -> usize {
         let max_ahead_ms = self.roster.site_config.rules.max_clock_skew_ms;
-        let mut n_absorbed = 0;
+        let mut fresh = Vec::new();
         for event in pulled {
             if self.replica.log().contains(&event.id()) {
                 continue;
@@ -181,7 +181,14 @@ impl Tablet {
             {
                 self.clock = clock;
             }
-            match self.replica.insert_verified(event) {
+            fresh.push(event);
+        }
+        // Folded at once: a device is re-folded once however the ward's events interleave.
+        let mut n_absorbed = 0;
+        for result in self.replica.insert_verified_batch(fresh) {
+            match result {
+                // The same event twice in one page is kept once.
+                Ok(baton_core::log::InsertOutcome::Duplicate) => {}
                 Ok(_) => n_absorbed += 1,
                 Err(error) => web_log(&format!("pulled event not kept: {error}")),
             }

@@ -297,4 +297,24 @@ proptest! {
         prop_assert_eq!(&incremental, &folded);
         prop_assert_eq!(incremental.exceptions(T0 + 24 * HOUR), folded.exceptions(T0 + 24 * HOUR));
     }
+
+    /// What a server does with pushes: the shuffled history arrives in batches of any size,
+    /// each folded at once (one re-fold per device per batch). The result is the full fold.
+    #[test]
+    fn batched_apply_equals_the_full_fold(
+        steps in prop::collection::vec(step_strategy(), 1..40),
+        clock_lags_minutes in clock_lags_strategy(),
+        shuffle_seed in 1u64..,
+        batch_size in 1usize..12,
+    ) {
+        let (mut events, keys) = build_history(&steps, clock_lags_minutes);
+        let folded = baton_core::CustodyState::fold(SiteRules::default(), keys.clone(), DeviceRegistry::default(), &events);
+        Shuffler(shuffle_seed).shuffle(&mut events);
+        let mut batched = baton_core::CustodyState::new(SiteRules::default(), keys, DeviceRegistry::default());
+        for batch in events.chunks(batch_size) {
+            batched.apply_many(batch);
+        }
+        prop_assert_eq!(&batched, &folded);
+        prop_assert_eq!(batched.exceptions(T0 + 24 * HOUR), folded.exceptions(T0 + 24 * HOUR));
+    }
 }

@@ -168,6 +168,8 @@ async fn catch_up(storage: &dyn Storage, site: &mut SiteReplica) -> Result<(), S
             .events_since(&site.site_id, site.cursor, CATCH_UP_PAGE)
             .await?;
         let page_len = page.len();
+        let mut events = Vec::with_capacity(page_len);
+        let mut event_ids = Vec::with_capacity(page_len);
         for stored in page {
             site.cursor = stored.server_seq;
             // Events this process accepted itself are already in the replica: skip the decode.
@@ -183,8 +185,16 @@ async fn catch_up(storage: &dyn Storage, site: &mut SiteReplica) -> Result<(), S
                         reason: error.to_string(),
                     }
                 })?;
-            if let Err(error) = site.replica.insert_verified(event) {
-                tracing::warn!(event_id = stored.event_id, %error, "stored event not folded");
+            events.push(event);
+            event_ids.push(stored.event_id);
+        }
+        // One fold per page: a device is re-folded once however its events interleave.
+        for (event_id, result) in event_ids
+            .iter()
+            .zip(site.replica.insert_verified_batch(events))
+        {
+            if let Err(error) = result {
+                tracing::warn!(event_id, %error, "stored event not folded");
             }
         }
         if page_len < CATCH_UP_PAGE as usize {
