@@ -6,7 +6,7 @@ use crate::components::network_status::NetworkStatus;
 use crate::components::require_enrolled::RequireEnrolled;
 use crate::components::sync_status::SyncStatus;
 use crate::pages::dashboard::{
-    DashboardBoard, DashboardShell, DeviceView, Exceptions, PersonView, Reports, Tablets,
+    Admin, DashboardBoard, DashboardShell, DeviceView, Exceptions, PersonView, Reports, Tablets,
 };
 use crate::pages::{
     board::Board, break_glass::BreakGlass, check_in::CheckIn, correct::Correct, enroll::Enroll,
@@ -64,6 +64,7 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("people/:id") view=PersonView />
                         <Route path=path!("tablets") view=Tablets />
                         <Route path=path!("reports") view=Reports />
+                        <Route path=path!("admin") view=Admin />
                     </ParentRoute>
                 </Routes>
             </main>

@@ -415,6 +415,31 @@ pub mod dash {
         "Decommission this tablet? Its key is refused from now on; what it recorded before stays.";
     pub const ENROLLED: &str = "Enrolled";
 
+    pub const NAV_ADMIN: &str = "Administration";
+    pub const ADMIN_HEADING: &str = "Administration";
+    pub const ENROLL_TABLET_HEADING: &str = "Enroll a tablet";
+    pub const ENROLL_TABLET_HINT: &str = "Create a single-use code for a ward and scan it on the new tablet within its validity. It links the tablet to that ward.";
+    pub const CREATE_CODE: &str = "Create an enrollment code";
+    pub const WARD: &str = "Ward";
+    pub const CODE_VALID_UNTIL: &str = "Valid until";
+    pub const QR_ALT: &str = "QR code of the enrollment code";
+    pub const IMPORT_HEADING: &str = "Import staff or devices";
+    pub const IMPORT_HINT: &str = "A CSV file from the HR or asset system. Every row is checked before anything is written: one bad row and nothing changes.";
+    pub const IMPORT_STAFF: &str = "Import staff (CSV)";
+    pub const IMPORT_DEVICES: &str = "Import devices (CSV)";
+    pub const IMPORT_FILE: &str = "CSV file";
+    pub const IMPORT_NO_FILE: &str = "Choose a CSV file first.";
+    pub const STAFF_HEADING: &str = "Staff";
+    pub const DEACTIVATE: &str = "Deactivate (leaving)";
+    pub const ACTIVATE: &str = "Reactivate";
+    pub const ACTIVE: &str = "active";
+
+    pub fn imported(created: u64, updated: u64) -> String {
+        format!(
+            "Imported: {created} new, {updated} updated. Tablets pick the change up at their next sync."
+        )
+    }
+
     pub const REPORTS_HEADING: &str = "Reports and audit export";
     pub const PERIOD: &str = "Period";
     pub const PRINT: &str = "Print the evidence report";

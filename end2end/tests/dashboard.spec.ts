@@ -145,3 +145,45 @@ test("a manager sees a handoff arrive live and works its exception to resolution
   await tabletContext.close();
   await managerContext.close();
 });
+
+test("a manager enrolls a tablet, imports staff and deactivates a leaver without touching the database", async ({
+  page,
+}) => {
+  await signInThroughTheForm(page);
+  await page.getByRole("link", { name: "Administration" }).click();
+  await expect(page.getByRole("heading", { level: 1 })).toHaveText("Administration");
+
+  // An enrollment code for a ward, shown as text and as a QR code a tablet can scan.
+  await page.getByLabel("Ward").selectOption("W-5W");
+  await page.getByRole("button", { name: "Create an enrollment code" }).click();
+  const code = page.getByTestId("enrollment-code");
+  await expect(code).toContainText("W-5W");
+  await expect(code.locator("code")).toHaveText(/^[A-Z0-9-]{8,}$/);
+  const qr = code.getByRole("img", { name: "QR code of the enrollment code" });
+  await expect(qr).toBeVisible();
+  expect(await qr.evaluate((image: HTMLImageElement) => image.naturalWidth)).toBeGreaterThan(0);
+
+  // A bad import changes nothing and says which line is wrong.
+  const csv = (rows: string) => ({
+    name: "staff.csv",
+    mimeType: "text/csv",
+    buffer: Buffer.from(`staff_id,display_name,role,badge_id,home_ward,pin,active\n${rows}`),
+  });
+  await page.getByTestId("import-file").setInputFiles(csv("S-0100,Imported Nurse,nurse,B-9100,W-4E,12,true\n"));
+  await page.getByRole("button", { name: "Import staff (CSV)" }).click();
+  await expect(page.getByRole("alert")).toContainText("line");
+  await expect(page.getByTestId("staff-S-0100")).toHaveCount(0);
+
+  await page.getByTestId("import-file").setInputFiles(csv("S-0100,Imported Nurse,nurse,B-9100,W-4E,4321,true\n"));
+  await page.getByRole("button", { name: "Import staff (CSV)" }).click();
+  await expect(page.getByText("Imported: 1 new, 0 updated")).toBeVisible();
+  const imported = page.getByTestId("staff-S-0100");
+  await expect(imported).toContainText("Imported Nurse");
+  await expect(imported).toContainText("active");
+
+  // The leaver is deactivated: tablets refuse them after their next roster sync.
+  await imported.getByRole("button", { name: "Deactivate (leaving)" }).click();
+  await expect(imported).toContainText("inactive");
+  await expect(imported.getByRole("button", { name: "Reactivate" })).toBeVisible();
+  await page.screenshot({ path: `${screens}/dashboard-admin.png`, fullPage: true });
+});

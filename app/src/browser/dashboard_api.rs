@@ -28,6 +28,37 @@ pub async fn post<T: DeserializeOwned>(
     parse(&fetch_text("POST", path, &body, &headers).await?)
 }
 
+/// Posts a CSV file's text (the admin imports); the server checks every row before it writes any.
+pub async fn post_csv<T: DeserializeOwned>(
+    path: &str,
+    csv: &str,
+    session: &Session,
+) -> Result<T, TransportError> {
+    let headers = [
+        (CSRF_HEADER, session.csrf_token.clone()),
+        ("content-type", "text/csv; charset=utf-8".to_owned()),
+    ];
+    parse(&fetch_text("POST", path, csv.as_bytes(), &headers).await?)
+}
+
+/// The text of the file chosen in a file input, if any.
+pub async fn chosen_file_text(input: &web_sys::HtmlInputElement) -> Option<Result<String, String>> {
+    let file = input.files()?.get(0)?;
+    let text = wasm_bindgen_futures::JsFuture::from(file.text()).await;
+    Some(
+        text.map(|value| value.as_string().unwrap_or_default())
+            .map_err(|error| format!("{error:?}")),
+    )
+}
+
+/// An SVG document as a `data:` URL an `<img>` can show (the CSP allows `data:` images only).
+pub fn svg_data_url(svg: &str) -> String {
+    format!(
+        "data:image/svg+xml;charset=utf-8,{}",
+        String::from(js_sys::encode_uri_component(svg))
+    )
+}
+
 /// The live session, or `None` when nobody is signed in on this browser.
 pub async fn current_session() -> Result<Option<Session>, TransportError> {
     match get::<Session>(paths::SESSION).await {

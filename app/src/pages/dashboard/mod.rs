@@ -2,6 +2,7 @@
 //! board, the exceptions queue, device and person timelines, tablets, and reports with the audit
 //! export. Every view reads the server's dashboard API; the live stream refreshes what is shown.
 
+mod admin;
 mod board;
 mod device;
 mod exceptions;
@@ -17,6 +18,7 @@ use leptos::task::spawn_local;
 use leptos_router::components::{A, Outlet};
 use serde::de::DeserializeOwned;
 
+pub use admin::Admin;
 pub use board::DashboardBoard;
 pub use device::DeviceView;
 pub use exceptions::Exceptions;
@@ -211,6 +213,7 @@ fn DashboardNav(session: Session) -> impl IntoView {
             <A href="/dashboard/exceptions">{dash::NAV_EXCEPTIONS}</A>
             <A href="/dashboard/tablets">{dash::NAV_TABLETS}</A>
             <A href="/dashboard/reports">{dash::NAV_REPORTS}</A>
+            <A href="/dashboard/admin">{dash::NAV_ADMIN}</A>
             <span class="dash-who">
                 <span
                     class="live"
