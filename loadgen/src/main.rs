@@ -34,7 +34,10 @@ enum Scenario {
 }
 
 #[derive(Debug, Parser)]
-#[command(name = "baton-load", about = "Load generator for a running Baton server")]
+#[command(
+    name = "baton-load",
+    about = "Load generator for a running Baton server"
+)]
 struct Args {
     #[arg(long, value_enum, default_value_t = Scenario::Ingest)]
     scenario: Scenario,
@@ -106,7 +109,10 @@ async fn ingest(args: &Args, n_tablets: usize, n_events: usize) -> anyhow::Resul
         .collect::<anyhow::Result<_>>()?;
     let n_requests: usize = streams.iter().map(|stream| stream.batches.len()).sum();
 
-    eprintln!("pushing in {n_requests} requests, {} at a time…", args.concurrency);
+    eprintln!(
+        "pushing in {n_requests} requests, {} at a time…",
+        args.concurrency
+    );
     let permits = Arc::new(Semaphore::new(args.concurrency.max(1)));
     let started = Instant::now();
     let mut tasks = Vec::with_capacity(streams.len());
@@ -117,7 +123,10 @@ async fn ingest(args: &Args, n_tablets: usize, n_events: usize) -> anyhow::Resul
             let mut latencies = Vec::with_capacity(stream.batches.len());
             let mut accepted = 0_usize;
             for body in &stream.batches {
-                let _permit = permits.acquire().await.expect("the semaphore is never closed");
+                let _permit = permits
+                    .acquire()
+                    .await
+                    .expect("the semaphore is never closed");
                 let sent = Instant::now();
                 accepted += stream.tablet.push(body.clone()).await?;
                 latencies.push(sent.elapsed());

@@ -64,7 +64,10 @@ impl Manager {
         let session: Value = response.json().await?;
         Ok(Manager {
             client,
-            csrf_token: session["csrf_token"].as_str().unwrap_or_default().to_owned(),
+            csrf_token: session["csrf_token"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
             base_url: base_url.to_owned(),
         })
     }
@@ -100,7 +103,11 @@ impl Manager {
             "devices",
             "device_id",
         );
-        let staff = ids(&self.get("/api/v1/dashboard/staff").await?, "staff", "staff_id");
+        let staff = ids(
+            &self.get("/api/v1/dashboard/staff").await?,
+            "staff",
+            "staff_id",
+        );
         if devices.is_empty() || staff.is_empty() {
             bail!("the site has no devices or no staff to hand over");
         }
