@@ -2,6 +2,11 @@
 // arriving on the board live, an exception worked from evidence to resolution (with a hostile
 // note rendered as text), a quarantine signed by the server, and the audit export.
 import { expect, test, type Page } from "@playwright/test";
+import { execFileSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import {
   demoCredentials,
   enroll,
@@ -186,4 +191,66 @@ test("a manager enrolls a tablet, imports staff and deactivates a leaver without
   await expect(imported).toContainText("inactive");
   await expect(imported.getByRole("button", { name: "Reactivate" })).toBeVisible();
   await page.screenshot({ path: `${screens}/dashboard-admin.png`, fullPage: true });
+});
+
+test("an auditor reads everything, changes nothing, and verifies the exported bundle offline", async ({
+  page,
+}) => {
+  const bin = process.env.BATON_BIN!;
+  const dataDir = process.env.BATON_E2E_DATA_DIR!;
+  const password = `audit-${randomBytes(12).toString("hex")}`;
+  execFileSync(
+    bin,
+    ["create-account", "--data-dir", dataDir, "--username", "auditor1", "--role", "auditor", "--site", "SITE-DEMO"],
+    { env: { ...process.env, BATON_NEW_PASSWORD: password }, stdio: "pipe" },
+  );
+  await page.goto("/dashboard");
+  await page.getByLabel("Username").fill("auditor1");
+  await page.getByLabel("Password").fill(password);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await expect(page.getByRole("heading", { level: 1 })).toHaveText("Custody board");
+  await expect(page.getByText("Auditor: read only")).toBeVisible();
+
+  // Everything is readable; no action is offered.
+  await page.getByRole("link", { name: "Exceptions" }).click();
+  await page.getByLabel("Show resolved").check();
+  await expect(page.locator("[data-testid^=exception-]").first()).toBeVisible();
+  await expect(page.getByRole("button", { name: "Acknowledge" })).toHaveCount(0);
+  await expect(page.getByRole("button", { name: "Resolve" })).toHaveCount(0);
+  await page.goto("/dashboard/devices/D-0015");
+  await expect(page.getByTestId("timeline")).toBeVisible();
+  await expect(page.getByText("Manager actions")).toHaveCount(0);
+  // And the server refuses what the page does not offer.
+  const session = await (await page.request.get("/api/v1/auth/session")).json();
+  const refused = await page.request.post("/api/v1/dashboard/devices/D-0015/quarantine", {
+    headers: { "x-csrf-token": session.csrf_token },
+    data: { note: "an auditor trying" },
+  });
+  expect(refused.status()).toBe(403);
+  expect((await refused.json()).error.code).toBe("forbidden");
+
+  // The bundle verifies offline with the key published by the server, and a doctored copy fails.
+  const meta = await (await page.request.get("/api/v1/meta")).json();
+  const bundle = await page.request.get("/api/v1/ledger/export");
+  expect(bundle.status()).toBe(200);
+  const dir = mkdtempSync(join(tmpdir(), "baton-bundle-"));
+  const file = join(dir, "bundle.json");
+  writeFileSync(file, await bundle.body());
+  const report = execFileSync(bin, ["verify", file, "--server-key", meta.server_public_key], {
+    encoding: "utf8",
+  });
+  expect(report).toMatch(/ok/);
+  const doctored = JSON.parse(readFileSync(file, "utf8"));
+  const event = doctored.entries.find((entry: any) => entry.entry.kind === "event");
+  event.entry.received_at_ms += 1;
+  const doctoredFile = join(dir, "doctored.json");
+  writeFileSync(doctoredFile, JSON.stringify(doctored));
+  let failed = false;
+  try {
+    execFileSync(bin, ["verify", doctoredFile, "--server-key", meta.server_public_key], { stdio: "pipe" });
+  } catch (error: any) {
+    failed = true;
+    expect(String(error.stdout)).toContain("FAIL");
+  }
+  expect(failed, "a doctored bundle must fail verification").toBe(true);
 });
