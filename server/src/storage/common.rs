@@ -153,45 +153,84 @@ macro_rules! append_locked {
             }
         }
         let now_ms = events.first().map_or(0, |event| event.received_at_ms);
-        for revocation in revocations {
-            let inserted: Option<(i64,)> = sqlx::query_as(sql::INSERT_REVOCATION)
-                .bind(site_id)
-                .bind(&revocation.device_id)
-                .bind(&revocation.staff_id)
-                .bind(&revocation.opened_by)
-                .bind(&revocation.ended_by)
-                .bind(&revocation.reason)
-                .bind(now_ms)
-                .fetch_optional(&mut *$tx)
-                .await?;
-            // Already recorded for this custody: nothing is revoked twice.
-            let Some((revocation_id,)) = inserted else {
-                continue;
-            };
-            sqlx::query(sql::REVOKE_CUSTODY_TOKENS)
-                .bind(now_ms)
-                .bind(site_id)
-                .bind(&revocation.device_id)
-                .bind(&revocation.staff_id)
-                .bind(&revocation.opened_by)
-                .execute(&mut *$tx)
-                .await?;
-            for connector in std::iter::once(crate::revocation::BUILT_IN_CONNECTOR)
-                .chain(connectors.iter().map(String::as_str))
-            {
-                let status = if connector == crate::revocation::BUILT_IN_CONNECTOR {
-                    "confirmed"
-                } else {
-                    "pending"
-                };
-                sqlx::query(sql::INSERT_DELIVERY)
-                    .bind(revocation_id)
-                    .bind(connector)
-                    .bind(status)
-                    .bind(now_ms)
-                    .execute(&mut *$tx)
-                    .await?;
+        // Revocations in a few multi-row statements: the new ones (a custody is revoked once;
+        // RETURNING names those not recorded before), their deliveries, and the custody-bound
+        // tokens they end.
+        let mut seen = std::collections::HashSet::with_capacity(revocations.len());
+        let unique: Vec<&NewRevocation> = revocations
+            .iter()
+            .filter(|revocation| {
+                seen.insert((
+                    &revocation.device_id,
+                    &revocation.staff_id,
+                    &revocation.opened_by,
+                ))
+            })
+            .collect();
+        let mut new_revocations: Vec<(i64, String, String, String)> = Vec::new();
+        for chunk in unique.chunks(sql::ROWS_PER_INSERT) {
+            let mut builder = sqlx::QueryBuilder::<Db>::new(sql::INSERT_REVOCATIONS_HEAD);
+            builder.push_values(chunk, |mut row, revocation| {
+                row.push_bind(site_id)
+                    .push_bind(revocation.device_id.as_str())
+                    .push_bind(revocation.staff_id.as_str())
+                    .push_bind(revocation.opened_by.as_str())
+                    .push_bind(revocation.ended_by.as_deref())
+                    .push_bind(revocation.reason.as_str())
+                    .push_bind(now_ms);
+            });
+            builder.push(sql::INSERT_REVOCATIONS_TAIL);
+            let rows: Vec<(i64, String, String, String)> =
+                builder.build_query_as().fetch_all(&mut *$tx).await?;
+            new_revocations.extend(rows);
+        }
+        let deliveries: Vec<(i64, &str, &str)> = new_revocations
+            .iter()
+            .flat_map(|(revocation_id, ..)| {
+                std::iter::once((
+                    *revocation_id,
+                    crate::revocation::BUILT_IN_CONNECTOR,
+                    "confirmed",
+                ))
+                .chain(
+                    connectors
+                        .iter()
+                        .map(move |connector| (*revocation_id, connector.as_str(), "pending")),
+                )
+            })
+            .collect();
+        for chunk in deliveries.chunks(sql::ROWS_PER_INSERT) {
+            let mut builder = sqlx::QueryBuilder::<Db>::new(sql::INSERT_DELIVERIES_HEAD);
+            builder.push_values(chunk, |mut row, (revocation_id, connector, status)| {
+                row.push_bind(*revocation_id)
+                    .push_bind(*connector)
+                    .push_bind(*status)
+                    .push_bind(0_i64)
+                    .push_bind(now_ms)
+                    .push_bind(now_ms);
+            });
+            builder.build().execute(&mut *$tx).await?;
+        }
+        for chunk in new_revocations.chunks(sql::ROWS_PER_INSERT) {
+            let mut builder = sqlx::QueryBuilder::<Db>::new(sql::REVOKE_CUSTODY_TOKENS_HEAD);
+            builder.push_bind(now_ms);
+            builder.push(" WHERE site_id = ");
+            builder.push_bind(site_id);
+            builder.push(
+                " AND revoked_at_ms IS NULL AND (device_id, staff_id, opened_by) IN (VALUES ",
+            );
+            let mut custodies = builder.separated(", ");
+            for (_, device_id, staff_id, opened_by) in chunk {
+                custodies.push("(");
+                custodies.push_bind_unseparated(device_id.as_str());
+                custodies.push_unseparated(", ");
+                custodies.push_bind_unseparated(staff_id.as_str());
+                custodies.push_unseparated(", ");
+                custodies.push_bind_unseparated(opened_by.as_str());
+                custodies.push_unseparated(")");
             }
+            builder.push(")");
+            builder.build().execute(&mut *$tx).await?;
         }
         appended
     }};

@@ -74,6 +74,13 @@ pub const INSERT_EVENTS_TAIL: &str =
     " ON CONFLICT (event_id) DO NOTHING RETURNING event_id, server_seq";
 pub const INSERT_LEDGER_ENTRIES_HEAD: &str =
     "INSERT INTO ledger_entries (site_id, leaf_index, entry_json, leaf_hash, appended_at_ms) ";
+pub const INSERT_REVOCATIONS_HEAD: &str = "INSERT INTO revocations \
+     (site_id, device_id, staff_id, opened_by, ended_by, reason, created_at_ms) ";
+pub const INSERT_REVOCATIONS_TAIL: &str = " ON CONFLICT (site_id, device_id, staff_id, opened_by) DO NOTHING \
+     RETURNING revocation_id, device_id, staff_id, opened_by";
+pub const INSERT_DELIVERIES_HEAD: &str = "INSERT INTO revocation_deliveries \
+     (revocation_id, connector, status, attempts, next_attempt_at_ms, updated_at_ms) ";
+pub const REVOKE_CUSTODY_TOKENS_HEAD: &str = "UPDATE access_tokens SET revoked_at_ms = ";
 pub const INSERT_LEDGER_NODES_HEAD: &str =
     "INSERT INTO ledger_nodes (site_id, level, node_index, hash) ";
 /// Rows per multi-row `INSERT`: each row binds at most 7 values, well under SQLite's 32,766 and
@@ -89,13 +96,6 @@ pub const INSERT_TREE_HEAD: &str = "INSERT INTO tree_heads (site_id, tree_size, 
 pub const LATEST_TREE_HEAD: &str = "SELECT head_json FROM tree_heads WHERE site_id = $1 \
      ORDER BY tree_size DESC, timestamp_ms DESC LIMIT 1";
 pub const SITE_IDS: &str = "SELECT site_id FROM sites ORDER BY site_id";
-pub const INSERT_REVOCATION: &str = "INSERT INTO revocations \
-     (site_id, device_id, staff_id, opened_by, ended_by, reason, created_at_ms) VALUES ($1, $2, $3, $4, $5, $6, $7) \
-     ON CONFLICT (site_id, device_id, staff_id, opened_by) DO NOTHING RETURNING revocation_id";
-pub const INSERT_DELIVERY: &str = "INSERT INTO revocation_deliveries \
-     (revocation_id, connector, status, attempts, next_attempt_at_ms, updated_at_ms) VALUES ($1, $2, $3, 0, $4, $4)";
-pub const REVOKE_CUSTODY_TOKENS: &str = "UPDATE access_tokens SET revoked_at_ms = $1 \
-     WHERE site_id = $2 AND device_id = $3 AND staff_id = $4 AND opened_by = $5 AND revoked_at_ms IS NULL";
 pub const LIST_REVOCATIONS: &str = "SELECT revocation_id, device_id, staff_id, opened_by, ended_by, reason, created_at_ms \
      FROM revocations WHERE site_id = $1 ORDER BY revocation_id DESC LIMIT $2";
 pub const LIST_DELIVERIES: &str = "SELECT connector, status, attempts, last_error, updated_at_ms \
