@@ -3,6 +3,7 @@
 
 mod access;
 mod binary;
+mod bundle_example;
 mod connectors;
 mod dashboard_actions;
 mod hostile;
