@@ -296,6 +296,7 @@ pub fn exception_kind(kind: baton_core::exceptions::ExceptionKind) -> &'static s
         ExceptionKind::AuthorityRequired => "Action only a manager may take",
         ExceptionKind::RevokedSignerEvent => "Recorded by a decommissioned tablet",
         ExceptionKind::UsedWhileQuarantined => "Used while quarantined",
+        ExceptionKind::RevocationFailed => "Access not closed: revocation failed",
     }
 }
 

@@ -47,11 +47,15 @@ pub enum ExceptionKind {
     RevokedSignerEvent,
     /// A quarantined device was checked out or transferred.
     UsedWhileQuarantined,
+    /// A custody ended but a connector could not close the person's access: the server's
+    /// revocation outbox gave up after its retries. Raised by the server from its outbox, not by
+    /// the fold, so tablets never see it.
+    RevocationFailed,
 }
 
 impl ExceptionKind {
     /// Every kind, in declaration order: for reports that list each kind, found or not.
-    pub const ALL: [ExceptionKind; 14] = [
+    pub const ALL: [ExceptionKind; 15] = [
         ExceptionKind::OverlappingCustody,
         ExceptionKind::CheckInWithoutCustody,
         ExceptionKind::IncompleteChecklist,
@@ -66,6 +70,7 @@ impl ExceptionKind {
         ExceptionKind::AuthorityRequired,
         ExceptionKind::RevokedSignerEvent,
         ExceptionKind::UsedWhileQuarantined,
+        ExceptionKind::RevocationFailed,
     ];
 
     /// The snake_case name used on the wire.
@@ -85,6 +90,7 @@ impl ExceptionKind {
             ExceptionKind::AuthorityRequired => "authority_required",
             ExceptionKind::RevokedSignerEvent => "revoked_signer_event",
             ExceptionKind::UsedWhileQuarantined => "used_while_quarantined",
+            ExceptionKind::RevocationFailed => "revocation_failed",
         }
     }
 }

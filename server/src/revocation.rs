@@ -31,6 +31,65 @@ pub fn reason_name(reason: CustodyEndReason) -> &'static str {
     }
 }
 
+/// The exceptions the revocation outbox raises: one per revocation that some connector gave
+/// up on (status `failed` after its retries). They join the fold's exceptions on the dashboard,
+/// with the event that ended the custody as evidence, so a manager sees that a person's access
+/// is still open and why.
+pub fn failed_revocation_exceptions(
+    revocations: &[crate::storage::RevocationRecord],
+) -> Vec<baton_core::exceptions::Exception> {
+    use baton_core::exceptions::{Exception, ExceptionKind, Severity};
+    use baton_core::ids::{EventId, StaffId};
+    revocations
+        .iter()
+        .filter_map(|revocation| {
+            let failed: Vec<String> = revocation
+                .deliveries
+                .iter()
+                .filter(|delivery| delivery.status == "failed")
+                .map(|delivery| {
+                    format!(
+                        "{} failed after {} attempts{}",
+                        delivery.connector,
+                        delivery.attempts,
+                        delivery
+                            .last_error
+                            .as_ref()
+                            .map(|error| format!(": {error}"))
+                            .unwrap_or_default()
+                    )
+                })
+                .collect();
+            if failed.is_empty() {
+                return None;
+            }
+            Some(Exception {
+                device: DeviceId::new(&revocation.device_id).ok()?,
+                at_ms: u64::try_from(revocation.created_at_ms).unwrap_or(0),
+                kind: ExceptionKind::RevocationFailed,
+                evidence: revocation
+                    .ended_by
+                    .as_deref()
+                    .and_then(|id| EventId::from_hex(id).ok())
+                    .into_iter()
+                    .collect(),
+                severity: Severity::Critical,
+                people: StaffId::new(&revocation.staff_id)
+                    .ok()
+                    .into_iter()
+                    .collect(),
+                signer: None,
+                detail: format!(
+                    "access of {} after {} is not confirmed closed: {}",
+                    revocation.staff_id,
+                    revocation.reason,
+                    failed.join("; ")
+                ),
+            })
+        })
+        .collect()
+}
+
 /// For each device that newly folded events name, the earliest `hlc.ms` among them: the fold
 /// runs in clock order, so custody that ended before that moment is exactly as it was, and was
 /// already recorded by the push that folded its end.
@@ -229,6 +288,49 @@ mod tests {
         // Everything new (a fresh replica's first push): every ended custody.
         let all = changed_since(&events);
         assert_eq!(revocations_for(&custody, &all, T0 + 3_600_000).len(), 3);
+    }
+
+    #[test]
+    fn a_revocation_a_connector_gave_up_on_is_a_critical_exception_with_its_evidence() {
+        use crate::storage::{DeliveryRecord, RevocationRecord};
+        let ended_by = "ab".repeat(32);
+        let delivery = |connector: &str, status: &str| DeliveryRecord {
+            connector: connector.to_owned(),
+            status: status.to_owned(),
+            attempts: 8,
+            last_error: (status == "failed").then(|| "HTTP 503".to_owned()),
+            updated_at_ms: 0,
+        };
+        let revocation = |deliveries| RevocationRecord {
+            revocation_id: 1,
+            device_id: "D-1".to_owned(),
+            staff_id: "S-1".to_owned(),
+            opened_by: "cd".repeat(32),
+            ended_by: Some(ended_by.clone()),
+            reason: "checked_in".to_owned(),
+            created_at_ms: 5,
+            deliveries,
+        };
+        let exceptions = failed_revocation_exceptions(&[
+            revocation(vec![
+                delivery("baton_tokens", "confirmed"),
+                delivery("mdm", "failed"),
+            ]),
+            revocation(vec![
+                delivery("baton_tokens", "confirmed"),
+                delivery("mdm", "pending"),
+            ]),
+        ]);
+        assert_eq!(exceptions.len(), 1);
+        let exception = &exceptions[0];
+        assert_eq!(exception.kind.name(), "revocation_failed");
+        assert_eq!(exception.evidence[0].to_hex(), ended_by);
+        assert_eq!(exception.people[0].as_str(), "S-1");
+        assert!(
+            exception
+                .detail
+                .contains("mdm failed after 8 attempts: HTTP 503")
+        );
     }
 
     #[test]

@@ -60,6 +60,33 @@ async fn reviews_by_key(
     Ok(by_key)
 }
 
+/// How many failed revocations the dashboard lists: the dead letter is meant to stay short, and
+/// a manager works it down.
+const MAX_FAILED_REVOCATIONS: i64 = 1_000;
+
+/// Every exception of the site at `now`: the fold's, and the revocation outbox's dead letter.
+pub async fn site_exceptions(
+    state: &AppState,
+    site_id: &str,
+    now: u64,
+) -> Result<Vec<Exception>, ApiError> {
+    let failed = state
+        .storage
+        .failed_revocations(site_id, MAX_FAILED_REVOCATIONS)
+        .await
+        .map_err(unavailable)?;
+    let mut exceptions = {
+        let guard = state
+            .replicas
+            .lock(state.storage.as_ref(), site_id)
+            .await
+            .map_err(ApiError::internal)?;
+        guard.replica.exceptions(now)
+    };
+    exceptions.extend(crate::revocation::failed_revocation_exceptions(&failed));
+    Ok(exceptions)
+}
+
 /// The site's exceptions at this moment, most severe first, then oldest first, each with its
 /// key, its latest review and every review. Resolved ones only with `include_resolved=true`.
 pub async fn list(
@@ -70,14 +97,7 @@ pub async fn list(
     let site_id = site_of(&session)?;
     let reviews = reviews_by_key(&state, &site_id).await?;
     let now = now_ms();
-    let mut exceptions: Vec<Exception> = {
-        let guard = state
-            .replicas
-            .lock(state.storage.as_ref(), &site_id)
-            .await
-            .map_err(ApiError::internal)?;
-        guard.replica.exceptions(now)
-    };
+    let mut exceptions: Vec<Exception> = site_exceptions(&state, &site_id, now).await?;
     exceptions.sort_by(|left, right| {
         right
             .severity
@@ -143,18 +163,10 @@ async fn review(
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let site_id = site_of(&session)?;
     let now = now_ms();
-    let exception = {
-        let guard = state
-            .replicas
-            .lock(state.storage.as_ref(), &site_id)
-            .await
-            .map_err(ApiError::internal)?;
-        guard
-            .replica
-            .exceptions(now)
-            .into_iter()
-            .find(|exception| exception.key() == key)
-    };
+    let exception = site_exceptions(&state, &site_id, now)
+        .await?
+        .into_iter()
+        .find(|exception| exception.key() == key);
     let Some(exception) = exception else {
         return Err(ApiError::new(
             StatusCode::NOT_FOUND,

@@ -56,12 +56,12 @@ pub async fn report(
             .or_default()
             .push(review);
     }
+    let exceptions = super::exception_review::site_exceptions(&state, &site_id, now).await?;
     let guard = state
         .replicas
         .lock(state.storage.as_ref(), &site_id)
         .await
         .map_err(ApiError::internal)?;
-    let exceptions = guard.replica.exceptions(now);
     let report = crate::report::build(&ReportInput {
         site_id: &site_id,
         from_ms,

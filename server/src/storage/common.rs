@@ -682,7 +682,15 @@ macro_rules! storage_impl {
         }
 
         async fn list_revocations(&self, site_id: &str, limit: i64) -> Result<Vec<RevocationRecord>, StorageError> {
-            let rows: Vec<(i64, String, String, String, Option<String>, String, i64)> = sqlx::query_as(sql::LIST_REVOCATIONS)
+            self.revocations_listed_by(sql::LIST_REVOCATIONS, site_id, limit).await
+        }
+
+        async fn failed_revocations(&self, site_id: &str, limit: i64) -> Result<Vec<RevocationRecord>, StorageError> {
+            self.revocations_listed_by(sql::LIST_FAILED_REVOCATIONS, site_id, limit).await
+        }
+
+        async fn revocations_listed_by(&self, query: &'static str, site_id: &str, limit: i64) -> Result<Vec<RevocationRecord>, StorageError> {
+            let rows: Vec<(i64, String, String, String, Option<String>, String, i64)> = sqlx::query_as(query)
                 .bind(site_id)
                 .bind(limit)
                 .fetch_all(&self.pool)

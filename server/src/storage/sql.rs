@@ -98,6 +98,11 @@ pub const LATEST_TREE_HEAD: &str = "SELECT head_json FROM tree_heads WHERE site_
 pub const SITE_IDS: &str = "SELECT site_id FROM sites ORDER BY site_id";
 pub const LIST_REVOCATIONS: &str = "SELECT revocation_id, device_id, staff_id, opened_by, ended_by, reason, created_at_ms \
      FROM revocations WHERE site_id = $1 ORDER BY revocation_id DESC LIMIT $2";
+/// Revocations some connector gave up on (the dead letter), newest first.
+pub const LIST_FAILED_REVOCATIONS: &str = "SELECT revocation_id, device_id, staff_id, opened_by, ended_by, reason, created_at_ms \
+     FROM revocations WHERE site_id = $1 AND revocation_id IN \
+     (SELECT revocation_id FROM revocation_deliveries WHERE status = 'failed') \
+     ORDER BY revocation_id DESC LIMIT $2";
 pub const LIST_DELIVERIES: &str = "SELECT connector, status, attempts, last_error, updated_at_ms \
      FROM revocation_deliveries WHERE revocation_id = $1 ORDER BY connector";
 pub const INSERT_ACCESS_TOKEN: &str = "INSERT INTO access_tokens \

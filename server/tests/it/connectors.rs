@@ -280,6 +280,28 @@ async fn a_receiver_that_never_recovers_ends_in_the_dead_letter_and_the_ledger()
                 .iter()
                 .any(|row| row.entry_json.contains("\"type\":\"revocation_failed\""))
         );
+        // The manager's exceptions queue shows it first: access still open, with its evidence.
+        let queue: Value = manager
+            .client
+            .get(format!("{}/api/v1/dashboard/exceptions", manager.base_url))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let first = &queue["exceptions"][0];
+        assert_eq!(first["kind"], "revocation_failed", "{queue}");
+        assert_eq!(first["severity"], "critical");
+        assert_eq!(first["evidence"].as_array().unwrap().len(), 1);
+        assert!(
+            first["detail"]
+                .as_str()
+                .unwrap()
+                .contains("mdm failed after 4 attempts"),
+            "{first}"
+        );
+        assert_eq!(first["key"].as_str().unwrap().len(), 32);
     }
 }
 
