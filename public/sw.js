@@ -7,7 +7,8 @@
 const BUILD_ID = "__BATON_BUILD_ID__";
 const CACHE_PREFIX = "baton-shell-";
 const CACHE_NAME = CACHE_PREFIX + BUILD_ID;
-const NEVER_CACHED = ["/api/", "/healthz", "/readyz"];
+// The dashboard is its own online-only build (dist/dashboard): never the tablet's shell.
+const NEVER_CACHED = ["/api/", "/healthz", "/readyz", "/dashboard"];
 
 // Every same-origin asset index.html names: the hashed js, wasm and css, the manifest, icons.
 function assetUrls(indexHtml) {

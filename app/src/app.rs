@@ -15,8 +15,9 @@ use crate::pages::{
 use crate::state::AppState;
 use crate::strings;
 
+/// The tablet: offline-first capture screens around the enrolled tablet's state.
 #[component]
-pub fn App() -> impl IntoView {
+pub fn TabletApp() -> impl IntoView {
     let state = AppState::new();
     provide_context(state);
     state.boot();
@@ -57,6 +58,22 @@ pub fn App() -> impl IntoView {
                         path=path!("/board")
                         view=|| view! { <RequireEnrolled><Board /></RequireEnrolled> }
                     />
+                </Routes>
+            </main>
+        </Router>
+    }
+}
+
+/// The manager dashboard: no tablet state, no service worker; everything comes from the server.
+#[component]
+pub fn DashboardApp() -> impl IntoView {
+    view! {
+        <Router>
+            <header class="top-bar">
+                <a class="brand" href="/dashboard">{strings::PRODUCT_NAME}</a>
+            </header>
+            <main id="main">
+                <Routes fallback=NotFound>
                     <ParentRoute path=path!("/dashboard") view=DashboardShell>
                         <Route path=path!("") view=DashboardBoard />
                         <Route path=path!("exceptions") view=Exceptions />

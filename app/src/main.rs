@@ -1,33 +1,5 @@
-//! Baton's progressive web app: the tablet's capture screens and the manager dashboard, rendered
-//! in the browser from WebAssembly.
-//!
-//! # Layout
-//! - `app`: the root component and its routes.
-//! - `state`: the shared state (enrollment phase, the tablet, sync), start-up, enrollment and
-//!   the commit of a handoff.
-//! - `pages`: one module per route, each about one task of a nurse or a manager.
-//! - `components`: reusable widgets, one per file.
-//! - `tablet`: the tablet's domain without browser APIs: roster, PINs, shifts, the bodies it
-//!   captures, its chain and replica, the board. Tested natively.
-//! - `dashboard`: the manager dashboard's domain without browser APIs: API answers, board
-//!   filters, chart geometry, formats. Tested natively.
-//! - `sync`: the sync client (push, pull, roster) and its scheduler.
-//! - `browser`: the few modules that touch browser APIs (IndexedDB, WebCrypto, fetch, clock,
-//!   service worker), so that pages stay about the nurse's task.
-//! - `strings`: every user-visible sentence, kept in one place for translation.
-
-mod app;
-mod browser;
-mod components;
-mod dashboard;
-mod pages;
-mod state;
-mod strings;
-mod sync;
-mod tablet;
+//! `baton-app`: the tablet's capture app (see the library's documentation).
 
 fn main() {
-    console_error_panic_hook::set_once();
-    browser::service_worker::register();
-    leptos::mount::mount_to_body(app::App);
+    baton_app::start_tablet();
 }

@@ -14,13 +14,10 @@ pub fn run(server_flags: &[String]) -> anyhow::Result<()> {
     header("Fetching crates (Trunk builds offline)");
     process::run(cargo(&root).args(["fetch", "--quiet"]))?;
 
-    header("Building the PWA in release mode (trunk build --release)");
-    process::run(
-        Command::new("trunk")
-            .args(["build", "--release"])
-            .env("PATH", toolchain.path_variable())
-            .current_dir(&root),
-    )?;
+    header(
+        "Building the PWA in release mode: the tablet app and the dashboard (trunk build --release)",
+    );
+    toolchain::build_pwa(&root, &toolchain)?;
 
     header("Building the server (cargo build --release -p baton-server)");
     process::run(cargo(&root).args(["build", "--release", "-p", "baton-server"]))?;

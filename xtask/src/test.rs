@@ -152,12 +152,7 @@ fn check_core_dependencies(root: &Path) -> anyhow::Result<()> {
 
 fn run_browser_tests(root: &Path, toolchain: &toolchain::Toolchain) -> anyhow::Result<()> {
     process::run(cargo(root).args(["fetch", "--quiet"]))?;
-    process::run(
-        Command::new("trunk")
-            .args(["build", "--release"])
-            .env("PATH", toolchain.path_variable())
-            .current_dir(root),
-    )?;
+    toolchain::build_pwa(root, toolchain)?;
     // The debug server binary was built by `cargo test`; this is a no-op check that it is current.
     process::run(cargo(root).args(["build", "-p", "baton-server"]))?;
 

@@ -137,6 +137,32 @@ fn pinned_wasm_bindgen(root: &Path) -> anyhow::Result<String> {
         .context("Trunk.toml has no [tools] wasm_bindgen pin")
 }
 
+/// Builds the PWA in release mode with Trunk, offline: the tablet app into `dist/`, then the
+/// manager dashboard into `dist/dashboard/` (served at `/dashboard/`). The tablet's build comes
+/// first because Trunk empties its own `dist/` before writing it.
+pub fn build_pwa(root: &std::path::Path, toolchain: &Toolchain) -> anyhow::Result<()> {
+    crate::process::run(
+        std::process::Command::new("trunk")
+            .args(["build", "--release"])
+            .env("PATH", toolchain.path_variable())
+            .current_dir(root),
+    )?;
+    crate::process::run(
+        std::process::Command::new("trunk")
+            .args([
+                "build",
+                "app/dashboard.html",
+                "--release",
+                "--dist",
+                "dist/dashboard",
+                "--public-url",
+                "/dashboard/",
+            ])
+            .env("PATH", toolchain.path_variable())
+            .current_dir(root),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -17,19 +17,27 @@ use tower_http::services::{ServeDir, ServeFile};
 
 use super::security_headers;
 
+/// Where Trunk puts the manager dashboard's own build, under `dist/` and at this URL path.
+pub const DASHBOARD_DIR: &str = "dashboard";
+
 pub struct StaticFiles {
     dist: PathBuf,
     /// `None` when the PWA has not been built: the server still runs its API.
     index_html: Option<String>,
+    /// The dashboard's `index.html` (`dist/dashboard/`), built separately so that tablets never
+    /// download the dashboard's code.
+    dashboard_html: Option<String>,
 }
 
 impl StaticFiles {
-    /// Reads `index.html` once at start-up, to hash its inline loader script for the CSP.
+    /// Reads both `index.html` files once at start-up, to hash their inline loader scripts for
+    /// the CSP.
     pub fn load(dist: &Path) -> StaticFiles {
-        let index_html = std::fs::read_to_string(dist.join("index.html")).ok();
+        let read = |path: PathBuf| std::fs::read_to_string(path).ok();
         StaticFiles {
             dist: dist.to_owned(),
-            index_html,
+            index_html: read(dist.join("index.html")),
+            dashboard_html: read(dist.join(DASHBOARD_DIR).join("index.html")),
         }
     }
 
@@ -42,27 +50,37 @@ impl StaticFiles {
     }
 
     pub fn content_security_policy(&self) -> String {
-        let scripts = self
-            .index_html
-            .as_deref()
-            .map(security_headers::inline_scripts)
-            .unwrap_or_default();
+        let scripts: Vec<String> = [&self.index_html, &self.dashboard_html]
+            .into_iter()
+            .flatten()
+            .flat_map(|html| security_headers::inline_scripts(html))
+            .collect();
         security_headers::content_security_policy(&scripts)
     }
 }
 
 /// Adds the PWA to `router` as its fallback: a known file is served as is, any other path gets
-/// `index.html` with status 200 so that client-side routes survive a reload.
+/// `index.html` with status 200 so that client-side routes survive a reload. Paths under
+/// `/dashboard` get the dashboard's own build the same way.
 pub fn add_fallback<S: Clone + Send + Sync + 'static>(
     router: Router<S>,
     static_files: &StaticFiles,
 ) -> Router<S> {
-    if static_files.is_built() {
-        let index = static_files.dist.join("index.html");
-        router.fallback_service(ServeDir::new(&static_files.dist).fallback(ServeFile::new(index)))
-    } else {
-        router.fallback(not_built)
+    if !static_files.is_built() {
+        return router.fallback(not_built);
     }
+    let router = if static_files.dashboard_html.is_some() {
+        let dashboard = static_files.dist.join(DASHBOARD_DIR);
+        let index = dashboard.join("index.html");
+        router.nest_service(
+            &format!("/{DASHBOARD_DIR}"),
+            ServeDir::new(&dashboard).fallback(ServeFile::new(index)),
+        )
+    } else {
+        router
+    };
+    let index = static_files.dist.join("index.html");
+    router.fallback_service(ServeDir::new(&static_files.dist).fallback(ServeFile::new(index)))
 }
 
 async fn not_built() -> Response {

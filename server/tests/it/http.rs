@@ -224,3 +224,47 @@ async fn the_app_is_sent_gzip_compressed_to_clients_that_accept_it() {
         "gzip"
     );
 }
+
+#[tokio::test]
+async fn the_dashboard_is_served_from_its_own_build_under_the_same_csp() {
+    let dist = tempfile::tempdir().unwrap();
+    std::fs::write(dist.path().join("index.html"), INDEX_HTML).unwrap();
+    let dashboard_dir = dist.path().join("dashboard");
+    std::fs::create_dir(&dashboard_dir).unwrap();
+    let dashboard_html = "<!DOCTYPE html><html><head><script type=\"module\">import init from '/dashboard/baton-dashboard-0123456789abcdef.js'; await init();</script></head><body></body></html>";
+    std::fs::write(dashboard_dir.join("index.html"), dashboard_html).unwrap();
+    std::fs::write(
+        dashboard_dir.join("baton-dashboard-0123456789abcdef.js"),
+        "export default 1;",
+    )
+    .unwrap();
+    let storage = support::sqlite().await;
+    let router = app(AppState::new(
+        storage.storage.clone(),
+        StaticFiles::load(dist.path()),
+        ServerKey::from_seed([9; 32]).unwrap(),
+        false,
+    ));
+
+    // Every dashboard route gets the dashboard's shell; the tablet's routes keep theirs.
+    for path in ["/dashboard", "/dashboard/", "/dashboard/people/S-0001"] {
+        let (status, headers, body) = get(&router, path).await;
+        assert_eq!(status, StatusCode::OK, "{path}");
+        assert_eq!(body, dashboard_html, "{path}");
+        assert_eq!(headers[header::CACHE_CONTROL], "no-cache");
+    }
+    let (_, _, tablet) = get(&router, "/board").await;
+    assert_eq!(tablet, INDEX_HTML);
+    let (status, headers, _) = get(&router, "/dashboard/baton-dashboard-0123456789abcdef.js").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        headers[header::CACHE_CONTROL],
+        "public, max-age=31536000, immutable"
+    );
+
+    // One policy for both pages, naming both inline loaders.
+    let (_, headers, _) = get(&router, "/dashboard").await;
+    let policy = headers[header::CONTENT_SECURITY_POLICY].to_str().unwrap();
+    assert_eq!(policy.matches("'sha256-").count(), 2, "{policy}");
+    assert!(!policy.contains("unsafe-inline"));
+}
