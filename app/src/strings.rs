@@ -134,6 +134,10 @@ pub const CONDITION_OK: &str = "OK";
 pub const CONDITION_DAMAGED: &str = "Damaged";
 pub const CONDITION_NEEDS_CHARGING: &str = "Needs charging";
 pub const NOTE_LABEL: &str = "Note (optional)";
+
+pub fn away_from_home(tag: &str, home_ward: &str) -> String {
+    format!("{tag} belongs to {home_ward}. The return is recorded here; put it aside to go home.")
+}
 pub const RETURNED_BY: &str = "Returned by";
 
 pub fn checked_in(tag: &str, name: &str, time: &str) -> String {

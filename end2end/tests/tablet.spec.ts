@@ -383,6 +383,16 @@ test("a device is handed from one nurse to another, then reported missing and fo
   await typePin(page, second.pin);
   await expect(page.getByTestId("confirmation")).toContainText(`BT-10008 reported found by ${second.name}`);
 
+  // A device from another ward is flagged at the moment of return, so it can be sent home.
+  await page.getByRole("link", { name: "Check in" }).click();
+  await scan(page, "Device asset tag", "BT-10008");
+  await expect(page.getByTestId("away-from-home")).toContainText("BT-10008 belongs to");
+  const tagField = page.getByLabel("Device asset tag", { exact: true });
+  await tagField.fill("BT-10007");
+  await tagField.press("Enter");
+  await expect(page.getByTestId("device-card")).toContainText("BT-10007");
+  await expect(page.getByTestId("away-from-home")).toHaveCount(0);
+
   // The server has all four, in order, once the tablet has synced.
   await expect(page.getByTestId("pending-count")).toHaveText("0", { timeout: 30_000 });
   const handed = await (await manager.api.get("/api/v1/dashboard/devices/D-0007/timeline")).json();

@@ -140,8 +140,21 @@ pub fn CheckIn() -> impl IntoView {
                 device
                     .get()
                     .map(|found| {
+                        // A return to another ward is accepted and recorded (the manager's board
+                        // flags it); the nurse is told at once so the device can be sent home.
+                        let away = state.tablet.with_untracked(|tablet| {
+                            tablet.as_ref().and_then(|tablet| {
+                                (found.home_ward != tablet.enrollment.ward_id).then(|| {
+                                    strings::away_from_home(
+                                        &found.asset_tag,
+                                        tablet.roster.ward_name(&found.home_ward),
+                                    )
+                                })
+                            })
+                        });
                         view! {
                             <DeviceCard device=found />
+                            {away.map(|text| view! { <p class="warning" data-testid="away-from-home">{text}</p> })}
                             <fieldset class="checklist">
                                 <legend>{strings::CHECKLIST_LEGEND}</legend>
                                 <label class="choice" for="apps-signed-out">
