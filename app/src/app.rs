@@ -5,6 +5,7 @@ use leptos_router::path;
 use crate::components::network_status::NetworkStatus;
 use crate::components::require_enrolled::RequireEnrolled;
 use crate::components::sync_status::SyncStatus;
+use crate::components::update_ready::UpdateReady;
 use crate::pages::dashboard::{
     Admin, DashboardBoard, DashboardShell, DeviceView, Exceptions, PersonView, Reports, Tablets,
 };
@@ -26,6 +27,7 @@ pub fn TabletApp() -> impl IntoView {
             <header class="top-bar">
                 <a class="brand" href="/">{strings::PRODUCT_NAME}</a>
                 <div class="top-status">
+                    <UpdateReady />
                     <NetworkStatus />
                     <SyncStatus />
                 </div>

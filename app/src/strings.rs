@@ -16,6 +16,8 @@ pub const OFFLINE: &str =
 pub const NOT_FOUND_HEADING: &str = "Page not found";
 pub const BACK_HOME: &str = "Back to the start screen";
 
+pub const UPDATE_READY: &str = "Update ready: tap to restart Baton";
+
 // Start-up.
 pub const STARTING: &str = "Opening this tablet's records…";
 pub const STORAGE_FAILED: &str = "This tablet's storage could not be opened. Nothing can be captured until it is fixed; tell IT support.";

@@ -2,6 +2,8 @@
 // a second visit work with no network, and the server's headers hold. A fresh browser is an
 // unenrolled tablet, so the start screen sends it to the enrollment page.
 import { expect, test, type Page } from "@playwright/test";
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 
 async function waitForServiceWorkerControl(page: Page) {
   await page.waitForFunction(() => navigator.serviceWorker.controller !== null, undefined, {
@@ -90,4 +92,37 @@ test("the server sends the caching and security headers the PWA relies on", asyn
 
   const manifest = await request.get("/manifest.webmanifest");
   expect((await manifest.json()).display).toBe("standalone");
+});
+
+test("a new version installs in the background and takes over only when the nurse taps it", async ({
+  page,
+}) => {
+  const workerFile = join(process.env.BATON_DIST!, "sw.js");
+  const original = readFileSync(workerFile, "utf8");
+  const shellCaches = () =>
+    page.evaluate(async () => (await caches.keys()).filter((name) => name.startsWith("baton-shell-")));
+  await page.goto("/");
+  await expect(page.getByRole("heading", { level: 1 })).toHaveText("Enroll this tablet");
+  await waitForServiceWorkerControl(page);
+  const before = await shellCaches();
+  expect(before).toHaveLength(1);
+  try {
+    // A new build is deployed: its service worker differs byte for byte.
+    writeFileSync(workerFile, original.replace(/const BUILD_ID = "([0-9a-f]+)"/, 'const BUILD_ID = "$1-next"'));
+    await page.evaluate(async () => {
+      const registration = await navigator.serviceWorker.getRegistration();
+      await registration!.update();
+    });
+    const update = page.getByTestId("update-ready");
+    await expect(update).toBeVisible({ timeout: 30_000 });
+    // Until asked, the old version keeps the page: nothing changes under a handoff.
+    expect(await shellCaches()).toContain(before[0]);
+    await page.screenshot({ path: "test-results/screens/update-ready.png", fullPage: true });
+    await update.click();
+    await expect(page.getByRole("heading", { level: 1 })).toHaveText("Enroll this tablet");
+    await expect.poll(shellCaches, { timeout: 30_000 }).toEqual([`${before[0]}-next`]);
+    await expect(page.getByTestId("update-ready")).toHaveCount(0);
+  } finally {
+    writeFileSync(workerFile, original);
+  }
 });

@@ -7,3 +7,4 @@ pub mod scan_field;
 pub mod sync_panel;
 pub mod sync_status;
 pub mod task_tabs;
+pub mod update_ready;
