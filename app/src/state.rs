@@ -7,7 +7,7 @@ use baton_core::event::SignedEvent;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
-use crate::browser::clock::now_ms;
+use crate::browser::clock::{self, now_ms};
 use crate::browser::crypto::{self, SealedKey};
 use crate::browser::idb::IdbStore;
 use crate::browser::store::{EventStore, decode_event};
@@ -104,6 +104,8 @@ impl AppState {
     fn become_ready(self, tablet: Tablet) {
         self.tablet.set(Some(tablet));
         self.phase.set(Phase::Ready);
+        // Cold start: from navigation to an enrolled tablet ready to capture.
+        clock::mark("baton:ready");
         scheduler::start(self);
     }
 
@@ -146,6 +148,9 @@ impl AppState {
         let store = self
             .store()
             .ok_or_else(|| strings::STORAGE_FAILED.to_owned())?;
+        // Tap to commit: signing and the strict IndexedDB write, what the nurse waits for once
+        // the PIN is checked (measured by `cargo xtask bench`).
+        clock::mark("baton:commit:start");
         let signed_at_ms = now_ms();
         let event = self
             .tablet
@@ -165,6 +170,7 @@ impl AppState {
                 tablet.record_own(event.clone());
             }
         });
+        clock::measure_since("baton:commit", "baton:commit:start");
         scheduler::wake();
         Ok(event)
     }

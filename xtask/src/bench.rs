@@ -3,8 +3,10 @@
 //! Builds the release server and `baton-load`, measures this machine's ed25519 verification
 //! rates, then for SQLite and for a private PostgreSQL starts a fresh `baton serve --demo`,
 //! runs the ingest scenario (many tablets at once) and the catch-up scenario (one tablet with a
-//! long outbox), and records the server's peak memory. The results replace the section between
-//! the `bench:ingest` markers of BENCHMARKS.md; the raw JSON lines stay in `target/bench/`.
+//! long outbox), and records the server's peak memory. Then it builds the PWA and times the
+//! tablet in Chromium (`end2end/bench/`: tap to commit, cold offline start) from the app's own
+//! performance marks. The results replace the sections between the `bench:ingest` and
+//! `bench:tablet` markers of BENCHMARKS.md; the raw figures stay in `target/bench/`.
 //! `--quick` runs tiny loads to check the harness, and leaves BENCHMARKS.md alone.
 
 use std::path::{Path, PathBuf};
@@ -19,6 +21,8 @@ use crate::process::{self, cargo, header};
 
 const START_MARKER: &str = "<!-- bench:ingest:start -->";
 const END_MARKER: &str = "<!-- bench:ingest:end -->";
+const TABLET_START_MARKER: &str = "<!-- bench:tablet:start -->";
+const TABLET_END_MARKER: &str = "<!-- bench:tablet:end -->";
 
 struct Load {
     tablets: usize,
@@ -220,19 +224,103 @@ pub fn run(arguments: &[String]) -> anyhow::Result<()> {
     let report = render(&results, &peaks, &load_size)?;
     println!("\n{report}");
     std::fs::write(out_dir.join("ingest.md"), &report)?;
+
+    header("Tablet timings in Chromium (Playwright, end2end/bench)");
+    let tablet_report = tablet_timings(&root, &out_dir)?;
+    println!("\n{tablet_report}");
     if quick {
         println!("(--quick: BENCHMARKS.md left as it is)");
         return Ok(());
     }
     let path = root.join("BENCHMARKS.md");
-    let text = std::fs::read_to_string(&path)?;
-    let (Some(start), Some(end)) = (text.find(START_MARKER), text.find(END_MARKER)) else {
-        bail!("BENCHMARKS.md lacks the {START_MARKER} … {END_MARKER} markers");
-    };
-    let updated = format!("{}{START_MARKER}\n{report}{}", &text[..start], &text[end..]);
-    std::fs::write(&path, updated)?;
+    let mut text = std::fs::read_to_string(&path)?;
+    text = replace_section(&text, START_MARKER, END_MARKER, &report)?;
+    text = replace_section(
+        &text,
+        TABLET_START_MARKER,
+        TABLET_END_MARKER,
+        &tablet_report,
+    )?;
+    std::fs::write(&path, text)?;
     println!("BENCHMARKS.md updated.");
     Ok(())
+}
+
+fn replace_section(
+    text: &str,
+    start_marker: &str,
+    end_marker: &str,
+    body: &str,
+) -> anyhow::Result<String> {
+    let (Some(start), Some(end)) = (text.find(start_marker), text.find(end_marker)) else {
+        bail!("BENCHMARKS.md lacks the {start_marker} … {end_marker} markers");
+    };
+    Ok(format!(
+        "{}{start_marker}\n{body}{}",
+        &text[..start],
+        &text[end..]
+    ))
+}
+
+/// Builds the PWA, runs `end2end/bench/tablet.bench.ts` against the release server, and renders
+/// its figures.
+fn tablet_timings(root: &Path, out_dir: &Path) -> anyhow::Result<String> {
+    let toolchain = crate::toolchain::ensure(root)?;
+    crate::toolchain::build_pwa(root, &toolchain)?;
+    let data_dir = std::env::temp_dir().join(format!("baton-bench-tablet-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&data_dir);
+    let out = out_dir.join("tablet.json");
+    let _ = std::fs::remove_file(&out);
+    let result = process::run(
+        Command::new(toolchain.node_bin.join("playwright"))
+            .args(["test", "--config", "playwright.bench.config.ts"])
+            .current_dir(root.join("end2end"))
+            .env("BATON_BIN", root.join("target/release/baton"))
+            .env("BATON_DIST", root.join("dist"))
+            .env("BATON_E2E_DATA_DIR", &data_dir)
+            .env("BATON_E2E_PORT", postgres::free_port()?.to_string())
+            .env("BATON_BENCH_OUT", &out)
+            .env("CHROMIUM_PATH", "/usr/bin/chromium"),
+    );
+    let _ = std::fs::remove_dir_all(&data_dir);
+    result?;
+    let figures: Value = serde_json::from_str(&std::fs::read_to_string(&out)?)?;
+    let sorted = |name: &str| -> Vec<f64> {
+        let mut values: Vec<f64> = figures[name]
+            .as_array()
+            .map(|values| values.iter().filter_map(Value::as_f64).collect())
+            .unwrap_or_default();
+        values.sort_by(f64::total_cmp);
+        values
+    };
+    let percentile = |values: &[f64], share: f64| -> f64 {
+        let index = ((values.len() as f64 * share).ceil() as usize).clamp(1, values.len().max(1));
+        values.get(index - 1).copied().unwrap_or(f64::NAN)
+    };
+    let commit = sorted("commit_ms");
+    let ready = sorted("ready_ms");
+    let verdict = |value: f64, goal: f64| if value < goal { "met" } else { "**not met**" };
+    let commit_p95 = percentile(&commit, 0.95);
+    let ready_max = ready.last().copied().unwrap_or(f64::NAN);
+    Ok(format!(
+        "Command: `cargo xtask bench` (Debian's Chromium, headless, the release PWA and server, \
+         the app's own `performance` marks). Generated {}.\n\n\
+         | timing | runs | median | p95 | max | goal |\n| --- | --- | --- | --- | --- | --- |\n\
+         | tap to commit: sign with core + strict IndexedDB write, after the PIN check | {} | {:.1} ms | {:.1} ms | {:.1} ms | p95 < 20 ms: {} |\n\
+         | cold offline start: navigation to a tablet ready to capture, no network | {} | {:.0} ms | {:.0} ms | {:.0} ms | < 500 ms: {} |\n\n",
+        process::output(Command::new("date").arg("-u").arg("+%Y-%m-%d %H:%M UTC"))
+            .unwrap_or_default(),
+        commit.len(),
+        percentile(&commit, 0.5),
+        commit_p95,
+        commit.last().copied().unwrap_or(f64::NAN),
+        verdict(commit_p95, 20.0),
+        ready.len(),
+        percentile(&ready, 0.5),
+        percentile(&ready, 0.95),
+        ready_max,
+        verdict(ready_max, 500.0),
+    ))
 }
 
 fn render(

@@ -36,3 +36,18 @@ pub async fn pause(delay_ms: i32) {
     });
     let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
 }
+
+/// Marks a moment on the page's performance timeline (`performance.mark`), for the tablet
+/// benchmarks (`cargo xtask bench`): they read the marks and measures, the app never does.
+pub fn mark(name: &str) {
+    if let Some(performance) = web_sys::window().and_then(|window| window.performance()) {
+        let _ = performance.mark(name);
+    }
+}
+
+/// Records the time from the mark `start` to now as the measure `name`.
+pub fn measure_since(name: &str, start: &str) {
+    if let Some(performance) = web_sys::window().and_then(|window| window.performance()) {
+        let _ = performance.measure_with_start_mark(name, start);
+    }
+}
