@@ -29,6 +29,15 @@ pub enum Command {
     /// Check an exported audit bundle offline (no database, no network) and report every entry;
     /// exits non-zero if anything fails.
     Verify(VerifyArgs),
+    /// Apply pending database migrations (forward-only) and print which ran. `serve` also
+    /// migrates at start; both refuse a database migrated by a newer Baton.
+    Migrate(MigrateArgs),
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct MigrateArgs {
+    #[command(flatten)]
+    pub database: DatabaseArgs,
 }
 
 #[derive(Debug, Clone, clap::Args)]

@@ -15,3 +15,4 @@ mod storage;
 mod support;
 mod sync;
 mod tablet;
+mod upgrade;
