@@ -32,6 +32,18 @@ pub enum Command {
     /// Apply pending database migrations (forward-only) and print which ran. `serve` also
     /// migrates at start; both refuse a database migrated by a newer Baton.
     Migrate(MigrateArgs),
+    /// Copy the SQLite database consistently while the server runs (VACUUM INTO). For
+    /// PostgreSQL, print the pg_dump command to use instead.
+    Backup(BackupArgs),
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct BackupArgs {
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    /// The backup file to write. It must not exist: a backup never overwrites anything.
+    #[arg(long)]
+    pub to: PathBuf,
 }
 
 #[derive(Debug, Clone, clap::Args)]

@@ -32,7 +32,10 @@
 //!   security headers, and the error type every handler returns.
 //! - `serve`: start-up, logging and graceful shutdown; `baton migrate` and the small
 //!   subcommands.
+//! - `backup`: `baton backup`, a consistent online copy of the SQLite database (VACUUM INTO),
+//!   or the pg_dump command for PostgreSQL.
 
+pub mod backup;
 pub mod config;
 pub mod connectors;
 pub mod delivery_worker;

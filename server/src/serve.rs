@@ -20,6 +20,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::CreateAccount(args) => create_account(args).await,
         Command::Verify(args) => verify(args),
         Command::Migrate(args) => migrate(args).await,
+        Command::Backup(args) => crate::backup::run(args).await,
     }
 }
 

@@ -2,6 +2,7 @@
 //! router without a socket, and the `baton` binary as a black box.
 
 mod access;
+mod backup;
 mod binary;
 mod connectors;
 mod dashboard_actions;
