@@ -6,6 +6,10 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+/// The password of `baton create-account`: read from the environment only, never from a flag,
+/// so that it stays out of the process list and the shell history.
+pub const NEW_PASSWORD_VARIABLE: &str = "BATON_NEW_PASSWORD";
+
 #[derive(Debug, Parser)]
 #[command(
     name = "baton",
@@ -68,6 +72,7 @@ pub struct VerifyArgs {
 pub struct CreateAccountArgs {
     #[command(flatten)]
     pub database: DatabaseArgs,
+    /// The account's sign-in name: 1 to 64 letters, digits and . _ - @.
     #[arg(long)]
     pub username: String,
     /// admin (every site), manager or auditor (one site, given by --site).

@@ -77,7 +77,7 @@ async fn create_account(args: CreateAccountArgs) -> anyhow::Result<()> {
             .await?
             .with_context(|| format!("there is no site {site:?}"))?;
     }
-    let (password, generated) = match std::env::var("BATON_NEW_PASSWORD") {
+    let (password, generated) = match std::env::var(crate::config::NEW_PASSWORD_VARIABLE) {
         Ok(password) if password.len() >= 12 => (password, false),
         Ok(_) => anyhow::bail!("BATON_NEW_PASSWORD must be at least 12 characters"),
         Err(_) => (seed::random_password(), true),

@@ -9,6 +9,7 @@ mod dashboard_actions;
 mod hostile;
 mod http;
 mod ledger;
+mod operations_doc;
 mod registry;
 mod reports;
 mod revocation;
