@@ -11,14 +11,20 @@ pub(crate) struct RunningServer {
 }
 
 /// Starts `baton serve --demo` on a free port and waits for it to print its address.
+pub(crate) fn start(data_dir: &std::path::Path) -> RunningServer {
+    start_with(data_dir, &[])
+}
+
+/// `start` with more flags for `baton serve`.
 #[expect(
     clippy::zombie_processes,
     reason = "the child moves into RunningServer, whose Drop kills and waits for it"
 )]
-pub(crate) fn start(data_dir: &std::path::Path) -> RunningServer {
+pub(crate) fn start_with(data_dir: &std::path::Path, extra_flags: &[&str]) -> RunningServer {
     let mut child = Command::new(env!("CARGO_BIN_EXE_baton"))
         .args(["serve", "--listen", "127.0.0.1:0", "--demo", "--dist"])
         .arg(data_dir.join("no-dist"))
+        .args(extra_flags)
         .arg("--data-dir")
         .arg(data_dir)
         .env_remove("BATON_DATABASE_URL")

@@ -10,6 +10,7 @@ mod hostile;
 mod http;
 mod ledger;
 mod operations_doc;
+mod proxy;
 mod registry;
 mod reports;
 mod revocation;
