@@ -6,6 +6,10 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+/// The password of `baton create-account`: read from the environment only, never from a flag,
+/// so that it stays out of the process list and the shell history.
+pub const NEW_PASSWORD_VARIABLE: &str = "BATON_NEW_PASSWORD";
+
 #[derive(Debug, Parser)]
 #[command(
     name = "baton",
@@ -29,6 +33,27 @@ pub enum Command {
     /// Check an exported audit bundle offline (no database, no network) and report every entry;
     /// exits non-zero if anything fails.
     Verify(VerifyArgs),
+    /// Apply pending database migrations (forward-only) and print which ran. `serve` also
+    /// migrates at start; both refuse a database migrated by a newer Baton.
+    Migrate(MigrateArgs),
+    /// Copy the SQLite database consistently while the server runs (VACUUM INTO). For
+    /// PostgreSQL, print the pg_dump command to use instead.
+    Backup(BackupArgs),
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct BackupArgs {
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    /// The backup file to write. It must not exist: a backup never overwrites anything.
+    #[arg(long)]
+    pub to: PathBuf,
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct MigrateArgs {
+    #[command(flatten)]
+    pub database: DatabaseArgs,
 }
 
 #[derive(Debug, Clone, clap::Args)]
@@ -47,6 +72,7 @@ pub struct VerifyArgs {
 pub struct CreateAccountArgs {
     #[command(flatten)]
     pub database: DatabaseArgs,
+    /// The account's sign-in name: 1 to 64 letters, digits and . _ - @.
     #[arg(long)]
     pub username: String,
     /// admin (every site), manager or auditor (one site, given by --site).

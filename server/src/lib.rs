@@ -5,7 +5,8 @@
 //! - `config`: command-line flags and environment variables (clap), the single source of
 //!   configuration.
 //! - `storage`: the `Storage` trait and its two backends, `storage::sqlite` (embedded default)
-//!   and `storage::postgres` (scale-out), each with its own migrations under `migrations/`.
+//!   and `storage::postgres` (scale-out), each with its own migrations under `migrations/`,
+//!   applied forward-only by `storage::schema`, which refuses a schema newer than the binary.
 //! - `seed`: synthetic demo data for a first start (`--demo`), with PIN verifiers and the
 //!   manager's password hashed by argon2id.
 //! - `site_config`: a site's configuration (core's `SiteRules` plus tablet settings).
@@ -29,8 +30,12 @@
 //! - `http`: the axum router (`http::app`): tablet enrollment and signed sync requests, manager
 //!   sign-in with sessions and CSRF, static serving of the built PWA with its caching rules,
 //!   security headers, and the error type every handler returns.
-//! - `serve`: start-up, logging and graceful shutdown.
+//! - `serve`: start-up, logging and graceful shutdown; `baton migrate` and the small
+//!   subcommands.
+//! - `backup`: `baton backup`, a consistent online copy of the SQLite database (VACUUM INTO),
+//!   or the pg_dump command for PostgreSQL.
 
+pub mod backup;
 pub mod config;
 pub mod connectors;
 pub mod delivery_worker;

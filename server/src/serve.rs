@@ -19,6 +19,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::EnrollmentCode(args) => enrollment_code(args).await,
         Command::CreateAccount(args) => create_account(args).await,
         Command::Verify(args) => verify(args),
+        Command::Migrate(args) => migrate(args).await,
+        Command::Backup(args) => crate::backup::run(args).await,
     }
 }
 
@@ -75,7 +77,7 @@ async fn create_account(args: CreateAccountArgs) -> anyhow::Result<()> {
             .await?
             .with_context(|| format!("there is no site {site:?}"))?;
     }
-    let (password, generated) = match std::env::var("BATON_NEW_PASSWORD") {
+    let (password, generated) = match std::env::var(crate::config::NEW_PASSWORD_VARIABLE) {
         Ok(password) if password.len() >= 12 => (password, false),
         Ok(_) => anyhow::bail!("BATON_NEW_PASSWORD must be at least 12 characters"),
         Err(_) => (seed::random_password(), true),
@@ -97,9 +99,45 @@ async fn create_account(args: CreateAccountArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `baton migrate`: the pending migrations, applied and named.
+async fn migrate(args: crate::config::MigrateArgs) -> anyhow::Result<()> {
+    let (storage, applied) = open_and_migrate(&args.database).await?;
+    let redacted_url = storage::redact_url(&args.database.effective_database_url());
+    let latest = storage.backend().latest_schema_version();
+    if applied.is_empty() {
+        println!(
+            "No pending migrations in {redacted_url}: the schema is at version {latest}, the newest this binary knows."
+        );
+    } else {
+        println!("Applied {} migration(s) to {redacted_url}:", applied.len());
+        for migration in &applied {
+            println!("  {:04} {}", migration.version, migration.description);
+        }
+        println!("The schema is now at version {latest}, the newest this binary knows.");
+    }
+    Ok(())
+}
+
 async fn open_storage(
     database: &DatabaseArgs,
 ) -> anyhow::Result<std::sync::Arc<dyn storage::Storage>> {
+    let (storage, applied) = open_and_migrate(database).await?;
+    for migration in &applied {
+        tracing::info!(
+            version = migration.version,
+            description = %migration.description,
+            "applied a database migration"
+        );
+    }
+    Ok(storage)
+}
+
+async fn open_and_migrate(
+    database: &DatabaseArgs,
+) -> anyhow::Result<(
+    std::sync::Arc<dyn storage::Storage>,
+    Vec<storage::AppliedMigration>,
+)> {
     std::fs::create_dir_all(&database.data_dir).with_context(|| {
         format!(
             "cannot create the data directory {}",
@@ -109,7 +147,7 @@ async fn open_storage(
     let database_url = database.effective_database_url();
     let redacted_url = storage::redact_url(&database_url);
     tracing::info!(database = %redacted_url, "opening the database");
-    storage::connect(&database_url)
+    storage::connect_and_migrate(&database_url)
         .await
         .with_context(|| format!("cannot open the database {redacted_url}"))
 }

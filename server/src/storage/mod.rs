@@ -6,6 +6,7 @@
 mod common;
 pub mod postgres;
 mod records;
+mod schema;
 mod sql;
 pub mod sqlite;
 
@@ -13,6 +14,8 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use baton_core::ledger::{HashStore, LedgerEntry, LedgerHash, NodePosition};
+
+pub use schema::{AppliedMigration, latest_known_version};
 
 pub use records::{
     AccessTokenRecord, AccountRecord, AccountRole, AppendedEvent, AuthorityPrecondition,
@@ -41,6 +44,15 @@ pub enum StorageError {
     Database(#[from] sqlx::Error),
     #[error("database migration failed: {0}")]
     Migration(#[from] sqlx::migrate::MigrateError),
+    #[error(
+        "the database schema is at version {database_version}, newer than this binary knows \
+         (up to {binary_version}): a newer Baton has migrated it. Run that newer binary (or a \
+         later one); never downgrade. To go back, restore the backup taken before the upgrade"
+    )]
+    SchemaTooNew {
+        database_version: i64,
+        binary_version: i64,
+    },
     #[error("the site {0:?} already exists")]
     SiteExists(String),
     #[error("the enrollment code is unknown, expired or already used")]
@@ -69,6 +81,14 @@ impl Backend {
         match self {
             Backend::Sqlite => "sqlite",
             Backend::Postgres => "postgres",
+        }
+    }
+
+    /// The newest schema version (migration) this binary knows for the backend.
+    pub fn latest_schema_version(self) -> i64 {
+        match self {
+            Backend::Sqlite => latest_known_version(&sqlite::MIGRATOR),
+            Backend::Postgres => latest_known_version(&postgres::MIGRATOR),
         }
     }
 }
@@ -343,10 +363,20 @@ pub(crate) fn conflict_or_badge(badge_id: &str) -> impl Fn(sqlx::Error) -> Stora
 
 /// Opens (and migrates) the database named by `url`.
 pub async fn connect(url: &str) -> Result<Arc<dyn Storage>, StorageError> {
+    Ok(connect_and_migrate(url).await?.0)
+}
+
+/// Opens the database named by `url` and applies its pending migrations, refusing a schema
+/// newer than this binary (`StorageError::SchemaTooNew`); returns the migrations applied.
+pub async fn connect_and_migrate(
+    url: &str,
+) -> Result<(Arc<dyn Storage>, Vec<AppliedMigration>), StorageError> {
     if url.starts_with("sqlite:") {
-        Ok(Arc::new(sqlite::SqliteStorage::connect(url).await?))
+        let (storage, applied) = sqlite::SqliteStorage::connect(url).await?;
+        Ok((Arc::new(storage), applied))
     } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
-        Ok(Arc::new(postgres::PostgresStorage::connect(url).await?))
+        let (storage, applied) = postgres::PostgresStorage::connect(url).await?;
+        Ok((Arc::new(storage), applied))
     } else {
         Err(StorageError::UnsupportedUrl(redact_url(url)))
     }

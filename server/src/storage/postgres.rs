@@ -22,16 +22,23 @@ pub struct PostgresStorage {
     pool: PgPool,
 }
 
+/// The migrations this binary embeds for PostgreSQL.
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
+
 impl PostgresStorage {
-    pub async fn connect(url: &str) -> Result<PostgresStorage, StorageError> {
+    /// Connects and applies pending migrations (refusing a schema newer than this binary);
+    /// returns the migrations it applied.
+    pub async fn connect(
+        url: &str,
+    ) -> Result<(PostgresStorage, Vec<super::AppliedMigration>), StorageError> {
         let pool = PgPoolOptions::new()
             .max_connections(16)
             .acquire_timeout(Duration::from_secs(10))
             .connect(url)
             .await?;
         // sqlx takes an advisory lock while migrating, so replicas starting together are safe.
-        sqlx::migrate!("migrations/postgres").run(&pool).await?;
-        Ok(PostgresStorage { pool })
+        let applied = super::schema::migrate(&pool, &MIGRATOR).await?;
+        Ok((PostgresStorage { pool }, applied))
     }
 }
 

@@ -26,8 +26,15 @@ pub struct SqliteStorage {
     pool: SqlitePool,
 }
 
+/// The migrations this binary embeds for SQLite.
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
+
 impl SqliteStorage {
-    pub async fn connect(url: &str) -> Result<SqliteStorage, StorageError> {
+    /// Opens the database, creating it if missing, and applies pending migrations (refusing a
+    /// schema newer than this binary); returns the migrations it applied.
+    pub async fn connect(
+        url: &str,
+    ) -> Result<(SqliteStorage, Vec<super::AppliedMigration>), StorageError> {
         let options = SqliteConnectOptions::from_str(url)?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
@@ -38,8 +45,8 @@ impl SqliteStorage {
             .max_connections(4)
             .connect_with(options)
             .await?;
-        sqlx::migrate!("migrations/sqlite").run(&pool).await?;
-        Ok(SqliteStorage { pool })
+        let applied = super::schema::migrate(&pool, &MIGRATOR).await?;
+        Ok((SqliteStorage { pool }, applied))
     }
 }
 

@@ -4,21 +4,27 @@ use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-struct RunningServer {
+pub(crate) struct RunningServer {
     child: Child,
-    base_url: String,
-    stdout_lines: Vec<String>,
+    pub(crate) base_url: String,
+    pub(crate) stdout_lines: Vec<String>,
 }
 
 /// Starts `baton serve --demo` on a free port and waits for it to print its address.
+pub(crate) fn start(data_dir: &std::path::Path) -> RunningServer {
+    start_with(data_dir, &[])
+}
+
+/// `start` with more flags for `baton serve`.
 #[expect(
     clippy::zombie_processes,
     reason = "the child moves into RunningServer, whose Drop kills and waits for it"
 )]
-fn start(data_dir: &std::path::Path) -> RunningServer {
+pub(crate) fn start_with(data_dir: &std::path::Path, extra_flags: &[&str]) -> RunningServer {
     let mut child = Command::new(env!("CARGO_BIN_EXE_baton"))
         .args(["serve", "--listen", "127.0.0.1:0", "--demo", "--dist"])
         .arg(data_dir.join("no-dist"))
+        .args(extra_flags)
         .arg("--data-dir")
         .arg(data_dir)
         .env_remove("BATON_DATABASE_URL")
@@ -58,7 +64,7 @@ impl Drop for RunningServer {
     }
 }
 
-fn terminate(mut server: RunningServer) -> std::process::ExitStatus {
+pub(crate) fn terminate(mut server: RunningServer) -> std::process::ExitStatus {
     let pid = server.child.id().to_string();
     assert!(
         Command::new("kill")

@@ -2,6 +2,7 @@
 //! router without a socket, and the `baton` binary as a black box.
 
 mod access;
+mod backup;
 mod binary;
 mod bundle_example;
 mod connectors;
@@ -9,6 +10,8 @@ mod dashboard_actions;
 mod hostile;
 mod http;
 mod ledger;
+mod operations_doc;
+mod proxy;
 mod registry;
 mod reports;
 mod revocation;
@@ -16,3 +19,4 @@ mod storage;
 mod support;
 mod sync;
 mod tablet;
+mod upgrade;

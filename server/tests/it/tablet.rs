@@ -372,6 +372,15 @@ impl SimTablet {
         }
     }
 
+    /// The same tablet talking to `base_url` through `client` (a proxy with its own TLS
+    /// certificate).
+    pub fn through(&self, base_url: &str, client: reqwest::Client) -> SimTablet {
+        SimTablet {
+            client,
+            ..self.pointed_at(base_url)
+        }
+    }
+
     /// The same tablet (key, chain, clock) talking to another server process.
     pub fn pointed_at(&self, base_url: &str) -> SimTablet {
         SimTablet {
