@@ -264,8 +264,13 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         state.storage.clone(),
         state.server_key.clone(),
     ));
+    let shutdown = state.shutdown.clone();
     axum::serve(listener, http::app(state))
-        .with_graceful_shutdown(shutdown_signal())
+        .with_graceful_shutdown(async move {
+            shutdown_signal().await;
+            // Live streams never end by themselves: tell them to, so in-flight requests can.
+            shutdown.send_replace(true);
+        })
         .await
         .context("the HTTP server failed")?;
     tracing::info!("stopped after finishing in-flight requests");

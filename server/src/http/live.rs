@@ -28,6 +28,7 @@ pub struct StreamQuery {
 
 struct Cursor {
     state: AppState,
+    shutdown: tokio::sync::watch::Receiver<bool>,
     site_id: String,
     after: i64,
     pending: std::collections::VecDeque<Event>,
@@ -54,6 +55,7 @@ pub async fn stream(
             .map_err(|error| ApiError::unavailable("database_unreachable", error))?,
     };
     let cursor = Cursor {
+        shutdown: state.shutdown.subscribe(),
         state,
         site_id,
         after,
@@ -64,7 +66,15 @@ pub async fn stream(
             if let Some(event) = cursor.pending.pop_front() {
                 return Some((Ok(event), cursor));
             }
-            tokio::time::sleep(POLL_INTERVAL).await;
+            // The stream ends when the server shuts down; the browser reconnects to another
+            // replica (or to this one once it is back) with its last event id.
+            if *cursor.shutdown.borrow() {
+                return None;
+            }
+            tokio::select! {
+                () = tokio::time::sleep(POLL_INTERVAL) => {}
+                _ = cursor.shutdown.changed() => return None,
+            }
             let page = match cursor
                 .state
                 .storage

@@ -73,6 +73,9 @@ pub struct AppState {
     /// The secret resource servers present (HTTP Basic) to the introspection endpoint; `None`
     /// turns introspection off.
     pub introspection_secret: Option<Arc<str>>,
+    /// Set when the server is shutting down, so that endless responses (the live stream) end and
+    /// the graceful shutdown does not wait for them.
+    pub shutdown: Arc<tokio::sync::watch::Sender<bool>>,
 }
 
 impl AppState {
@@ -94,6 +97,7 @@ impl AppState {
             metrics_token: None,
             connectors: Arc::default(),
             introspection_secret: None,
+            shutdown: Arc::new(tokio::sync::watch::Sender::new(false)),
         }
     }
 }

@@ -126,6 +126,39 @@ async fn first_start_seeds_once_prints_credentials_and_stops_cleanly_on_sigterm(
     assert!(terminate(server).success());
 }
 
+#[tokio::test]
+async fn an_open_live_stream_ends_at_sigterm_instead_of_holding_the_shutdown() {
+    let data_dir = tempfile::tempdir().unwrap();
+    let server = start(data_dir.path());
+    let line = server
+        .stdout_lines
+        .iter()
+        .find_map(|line| line.strip_prefix("Manager dashboard sign-in: username "))
+        .expect("the demo credentials are printed at first start")
+        .to_owned();
+    let (username, password) = line.split_once("  password ").unwrap();
+    let manager =
+        crate::tablet::sign_in_at(&server.base_url, username.trim(), password.trim()).await;
+    let mut stream = manager
+        .client
+        .get(format!("{}/api/v1/dashboard/stream", server.base_url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stream.status(), 200);
+    // The stream is open (keep-alives only); SIGTERM must still stop the server promptly.
+    let status = tokio::task::spawn_blocking(move || terminate(server))
+        .await
+        .unwrap();
+    assert!(status.success());
+    // And the client sees the stream end rather than hang.
+    let ended = tokio::time::timeout(Duration::from_secs(5), async {
+        while let Ok(Some(_)) = stream.chunk().await {}
+    })
+    .await;
+    assert!(ended.is_ok(), "the live stream did not end with the server");
+}
+
 #[test]
 fn help_documents_every_setting_with_its_environment_variable() {
     let output = Command::new(env!("CARGO_BIN_EXE_baton"))
