@@ -36,6 +36,20 @@ pub enum CustodyEndReason {
     Quarantined,
 }
 
+impl CustodyEndReason {
+    /// The snake_case name used on the wire (revocations, the custody CSV).
+    pub fn name(self) -> &'static str {
+        match self {
+            CustodyEndReason::CheckedIn => "checked_in",
+            CustodyEndReason::Transferred => "transferred",
+            CustodyEndReason::Lockout => "lockout",
+            CustodyEndReason::Renewed => "renewed",
+            CustodyEndReason::Found => "found",
+            CustodyEndReason::Quarantined => "quarantined",
+        }
+    }
+}
+
 /// The event that closed a custody interval.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct CustodyEnd {
@@ -225,5 +239,27 @@ impl DeviceCustody {
                 reason: end.reason,
             })
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::CustodyEndReason;
+
+    #[test]
+    fn end_reason_names_agree_with_serde() {
+        for reason in [
+            CustodyEndReason::CheckedIn,
+            CustodyEndReason::Transferred,
+            CustodyEndReason::Lockout,
+            CustodyEndReason::Renewed,
+            CustodyEndReason::Found,
+            CustodyEndReason::Quarantined,
+        ] {
+            assert_eq!(
+                serde_json::to_value(reason).unwrap(),
+                serde_json::json!(reason.name())
+            );
+        }
     }
 }

@@ -12,24 +12,12 @@ use std::collections::BTreeMap;
 use baton_core::event::SignedEvent;
 use baton_core::fold::CustodyState;
 use baton_core::ids::DeviceId;
-use baton_core::state::{CustodyEndReason, DeviceStatus};
+use baton_core::state::DeviceStatus;
 
 use crate::storage::NewRevocation;
 
 /// Baton's own custody-bound tokens: revoked inside the ingest transaction itself.
 pub const BUILT_IN_CONNECTOR: &str = "baton_tokens";
-
-/// The name of a custody end reason, as revocations and the custody CSV give it.
-pub fn reason_name(reason: CustodyEndReason) -> &'static str {
-    match reason {
-        CustodyEndReason::CheckedIn => "checked_in",
-        CustodyEndReason::Transferred => "transferred",
-        CustodyEndReason::Lockout => "lockout",
-        CustodyEndReason::Renewed => "renewed",
-        CustodyEndReason::Found => "found",
-        CustodyEndReason::Quarantined => "quarantined",
-    }
-}
 
 /// The exceptions the revocation outbox raises: one per revocation that some connector gave
 /// up on (status `failed` after its retries). They join the fold's exceptions on the dashboard,
@@ -140,10 +128,7 @@ pub fn revocations_for(
                 reason: reason.to_owned(),
             };
             if let Some(end) = &interval.end {
-                revocations.push(revocation(
-                    reason_name(end.reason),
-                    Some(end.event.to_hex()),
-                ));
+                revocations.push(revocation(end.reason.name(), Some(end.event.to_hex())));
             } else if missing {
                 revocations.push(revocation(
                     "reported_missing",

@@ -97,14 +97,6 @@ impl ExceptionItem {
             .is_some_and(|review| review.state == "resolved")
     }
 
-    /// The kind's wire name (`overlapping_custody`), for test hooks and styling.
-    pub fn kind_name(&self) -> String {
-        serde_json::to_value(self.kind)
-            .ok()
-            .and_then(|value| value.as_str().map(str::to_owned))
-            .unwrap_or_default()
-    }
-
     pub fn is_acknowledged(&self) -> bool {
         self.review
             .as_ref()
@@ -405,7 +397,6 @@ mod tests {
         let item: ExceptionItem = serde_json::from_str(text).unwrap();
         assert_eq!(item.kind, ExceptionKind::OverlappingCustody);
         assert!(item.is_acknowledged());
-        assert_eq!(item.kind_name(), "overlapping_custody");
         assert!(!item.is_resolved());
     }
 

@@ -11,7 +11,7 @@ use crate::components::device_card::DeviceCard;
 use crate::components::handoff_receipt::{Confirmation, HandoffReceipt, show_outcome};
 use crate::components::scan_field::{ScanField, focus_soon};
 use crate::components::task_tabs::TaskTabs;
-use crate::pages::check_out::find_device;
+use crate::pages::check_out::show_scanned_device;
 use crate::state::AppState;
 use crate::strings;
 use crate::tablet::capture::break_glass_body;
@@ -43,13 +43,7 @@ pub fn BreakGlass() -> impl IntoView {
         error.set(None);
         confirmation.set(None);
         person.set(None);
-        match find_device(state, &scanned) {
-            Ok(found) => device.set(Some(found)),
-            Err(message) => {
-                device.set(None);
-                error.set(Some(message));
-            }
-        }
+        show_scanned_device(state, &scanned, device, error);
     });
 
     // The badge alone identifies the person; an unknown or deactivated badge is refused.

@@ -6,7 +6,7 @@ use leptos::html;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
-use super::check_out::find_device;
+use super::check_out::show_scanned_device;
 use crate::components::device_card::DeviceCard;
 use crate::components::handoff_receipt::{Confirmation, HandoffReceipt, show_outcome};
 use crate::components::identify_person::IdentifyPerson;
@@ -50,13 +50,7 @@ pub fn CheckIn() -> impl IntoView {
         error.set(None);
         confirmation.set(None);
         person.set(None);
-        match find_device(state, &scanned) {
-            Ok(found) => device.set(Some(found)),
-            Err(message) => {
-                device.set(None);
-                error.set(Some(message));
-            }
-        }
+        show_scanned_device(state, &scanned, device, error);
     });
 
     let on_verified = Callback::new(move |member: StaffMember| {

@@ -35,6 +35,23 @@ pub fn find_device(state: AppState, scanned: &str) -> Result<Device, String> {
     }
 }
 
+/// Shows the device a scanned tag names, or why there is none: what every capture page does with
+/// a scan of the asset tag field.
+pub fn show_scanned_device(
+    state: AppState,
+    scanned: &str,
+    device: RwSignal<Option<Device>>,
+    error: RwSignal<Option<String>>,
+) {
+    match find_device(state, scanned) {
+        Ok(found) => device.set(Some(found)),
+        Err(message) => {
+            device.set(None);
+            error.set(Some(message));
+        }
+    }
+}
+
 #[component]
 pub fn CheckOut() -> impl IntoView {
     let state = expect_context::<AppState>();
@@ -60,13 +77,7 @@ pub fn CheckOut() -> impl IntoView {
         error.set(None);
         confirmation.set(None);
         person.set(None);
-        match find_device(state, &scanned) {
-            Ok(found) => device.set(Some(found)),
-            Err(message) => {
-                device.set(None);
-                error.set(Some(message));
-            }
-        }
+        show_scanned_device(state, &scanned, device, error);
     });
 
     let on_verified = Callback::new(move |member: StaffMember| {

@@ -10,7 +10,7 @@ use crate::components::handoff_receipt::{Confirmation, HandoffReceipt, show_outc
 use crate::components::identify_person::IdentifyPerson;
 use crate::components::scan_field::{ScanField, focus_soon};
 use crate::components::task_tabs::TaskTabs;
-use crate::pages::check_out::find_device;
+use crate::pages::check_out::show_scanned_device;
 use crate::state::AppState;
 use crate::strings;
 use crate::tablet::capture::{found_body, missing_body};
@@ -43,13 +43,7 @@ pub fn Report() -> impl IntoView {
         error.set(None);
         confirmation.set(None);
         person.set(None);
-        match find_device(state, &scanned) {
-            Ok(scanned_device) => device.set(Some(scanned_device)),
-            Err(message) => {
-                device.set(None);
-                error.set(Some(message));
-            }
-        }
+        show_scanned_device(state, &scanned, device, error);
     });
 
     let on_verified = Callback::new(move |member: StaffMember| {

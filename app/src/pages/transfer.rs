@@ -12,7 +12,7 @@ use crate::components::handoff_receipt::{Confirmation, HandoffReceipt, show_outc
 use crate::components::identify_person::IdentifyPerson;
 use crate::components::scan_field::{ScanField, focus_soon};
 use crate::components::task_tabs::TaskTabs;
-use crate::pages::check_out::find_device;
+use crate::pages::check_out::show_scanned_device;
 use crate::state::AppState;
 use crate::strings;
 use crate::tablet::board::custodian_ids;
@@ -56,13 +56,7 @@ pub fn Transfer() -> impl IntoView {
         giver_verified.set(None);
         taker.set(None);
         notice.set(None);
-        match find_device(state, &scanned) {
-            Ok(found) => device.set(Some(found)),
-            Err(message) => {
-                device.set(None);
-                error.set(Some(message));
-            }
-        }
+        show_scanned_device(state, &scanned, device, error);
     });
 
     let on_giver = Callback::new(move |member: StaffMember| {

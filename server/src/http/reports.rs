@@ -164,7 +164,7 @@ pub async fn custodies_csv(
                     ended_by: interval
                         .end
                         .as_ref()
-                        .map(|end| crate::revocation::reason_name(end.reason).to_owned()),
+                        .map(|end| end.reason.name().to_owned()),
                 });
             }
         }

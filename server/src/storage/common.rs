@@ -258,6 +258,45 @@ pub(super) fn event_entry(
 
 macro_rules! storage_impl {
     ($storage:ty, $backend:expr, begin_write = $begin_write:expr, lock_site = $lock_site:expr, claim_deliveries = $claim_deliveries:expr, { $($backend_specific:item)* }) => {
+        impl $storage {
+            /// The rows of `query` (a revocation listing by site and limit) with their
+            /// deliveries.
+            async fn revocations_listed_by(&self, query: &'static str, site_id: &str, limit: i64) -> Result<Vec<RevocationRecord>, StorageError> {
+            let rows: Vec<(i64, String, String, String, Option<String>, String, i64)> = sqlx::query_as(query)
+                .bind(site_id)
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await?;
+            let mut revocations = Vec::with_capacity(rows.len());
+            for (revocation_id, device_id, staff_id, opened_by, ended_by, reason, created_at_ms) in rows {
+                let deliveries: Vec<(String, String, i32, Option<String>, i64)> = sqlx::query_as(sql::LIST_DELIVERIES)
+                    .bind(revocation_id)
+                    .fetch_all(&self.pool)
+                    .await?;
+                revocations.push(RevocationRecord {
+                    revocation_id,
+                    device_id,
+                    staff_id,
+                    opened_by,
+                    ended_by,
+                    reason,
+                    created_at_ms,
+                    deliveries: deliveries
+                        .into_iter()
+                        .map(|(connector, status, attempts, last_error, updated_at_ms)| DeliveryRecord {
+                            connector,
+                            status,
+                            attempts: i64::from(attempts),
+                            last_error,
+                            updated_at_ms,
+                        })
+                        .collect(),
+                });
+            }
+            Ok(revocations)
+        }
+        }
+
         #[async_trait::async_trait]
         impl Storage for $storage {
         fn backend(&self) -> Backend {
@@ -687,41 +726,6 @@ macro_rules! storage_impl {
 
         async fn failed_revocations(&self, site_id: &str, limit: i64) -> Result<Vec<RevocationRecord>, StorageError> {
             self.revocations_listed_by(sql::LIST_FAILED_REVOCATIONS, site_id, limit).await
-        }
-
-        async fn revocations_listed_by(&self, query: &'static str, site_id: &str, limit: i64) -> Result<Vec<RevocationRecord>, StorageError> {
-            let rows: Vec<(i64, String, String, String, Option<String>, String, i64)> = sqlx::query_as(query)
-                .bind(site_id)
-                .bind(limit)
-                .fetch_all(&self.pool)
-                .await?;
-            let mut revocations = Vec::with_capacity(rows.len());
-            for (revocation_id, device_id, staff_id, opened_by, ended_by, reason, created_at_ms) in rows {
-                let deliveries: Vec<(String, String, i32, Option<String>, i64)> = sqlx::query_as(sql::LIST_DELIVERIES)
-                    .bind(revocation_id)
-                    .fetch_all(&self.pool)
-                    .await?;
-                revocations.push(RevocationRecord {
-                    revocation_id,
-                    device_id,
-                    staff_id,
-                    opened_by,
-                    ended_by,
-                    reason,
-                    created_at_ms,
-                    deliveries: deliveries
-                        .into_iter()
-                        .map(|(connector, status, attempts, last_error, updated_at_ms)| DeliveryRecord {
-                            connector,
-                            status,
-                            attempts: i64::from(attempts),
-                            last_error,
-                            updated_at_ms,
-                        })
-                        .collect(),
-                });
-            }
-            Ok(revocations)
         }
 
         async fn claim_due_deliveries(&self, now_ms: i64, lease_until_ms: i64, limit: i64) -> Result<Vec<DueDelivery>, StorageError> {

@@ -222,13 +222,6 @@ pub trait Storage: Send + Sync + 'static {
         site_id: &str,
         limit: i64,
     ) -> Result<Vec<RevocationRecord>, StorageError>;
-    /// The rows of `query` (a revocation listing by site and limit) with their deliveries.
-    async fn revocations_listed_by(
-        &self,
-        query: &'static str,
-        site_id: &str,
-        limit: i64,
-    ) -> Result<Vec<RevocationRecord>, StorageError>;
 
     /// Leases up to `limit` deliveries that are due, until `lease_until_ms`, so that several
     /// server processes never send the same delivery at once (PostgreSQL: `FOR UPDATE SKIP

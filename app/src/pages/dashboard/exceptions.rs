@@ -175,7 +175,7 @@ fn ExceptionCard(
     let timeline_href = device_href.clone();
     let acknowledged = item.is_acknowledged();
     view! {
-        <li class=severity_class(item.severity) data-testid=format!("exception-{}", item.kind_name())>
+        <li class=severity_class(item.severity) data-testid=format!("exception-{}", item.kind.name())>
             <p class="exception-title">
                 <span class="severity">{strings::severity(item.severity)}</span>
                 " "

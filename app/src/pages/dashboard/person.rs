@@ -66,7 +66,7 @@ pub fn PersonView() -> impl IntoView {
                     <tbody>
                         {custodies.into_iter().map(|custody| {
                             let ended = custody.interval.end.as_ref().map(|end| {
-                                format!("{} {}", words(&serde_json::to_value(end.reason).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()), format_time(end.end_ms))
+                                format!("{} {}", words(end.reason.name()), format_time(end.end_ms))
                             });
                             let href = format!("/dashboard/devices/{}", custody.device_id);
                             let label = custody.device_id.clone();
