@@ -11,8 +11,10 @@
 //! - `process`: running a step with a visible header, its duration and a clear failure.
 //! - `start`, `test`: the two commands.
 //! - `bench`: the ingest benchmarks (`cargo xtask bench`), which rewrite part of BENCHMARKS.md.
+//! - `faults`: fault injection (`cargo xtask faults`), which rewrites part of docs/RELIABILITY.md.
 
 mod bench;
+mod faults;
 mod postgres;
 mod process;
 mod start;
@@ -29,13 +31,15 @@ fn main() -> std::process::ExitCode {
         Some("start") => start::run(&rest),
         Some("test") => test::run(&rest),
         Some("bench") => bench::run(&rest),
+        Some("faults") => faults::run(&rest),
         Some("toolchain") => toolchain::ensure(&workspace_root()).map(|_| ()),
         _ => {
             eprintln!(
                 "usage:\n  cargo xtask start [SERVER FLAGS...]   build and start Baton (SQLite, demo data)\n  \
                  cargo xtask test                      run every test (what CI runs)\n  \
                  cargo xtask toolchain                 install or verify the build tools only\n  \
-                 cargo xtask bench [--quick]           ingest benchmarks into BENCHMARKS.md"
+                 cargo xtask bench [--quick]           ingest benchmarks into BENCHMARKS.md\n  \
+                 cargo xtask faults [--kills N]        fault injection into docs/RELIABILITY.md"
             );
             return std::process::ExitCode::from(2);
         }

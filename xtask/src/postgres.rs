@@ -13,6 +13,8 @@ pub struct PrivatePostgres {
     bin_dir: PathBuf,
     data_dir: PathBuf,
     run_as_postgres: bool,
+    /// The `postgres` options it was started with, to start it again.
+    options: String,
     pub url: String,
 }
 
@@ -46,10 +48,17 @@ impl PrivatePostgres {
                     .arg(&data_dir),
             )?;
         }
+        // fsync off: this cluster lives for one test run; durability is tested on SQLite's file
+        // and is PostgreSQL's own guarantee in production.
+        let options = format!(
+            "-p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200",
+            data_dir.display()
+        );
         let server = PrivatePostgres {
             bin_dir: bin_dir.to_owned(),
             data_dir: data_dir.clone(),
             run_as_postgres,
+            options,
             url: format!("postgres://baton@127.0.0.1:{port}/postgres"),
         };
         let cluster = data_dir.join("cluster");
@@ -67,24 +76,45 @@ impl PrivatePostgres {
                 .stdout(std::process::Stdio::null()),
         )
         .context("initdb failed")?;
-        // fsync off: this cluster lives for one test run; durability is tested on SQLite's file
-        // and is PostgreSQL's own guarantee in production.
-        let options = format!(
-            "-p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200",
-            data_dir.display()
-        );
         process::run(
             server
                 .command("pg_ctl")
                 .arg("-D")
                 .arg(&cluster)
-                .args(["-o", &options, "-w", "-l"])
+                .args(["-o", &server.options, "-w", "-l"])
                 .arg(data_dir.join("postgres.log"))
                 .arg("start"),
         )
         .context("PostgreSQL did not start; see postgres.log in the test directory")?;
         println!("    private PostgreSQL ready at {}", server.url);
         Ok(server)
+    }
+
+    /// Shell commands that crash-stop (`-m immediate`) and start this server again: how the
+    /// fault-injection test takes the database away under load.
+    pub fn stop_and_start_commands(&self) -> (String, String) {
+        let prefix = if self.run_as_postgres {
+            "runuser -u postgres -- "
+        } else {
+            ""
+        };
+        let pg_ctl = self.bin_dir.join("pg_ctl");
+        let cluster = self.data_dir.join("cluster");
+        let log = self.data_dir.join("postgres.log");
+        (
+            format!(
+                "{prefix}'{}' -D '{}' -m immediate -w stop",
+                pg_ctl.display(),
+                cluster.display()
+            ),
+            format!(
+                "{prefix}'{}' -D '{}' -o '{}' -w -l '{}' start",
+                pg_ctl.display(),
+                cluster.display(),
+                self.options,
+                log.display()
+            ),
+        )
     }
 
     fn command(&self, program: &str) -> Command {

@@ -78,14 +78,29 @@ pub fn run(arguments: &[String]) -> anyhow::Result<()> {
         }
     };
 
+    // A second cluster for the fault-injection test, which stops and restarts it under load
+    // (server/tests/it/faults.rs); the other tests must not lose their database meanwhile.
+    let fault_database = match postgres::find_binaries() {
+        Some(bin_dir) => Some(PrivatePostgres::start(&bin_dir)?),
+        None => None,
+    };
+
     header("Rust tests, native (cargo test --workspace)");
     let mut rust_tests = cargo(&root);
     rust_tests.args(["test", "--workspace"]);
     if let Some(database) = &database {
         rust_tests.env("BATON_TEST_POSTGRES_URL", &database.url);
     }
+    if let Some(fault_database) = &fault_database {
+        let (stop, start) = fault_database.stop_and_start_commands();
+        rust_tests
+            .env("BATON_FAULT_POSTGRES_URL", &fault_database.url)
+            .env("BATON_FAULT_POSTGRES_STOP", stop)
+            .env("BATON_FAULT_POSTGRES_START", start);
+    }
     process::run(&mut rust_tests)?;
     drop(database);
+    drop(fault_database);
 
     header("Browser tests (Playwright in Chromium against the real server and the built PWA)");
     if Path::new(CHROMIUM).exists() {

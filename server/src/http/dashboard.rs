@@ -104,8 +104,7 @@ pub async fn devices(
     let guard = state
         .replicas
         .lock(state.storage.as_ref(), &site_id)
-        .await
-        .map_err(ApiError::internal)?;
+        .await?;
     let custody = guard.replica.custody();
     // The tablet that recorded a custody: the signer of its opening event.
     let recorded_by = |event: baton_core::ids::EventId| {
@@ -240,8 +239,7 @@ pub async fn device_timeline(
     let guard = state
         .replicas
         .lock(state.storage.as_ref(), &site_id)
-        .await
-        .map_err(ApiError::internal)?;
+        .await?;
     let replica = &guard.replica;
     let entries: Vec<serde_json::Value> = replica
         .custody()
@@ -324,8 +322,7 @@ pub async fn person(
     let guard = state
         .replicas
         .lock(state.storage.as_ref(), &site_id)
-        .await
-        .map_err(ApiError::internal)?;
+        .await?;
     let custody = guard.replica.custody();
     let holds: Vec<&DeviceId> = custody.holdings(&staff).collect();
     let intervals: Vec<serde_json::Value> = custody

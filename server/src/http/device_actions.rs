@@ -210,7 +210,7 @@ async fn act(
         .map_err(|error| match error {
             AuthorityError::Refused(refusal) => refusal,
             AuthorityError::Storage(error) => unavailable(error),
-            AuthorityError::Sync(error) => ApiError::internal(error),
+            AuthorityError::Sync(error) => ApiError::from(error),
             AuthorityError::Contended(_) => {
                 tracing::warn!(%error, "authority event not stored");
                 ApiError::new(

@@ -47,6 +47,19 @@ impl ApiError {
     }
 }
 
+/// A site replica that could not be loaded: 503 when the database is unreachable (the tablet
+/// retries), 500 for anything else.
+impl From<crate::sync::SyncError> for ApiError {
+    fn from(error: crate::sync::SyncError) -> ApiError {
+        match &error {
+            crate::sync::SyncError::Storage(storage) if storage.is_unavailable() => {
+                ApiError::unavailable("database_unreachable", error)
+            }
+            _ => ApiError::internal(error),
+        }
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = Json(serde_json::json!({

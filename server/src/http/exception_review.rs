@@ -76,11 +76,7 @@ pub async fn site_exceptions(
         .await
         .map_err(unavailable)?;
     let mut exceptions = {
-        let guard = state
-            .replicas
-            .lock(state.storage.as_ref(), site_id)
-            .await
-            .map_err(ApiError::internal)?;
+        let guard = state.replicas.lock(state.storage.as_ref(), site_id).await?;
         guard.replica.exceptions(now)
     };
     exceptions.extend(crate::revocation::failed_revocation_exceptions(&failed));

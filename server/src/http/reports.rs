@@ -60,8 +60,7 @@ pub async fn report(
     let guard = state
         .replicas
         .lock(state.storage.as_ref(), &site_id)
-        .await
-        .map_err(ApiError::internal)?;
+        .await?;
     let report = crate::report::build(&ReportInput {
         site_id: &site_id,
         from_ms,
@@ -132,8 +131,7 @@ pub async fn custodies_csv(
         let guard = state
             .replicas
             .lock(state.storage.as_ref(), &site_id)
-            .await
-            .map_err(ApiError::internal)?;
+            .await?;
         for device in guard.replica.custody().devices() {
             if wanted
                 .as_ref()

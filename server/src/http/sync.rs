@@ -137,8 +137,7 @@ pub async fn push(
     let mut guard = state
         .replicas
         .lock(state.storage.as_ref(), &site_id)
-        .await
-        .map_err(ApiError::internal)?;
+        .await?;
     let site = &mut *guard;
     let options = VerifyOptions {
         now_ms,

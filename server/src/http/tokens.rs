@@ -56,8 +56,7 @@ pub async fn issue(
         let guard = state
             .replicas
             .lock(state.storage.as_ref(), &site_id)
-            .await
-            .map_err(ApiError::internal)?;
+            .await?;
         let custody = guard.replica.custody();
         let current = custody
             .device(&device)
@@ -180,8 +179,7 @@ pub async fn introspect(
     let guard = state
         .replicas
         .lock(state.storage.as_ref(), &token.site_id)
-        .await
-        .map_err(ApiError::internal)?;
+        .await?;
     let custody = guard.replica.custody();
     if !custody_is_open(custody, &device, &token.staff_id, &token.opened_by, now) {
         return Ok(inactive);

@@ -69,6 +69,31 @@ pub enum StorageError {
     Stale { site_id: String },
 }
 
+impl StorageError {
+    /// Whether the database could not be reached or is restarting (the connection failed,
+    /// timed out or was cut, or the server is shutting down or starting up), so the request
+    /// may be retried: an HTTP 503, not a 500.
+    pub fn is_unavailable(&self) -> bool {
+        let StorageError::Database(error) = self else {
+            return false;
+        };
+        match error {
+            sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::Protocol(_)
+            | sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::WorkerCrashed => true,
+            // SQLSTATE class 08 (connection exception), 53 (insufficient resources) and 57P
+            // (operator intervention: admin or crash shutdown, cannot connect now).
+            sqlx::Error::Database(error) => error.code().is_some_and(|code| {
+                code.starts_with("08") || code.starts_with("53") || code.starts_with("57P")
+            }),
+            _ => false,
+        }
+    }
+}
+
 /// Which backend a store runs on; used for logs and `/readyz`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {

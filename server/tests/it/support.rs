@@ -44,19 +44,24 @@ pub async fn postgres() -> Option<TestStorage> {
         );
         return None;
     };
+    Some(postgres_database_on(&admin_url).await)
+}
+
+/// A new empty database on the PostgreSQL server at `admin_url`.
+pub async fn postgres_database_on(admin_url: &str) -> TestStorage {
     let database_name = format!("baton_test_{}", random_suffix());
-    let mut admin = sqlx::PgConnection::connect(&admin_url).await.unwrap();
+    let mut admin = sqlx::PgConnection::connect(admin_url).await.unwrap();
     sqlx::query(&format!("CREATE DATABASE {database_name}"))
         .execute(&mut admin)
         .await
         .unwrap();
-    let url = replace_database(&admin_url, &database_name);
+    let url = replace_database(admin_url, &database_name);
     let storage = storage::connect(&url).await.unwrap();
-    Some(TestStorage {
+    TestStorage {
         storage,
         url,
         _directory: None,
-    })
+    }
 }
 
 /// Both backends: SQLite always, PostgreSQL when configured.

@@ -230,6 +230,11 @@ impl SimTablet {
         }
     }
 
+    /// The server this tablet talks to.
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
     /// Builds and signs this tablet's next event, advancing its chain and clock.
     pub fn sign(&mut self, body: Body, wall_ms: u64) -> SignedEvent {
         let unsigned =
