@@ -9,10 +9,12 @@
 //! from another day.
 //!
 //! Scenarios (`--scenario`): `ingest` (many tablets at once), `catch-up` (one tablet with a long
-//! outbox), `verify` (the machine's verification rates only). `--json FILE` appends one JSON
+//! outbox), `verify` (the machine's verification rates only), `revocation-latency` (check-in
+//! stored to revocation delivered at a webhook receiver run here). `--json FILE` appends one JSON
 //! object per scenario for the report.
 
 mod baseline;
+mod latency;
 mod tablet;
 
 use std::path::PathBuf;
@@ -31,6 +33,7 @@ enum Scenario {
     Ingest,
     CatchUp,
     Verify,
+    RevocationLatency,
 }
 
 #[derive(Debug, Parser)]
@@ -62,6 +65,13 @@ struct Args {
     /// A label for the report (the backend under test).
     #[arg(long, default_value = "")]
     label: String,
+    /// `revocation-latency`: where the webhook receiver listens (the server's connectors file
+    /// must name `http://ADDRESS/revocations`).
+    #[arg(long, default_value = "127.0.0.1:9099")]
+    receiver_listen: std::net::SocketAddr,
+    /// `revocation-latency`: the webhook connector's HMAC secret.
+    #[arg(long, env = "BATON_LOAD_WEBHOOK_SECRET", default_value = "")]
+    webhook_secret: String,
     /// Appends the scenario's result as one JSON line.
     #[arg(long)]
     json: Option<PathBuf>,
@@ -77,6 +87,20 @@ async fn main() -> anyhow::Result<()> {
         Scenario::Verify => baseline::measure(),
         Scenario::Ingest => ingest(&args, args.tablets, args.events).await?,
         Scenario::CatchUp => ingest(&args, 1, args.events).await?,
+        Scenario::RevocationLatency => {
+            if args.webhook_secret.len() < 32 {
+                bail!("--webhook-secret must be the connector's secret (at least 32 characters)");
+            }
+            latency::measure(
+                &args.url,
+                &args.credentials,
+                args.receiver_listen,
+                &args.webhook_secret,
+                args.events,
+                &args.label,
+            )
+            .await?
+        }
     };
     println!("{}", serde_json::to_string_pretty(&result)?);
     if let Some(path) = &args.json {

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use anyhow::{Context, bail};
 use baton_core::body::{AuthMethod, Body, Checklist, DeviceCondition, PersonAuth};
-use baton_core::event::{ChainHead, UnsignedEvent};
+use baton_core::event::{ChainHead, SignedEvent, UnsignedEvent};
 use baton_core::hlc::Hlc;
 use baton_core::ids::{DeviceId, SignerKey, StaffId, WardId};
 use baton_core::request::{
@@ -14,7 +14,7 @@ use baton_core::request::{
 use ed25519_dalek::SigningKey;
 use serde_json::{Value, json};
 
-fn now_ms() -> u64 {
+pub fn now_ms() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .expect("the clock is after 1970")
@@ -137,6 +137,9 @@ pub struct SimTablet {
     ward_id: String,
     client: reqwest::Client,
     base_url: String,
+    /// The tablet's chain so far: its last event and its clock.
+    head: Option<ChainHead>,
+    clock: Hlc,
 }
 
 /// A tablet's pre-signed outbox, as the push bodies it will send.
@@ -170,14 +173,67 @@ impl SimTablet {
             ward_id,
             client,
             base_url: manager.base_url.clone(),
+            head: None,
+            clock: Hlc::ZERO,
         })
+    }
+
+    /// Signs this tablet's next event, advancing its chain and clock.
+    pub fn sign_next(&mut self, wall_ms: u64, body: Body) -> anyhow::Result<SignedEvent> {
+        let event = UnsignedEvent::next(self.signer, self.head, self.clock, wall_ms, body)?
+            .sign(&self.signing_key)?;
+        self.head = Some(event.chain_head());
+        self.clock = event.hlc();
+        Ok(event)
+    }
+
+    /// A check-out (`check_in == false`) or a check-in of `device` by `staff` on this tablet's
+    /// ward, with the return checklist all done.
+    pub fn handoff(&self, device: &str, staff: &str, check_in: bool) -> anyhow::Result<Body> {
+        let device = DeviceId::new(device)?;
+        let person = PersonAuth {
+            staff: StaffId::new(staff)?,
+            method: AuthMethod::BadgePin,
+        };
+        let ward = WardId::new(&self.ward_id)?;
+        Ok(if check_in {
+            Body::CheckIn {
+                device,
+                returned_by: person,
+                ward,
+                checklist: Checklist {
+                    apps_signed_out: true,
+                    local_data_wiped: true,
+                    condition: DeviceCondition::Ok,
+                },
+                note: None,
+            }
+        } else {
+            Body::CheckOut {
+                device,
+                custodian: person,
+                ward,
+                shift: None,
+                expected_return_ms: None,
+                purpose: None,
+            }
+        })
+    }
+
+    /// The push body of `events`, as the PWA sends it.
+    pub fn push_body(events: &[SignedEvent]) -> anyhow::Result<Vec<u8>> {
+        let wire: Vec<Value> = events
+            .iter()
+            .map(|event| serde_json::from_slice(&event.to_json_bytes()))
+            .collect::<Result<_, _>>()?;
+        Ok(serde_json::to_vec(&json!({ "events": wire }))?)
     }
 
     /// Signs `n_events` handoffs: each tablet walks the devices, checking one out to a person
     /// and back in, as a ward does over shifts. Events are stamped in the recent past, one
     /// second apart, so that no clock rule refuses them.
     pub fn sign_stream(
-        self,
+        mut self,
         tablet_index: usize,
         n_events: usize,
         devices: &[String],
@@ -185,56 +241,19 @@ impl SimTablet {
         batch: usize,
     ) -> anyhow::Result<Stream> {
         let start_ms = now_ms().saturating_sub(n_events as u64 * 1_000 + 60_000);
-        let mut head: Option<ChainHead> = None;
-        let mut clock = Hlc::ZERO;
         let mut events = Vec::with_capacity(n_events);
-        let ward = WardId::new(&self.ward_id)?;
         for event_index in 0..n_events {
             let round = event_index / 2;
-            let device = DeviceId::new(&devices[(tablet_index + round) % devices.len()])?;
-            let person = PersonAuth {
-                staff: StaffId::new(&staff[(tablet_index * 7 + round) % staff.len()])?,
-                method: AuthMethod::BadgePin,
-            };
-            let body = if event_index % 2 == 0 {
-                Body::CheckOut {
-                    device,
-                    custodian: person,
-                    ward: ward.clone(),
-                    shift: None,
-                    expected_return_ms: None,
-                    purpose: None,
-                }
-            } else {
-                Body::CheckIn {
-                    device,
-                    returned_by: person,
-                    ward: ward.clone(),
-                    checklist: Checklist {
-                        apps_signed_out: true,
-                        local_data_wiped: true,
-                        condition: DeviceCondition::Ok,
-                    },
-                    note: None,
-                }
-            };
+            let device = &devices[(tablet_index + round) % devices.len()];
+            let person = &staff[(tablet_index * 7 + round) % staff.len()];
+            let body = self.handoff(device, person, event_index % 2 == 1)?;
             let wall_ms = start_ms + event_index as u64 * 1_000;
-            let event = UnsignedEvent::next(self.signer, head, clock, wall_ms, body)?
-                .sign(&self.signing_key)?;
-            head = Some(event.chain_head());
-            clock = event.hlc();
-            events.push(event);
+            events.push(self.sign_next(wall_ms, body)?);
         }
         let batches = events
             .chunks(batch)
-            .map(|chunk| {
-                let wire: Vec<Value> = chunk
-                    .iter()
-                    .map(|event| serde_json::from_slice(&event.to_json_bytes()))
-                    .collect::<Result<_, _>>()?;
-                serde_json::to_vec(&json!({ "events": wire }))
-            })
-            .collect::<Result<_, _>>()?;
+            .map(SimTablet::push_body)
+            .collect::<anyhow::Result<_>>()?;
         Ok(Stream {
             tablet: self,
             batches,

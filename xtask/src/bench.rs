@@ -24,7 +24,11 @@ const END_MARKER: &str = "<!-- bench:ingest:end -->";
 const TABLET_START_MARKER: &str = "<!-- bench:tablet:start -->";
 const TABLET_END_MARKER: &str = "<!-- bench:tablet:end -->";
 
+/// The benchmark webhook's HMAC secret: a test value, never a real one.
+const WEBHOOK_SECRET: &str = "bench-webhook-secret-not-for-production-0123";
+
 struct Load {
+    latency_check_ins: usize,
     tablets: usize,
     events: usize,
     batch: usize,
@@ -40,7 +44,15 @@ struct Server {
 }
 
 impl Server {
-    fn start(root: &Path, database_url: Option<&str>, label: &str) -> anyhow::Result<Server> {
+    /// Starts a fresh server; with `webhook_port`, a webhook connector sends its revocations to
+    /// `http://127.0.0.1:PORT/revocations` (the `revocation-latency` receiver), signed with
+    /// [`WEBHOOK_SECRET`].
+    fn start(
+        root: &Path,
+        database_url: Option<&str>,
+        label: &str,
+        webhook_port: Option<u16>,
+    ) -> anyhow::Result<Server> {
         let port = postgres::free_port()?;
         let data_dir = std::env::temp_dir().join(format!("baton-bench-{label}-{port}"));
         let _ = std::fs::remove_dir_all(&data_dir);
@@ -57,6 +69,20 @@ impl Server {
             .stderr(Stdio::inherit());
         if let Some(url) = database_url {
             command.arg("--database-url").arg(url);
+        }
+        if let Some(webhook_port) = webhook_port {
+            let connectors = data_dir.join("connectors.json");
+            std::fs::write(
+                &connectors,
+                serde_json::json!([{
+                    "kind": "webhook",
+                    "name": "bench",
+                    "url": format!("http://127.0.0.1:{webhook_port}/revocations"),
+                    "secret": WEBHOOK_SECRET,
+                }])
+                .to_string(),
+            )?;
+            command.arg("--connectors-file").arg(connectors);
         }
         let child = command.spawn().context("starting the release server")?;
         let mut server = Server {
@@ -140,6 +166,7 @@ pub fn run(arguments: &[String]) -> anyhow::Result<()> {
     };
     let load_size = if quick {
         Load {
+            latency_check_ins: 20,
             tablets: 4,
             events: 20,
             batch: 10,
@@ -148,6 +175,7 @@ pub fn run(arguments: &[String]) -> anyhow::Result<()> {
         }
     } else {
         Load {
+            latency_check_ins: 400,
             tablets: 50,
             events: 200,
             batch: 100,
@@ -196,7 +224,7 @@ pub fn run(arguments: &[String]) -> anyhow::Result<()> {
     let mut peaks = Vec::new();
     for (label, url) in &backends {
         header(&format!("Ingest and catch-up on {label}"));
-        let server = Server::start(&root, url.as_deref(), label)?;
+        let server = Server::start(&root, url.as_deref(), label, None)?;
         let ingest = [
             "--tablets".to_owned(),
             load_size.tablets.to_string(),
@@ -218,6 +246,29 @@ pub fn run(arguments: &[String]) -> anyhow::Result<()> {
         ];
         load(&root, &server, "catch-up", &catch_up, &results, label)?;
         peaks.push((label.to_string(), server.peak_rss_mib()));
+        drop(server);
+
+        header(&format!(
+            "Revocation latency on {label}: check-in stored → webhook delivery"
+        ));
+        let receiver_port = postgres::free_port()?;
+        let server = Server::start(&root, url.as_deref(), label, Some(receiver_port))?;
+        let latency = [
+            "--events".to_owned(),
+            load_size.latency_check_ins.to_string(),
+            "--receiver-listen".to_owned(),
+            format!("127.0.0.1:{receiver_port}"),
+            "--webhook-secret".to_owned(),
+            WEBHOOK_SECRET.to_owned(),
+        ];
+        load(
+            &root,
+            &server,
+            "revocation-latency",
+            &latency,
+            &results,
+            label,
+        )?;
     }
     drop(database);
 
@@ -246,14 +297,14 @@ pub fn run(arguments: &[String]) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn replace_section(
+pub fn replace_section(
     text: &str,
     start_marker: &str,
     end_marker: &str,
     body: &str,
 ) -> anyhow::Result<String> {
     let (Some(start), Some(end)) = (text.find(start_marker), text.find(end_marker)) else {
-        bail!("BENCHMARKS.md lacks the {start_marker} … {end_marker} markers");
+        bail!("the document lacks the {start_marker} … {end_marker} markers");
     };
     Ok(format!(
         "{}{start_marker}\n{body}{}",
@@ -391,6 +442,22 @@ fn render(
                 peak.map_or("–".to_owned(), |mib| format!("{mib:.0} MiB")),
             ));
         }
+    }
+    out.push_str(
+        "\n| backend | revocation latency: check-in acknowledged → webhook delivery received | p50 | p99 (goal < 250 ms) | max |\n| --- | --- | --- | --- | --- |\n",
+    );
+    for (label, _) in peaks {
+        let Some(line) = find("revocation-latency", label) else {
+            continue;
+        };
+        let p99 = line["delivery_ms_p99"].as_f64().unwrap_or(f64::NAN);
+        out.push_str(&format!(
+            "| {label} | {} check-ins, one handoff at a time, 25 ms apart | {:.0} ms | {p99:.0} ms ({}) | {:.0} ms |\n",
+            line["check_ins"],
+            line["delivery_ms_p50"].as_f64().unwrap_or(f64::NAN),
+            if p99 < 250.0 { "met" } else { "not met" },
+            line["delivery_ms_max"].as_f64().unwrap_or(f64::NAN),
+        ));
     }
     out.push('\n');
     Ok(out)
