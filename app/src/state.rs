@@ -42,6 +42,8 @@ pub struct SyncView {
     pub ledger_alarms: usize,
     /// The server's ledger is smaller than one this tablet saw: it was restored from a backup.
     pub server_behind: bool,
+    /// Own events the server had lost (a restore) and this tablet pushed again, since start.
+    pub n_resent: usize,
 }
 
 #[derive(Clone, Copy)]

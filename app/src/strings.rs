@@ -222,6 +222,12 @@ pub const REFUSED_HEADING: &str = "Handoffs the server refused";
 pub const REFUSED_HINT: &str =
     "These stay on this tablet as evidence. Show them to the nurse in charge or IT support.";
 
+pub fn resent_after_restore(n_events: usize) -> String {
+    format!(
+        "The server was restored from a backup: this tablet sent {n_events} handoffs again, so none is lost."
+    )
+}
+
 pub fn refused_count(n_refused: usize) -> String {
     format!("{n_refused} refused")
 }

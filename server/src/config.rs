@@ -39,6 +39,31 @@ pub enum Command {
     /// Copy the SQLite database consistently while the server runs (VACUUM INTO). For
     /// PostgreSQL, print the pg_dump command to use instead.
     Backup(BackupArgs),
+    /// Put a backup back in place of the SQLite database (the server must be stopped; the
+    /// replaced file is kept beside it), or, with --record-only, record a restore done with
+    /// pg_restore. Either way each site's ledger gets an entry saying so, and tablets re-push
+    /// what the backup lacks at their next sync.
+    Restore(RestoreArgs),
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct RestoreArgs {
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    /// The backup file `baton backup` wrote (SQLite).
+    #[arg(
+        long,
+        required_unless_present = "record_only",
+        conflicts_with = "record_only"
+    )]
+    pub from: Option<PathBuf>,
+    /// Only record in the ledger that the database was restored by other means (PostgreSQL:
+    /// after pg_restore into the database --database-url names).
+    #[arg(long)]
+    pub record_only: bool,
+    /// Why the restore was done (at most 500 characters), kept in the ledger entry.
+    #[arg(long)]
+    pub note: String,
 }
 
 #[derive(Debug, Clone, clap::Args)]

@@ -45,6 +45,7 @@ pub mod jwt;
 pub mod ledger;
 pub mod registry_import;
 pub mod report;
+pub mod restore;
 pub mod revocation;
 pub mod seed;
 pub mod serve;

@@ -21,6 +21,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Verify(args) => verify(args),
         Command::Migrate(args) => migrate(args).await,
         Command::Backup(args) => crate::backup::run(args).await,
+        Command::Restore(args) => crate::restore::run(args).await,
     }
 }
 

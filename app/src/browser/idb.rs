@@ -296,6 +296,27 @@ impl EventStore for IdbStore {
         transaction.commit().await.map_err(write_failed)
     }
 
+    async fn reset_pulled(&self) -> Result<(), StoreError> {
+        let transaction = self
+            .db
+            .transaction([PULLED_EVENTS, META])
+            .with_mode(TransactionMode::Readwrite)
+            .with_options(Self::strict())
+            .build()
+            .map_err(write_failed)?;
+        transaction
+            .object_store(PULLED_EVENTS)
+            .map_err(write_failed)?
+            .clear()
+            .map_err(write_failed)?;
+        let meta = transaction.object_store(META).map_err(write_failed)?;
+        meta.put(0_f64)
+            .with_key(PULL_CURSOR_KEY)
+            .primitive()
+            .map_err(write_failed)?;
+        transaction.commit().await.map_err(write_failed)
+    }
+
     async fn pulled_events(&self) -> Result<Vec<String>, StoreError> {
         // Numeric keys come back in ascending order: `server_seq` order.
         self.all_strings(PULLED_EVENTS).await

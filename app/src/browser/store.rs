@@ -53,6 +53,9 @@ pub trait EventStore {
     async fn save_receipts(&self, receipts: &[Receipt]) -> Result<(), StoreError>;
     /// One pull page and the cursor after it, together: a page is never half-kept.
     async fn save_pulled_page(&self, page: &[PulledRecord], cursor: i64) -> Result<(), StoreError>;
+    /// Forgets every pulled event and the cursor, together: the server was restored from a
+    /// backup and numbers its log afresh, so the site's events are pulled again from the start.
+    async fn reset_pulled(&self) -> Result<(), StoreError>;
     /// The pulled events' wire JSON, in `server_seq` order.
     async fn pulled_events(&self) -> Result<Vec<String>, StoreError>;
     async fn pull_cursor(&self) -> Result<i64, StoreError>;
@@ -165,6 +168,13 @@ impl EventStore for MemoryStore {
                     .insert(record.server_seq, record.event_json.clone());
             }
             data.cursor = cursor;
+        })
+    }
+
+    async fn reset_pulled(&self) -> Result<(), StoreError> {
+        self.write(|data| {
+            data.pulled.clear();
+            data.cursor = 0;
         })
     }
 

@@ -29,6 +29,7 @@ pub fn SyncStatus() -> impl IntoView {
     let syncing = Memo::new(move |_| state.sync.with(|sync| sync.syncing));
     let ledger_alarms = Memo::new(move |_| state.sync.with(|sync| sync.ledger_alarms));
     let server_behind = Memo::new(move |_| state.sync.with(|sync| sync.server_behind));
+    let n_resent = Memo::new(move |_| state.sync.with(|sync| sync.n_resent));
     move || {
         (state.phase.get() == Phase::Ready).then(|| {
             view! {
@@ -59,6 +60,16 @@ pub fn SyncStatus() -> impl IntoView {
                         server_behind
                             .get()
                             .then(|| view! { <span class="refused">{strings::SERVER_BEHIND}</span> })
+                    }}
+                    {move || {
+                        (n_resent.get() > 0)
+                            .then(|| {
+                                view! {
+                                    <span class="refused" data-testid="resent-after-restore">
+                                        {strings::resent_after_restore(n_resent.get())}
+                                    </span>
+                                }
+                            })
                     }}
                     {move || {
                         (refused.get() > 0)

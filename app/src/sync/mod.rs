@@ -82,6 +82,12 @@ pub struct SyncOutcome {
     pub n_skipped: usize,
     /// A new roster, stored.
     pub roster: Option<Roster>,
+    /// Own events pushed again because the server no longer held them (restored from a
+    /// backup taken before they arrived).
+    pub n_repushed: usize,
+    /// The server's log ended before this tablet's pull cursor: it was restored, and the
+    /// site's events were pulled again from the start.
+    pub server_restored: bool,
     /// What the witness step found, when it ran.
     pub witness: Option<WitnessView>,
     pub result: Result<(), SyncError>,
@@ -102,6 +108,8 @@ pub async fn sync_once<S: EventStore, T: SyncTransport>(
         pulled: Vec::new(),
         n_skipped: 0,
         roster: None,
+        n_repushed: 0,
+        server_restored: false,
         witness: None,
         result: Ok(()),
     };
@@ -122,21 +130,24 @@ async fn run<S: EventStore, T: SyncTransport>(
     roster_version: &str,
     outcome: &mut SyncOutcome,
 ) -> Result<(), SyncError> {
-    for batch in to_push.chunks(MAX_PUSH_EVENTS) {
-        let receipts = transport.push(batch).await?;
-        if receipts.len() != batch.len() {
-            return Err(SyncError::ReceiptCount {
-                sent: batch.len(),
-                got: receipts.len(),
-            });
-        }
-        store.save_receipts(&receipts).await?;
-        outcome.receipts.extend(receipts);
-    }
+    push_all(store, transport, to_push, outcome).await?;
 
     let mut cursor = store.pull_cursor().await?;
+    let mut chain_seq = None;
     let server_roster_version = loop {
         let page = transport.pull(cursor, PULL_PAGE_SIZE).await?;
+        if page
+            .latest_server_seq
+            .is_some_and(|latest| latest < cursor && !outcome.server_restored)
+        {
+            // The server's log ends before what this tablet already pulled: it was restored
+            // from a backup and numbers its log afresh. Pull everything again.
+            store.reset_pulled().await?;
+            outcome.server_restored = true;
+            cursor = 0;
+            continue;
+        }
+        chain_seq = chain_seq.or(page.chain_seq);
         let mut records = Vec::with_capacity(page.events.len());
         for entry in &page.events {
             let json = entry.event.to_string();
@@ -158,10 +169,56 @@ async fn run<S: EventStore, T: SyncTransport>(
         }
     };
 
+    // Events the server acknowledged before but no longer holds go again, in chain order, so
+    // that nothing this tablet captured is missing from a restored server.
+    if let Some(chain_seq) = chain_seq {
+        let receipted: std::collections::BTreeSet<String> = store
+            .receipts()
+            .await?
+            .into_iter()
+            .filter_map(|receipt| receipt.event_id)
+            .collect();
+        let lost: Vec<SignedEvent> = store
+            .own_events()
+            .await?
+            .into_iter()
+            .filter(|event| {
+                event.seq() as i64 > chain_seq
+                    && receipted.contains(&event.id().to_hex())
+                    && !to_push.iter().any(|pushed| pushed.id() == event.id())
+            })
+            .collect();
+        if !lost.is_empty() {
+            outcome.n_repushed = lost.len();
+            push_all(store, transport, &lost, outcome).await?;
+        }
+    }
+
     if server_roster_version != roster_version {
         let roster = transport.roster().await?;
         store.save_roster(&roster).await?;
         outcome.roster = Some(roster);
+    }
+    Ok(())
+}
+
+/// Pushes `events` in batches and stores each batch's receipts before the next.
+async fn push_all<S: EventStore, T: SyncTransport>(
+    store: &S,
+    transport: &T,
+    events: &[SignedEvent],
+    outcome: &mut SyncOutcome,
+) -> Result<(), SyncError> {
+    for batch in events.chunks(MAX_PUSH_EVENTS) {
+        let receipts = transport.push(batch).await?;
+        if receipts.len() != batch.len() {
+            return Err(SyncError::ReceiptCount {
+                sent: batch.len(),
+                got: receipts.len(),
+            });
+        }
+        store.save_receipts(&receipts).await?;
+        outcome.receipts.extend(receipts);
     }
     Ok(())
 }
@@ -239,6 +296,17 @@ mod tests {
             }
         }
 
+        /// Plays a server restored from a backup that held only the first `kept` events (and
+        /// ledger leaves: here one leaf per event).
+        fn restore_to(&self, kept: usize) {
+            self.events.borrow_mut().truncate(kept);
+            let mut ledger = MemoryHashStore::new();
+            for index in 0..kept as u64 {
+                ledger.append(self.ledger.borrow().node(0, index).unwrap());
+            }
+            *self.ledger.borrow_mut() = ledger;
+        }
+
         /// The ledger as served: the true one, or one with its first leaf replaced.
         fn served_ledger(&self) -> MemoryHashStore {
             let ledger = self.ledger.borrow();
@@ -303,11 +371,16 @@ mod tests {
                     event: serde_json::from_slice(&stored[event_idx].to_json_bytes()).unwrap(),
                 })
                 .collect();
+            let seqs: std::collections::BTreeSet<u64> =
+                stored.iter().map(SignedEvent::seq).collect();
+            let chain_seq = (1..).take_while(|seq| seqs.contains(seq)).count() as i64;
             Ok(PullPage {
                 events,
                 next_after: end as i64,
                 more: end < stored.len(),
                 roster_version: self.roster.version.clone(),
+                chain_seq: Some(chain_seq),
+                latest_server_seq: Some(stored.len() as i64),
             })
         }
 
@@ -419,6 +492,8 @@ mod tests {
                 next_after: 3,
                 more: false,
                 roster_version: "v2".to_owned(),
+                chain_seq: None,
+                latest_server_seq: None,
             })
         }
 
@@ -497,6 +572,61 @@ mod tests {
         assert_eq!(view.state.proven_below_leaf, 30);
         assert!(server.reports.borrow().is_empty());
         assert_eq!(block_on(store.witness_state()).unwrap(), view.state);
+    }
+
+    #[test]
+    fn a_server_restored_from_a_backup_gets_back_what_it_lost_and_the_tablet_pulls_afresh() {
+        let store = MemoryStore::new();
+        let server = FakeServer::new();
+        let events = signed_events(10);
+        for event in &events {
+            block_on(store.append_own_event(event)).unwrap();
+        }
+        block_on(sync_once(&store, &server, &events[..8], "v2", &context()))
+            .result
+            .unwrap();
+        assert_eq!(block_on(store.pull_cursor()).unwrap(), 8);
+
+        // The server is restored from a backup holding the first three events; meanwhile the
+        // tablet captured two more.
+        server.restore_to(3);
+        let outcome = block_on(sync_once(&store, &server, &events[8..], "v2", &context()));
+        outcome.result.unwrap();
+        assert!(
+            outcome.server_restored,
+            "the cursor was past the server's log"
+        );
+        assert_eq!(
+            outcome.n_repushed, 5,
+            "seqs 4 to 8 were acknowledged, then lost"
+        );
+        let mut on_server: Vec<u64> = server
+            .events
+            .borrow()
+            .iter()
+            .map(SignedEvent::seq)
+            .collect();
+        on_server.sort();
+        assert_eq!(
+            on_server,
+            (1..=10).collect::<Vec<u64>>(),
+            "nothing lost, nothing twice"
+        );
+
+        // The next round pulls what was pushed again; every event is pulled once.
+        block_on(sync_once(&store, &server, &[], "v2", &context()))
+            .result
+            .unwrap();
+        let mut pulled: Vec<String> = block_on(store.pulled_events()).unwrap();
+        pulled.sort();
+        pulled.dedup();
+        assert_eq!(pulled.len(), 10);
+
+        // The ledger's tail was rewritten: the witness says so, with its evidence.
+        let reports = server.reports.borrow();
+        assert_eq!(reports.len(), 1);
+        assert_eq!(reports[0].kind, AlarmKind::Inconsistent);
+        assert_eq!(reports[0].kept.head.tree_size, 8);
     }
 
     #[test]

@@ -99,6 +99,12 @@ pub struct PullPage {
     pub next_after: i64,
     pub more: bool,
     pub roster_version: String,
+    /// The highest seq of this tablet's own chain that the server stores (0: none).
+    #[serde(default)]
+    pub chain_seq: Option<i64>,
+    /// The end of the site's log on the server: below the tablet's cursor after a restore.
+    #[serde(default)]
+    pub latest_server_seq: Option<i64>,
 }
 
 /// The body of a push: `{"events":[...]}` with each event in its canonical wire form, written

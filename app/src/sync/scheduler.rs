@@ -129,6 +129,15 @@ async fn round(state: AppState) -> bool {
     if succeeded {
         let _ = store.save_last_sync_ms(finished_ms).await;
     }
+    if outcome.n_repushed > 0 || outcome.server_restored {
+        web_sys::console::warn_1(
+            &format!(
+                "baton: the server was restored from a backup; {} own events pushed again",
+                outcome.n_repushed
+            )
+            .into(),
+        );
+    }
     state.tablet.update(|tablet| {
         if let Some(tablet) = tablet {
             tablet.apply_receipts(outcome.receipts);
@@ -145,6 +154,8 @@ async fn round(state: AppState) -> bool {
         sync.syncing = false;
         sync.last_error = outcome.result.err().map(|error| error.to_string());
         sync.n_skipped += outcome.n_skipped;
+        sync.n_resent += outcome.n_repushed;
+        sync.server_behind |= outcome.server_restored;
         if let Some(witness) = &outcome.witness {
             sync.ledger_alarms = witness.state.alarms.len();
             sync.server_behind = witness.server_behind;

@@ -302,6 +302,22 @@ pub async fn pull(
         })
         .collect();
     let roster = load_roster(state.storage.as_ref(), site_id).await?;
+    // What a tablet needs to notice a server restored from a backup: how far its own chain is
+    // admitted here (every event up to that seq stored; a held event after a gap does not
+    // count), and the end of the site's log (docs/PROTOCOL.md §2.3).
+    let chain_seq = {
+        let guard = state.replicas.lock(state.storage.as_ref(), site_id).await?;
+        guard
+            .replica
+            .log()
+            .chain_head(&request.signer)
+            .map_or(0, |head| head.seq)
+    };
+    let latest_server_seq = state
+        .storage
+        .latest_event_seq(site_id)
+        .await
+        .map_err(|error| ApiError::unavailable("database_unreachable", error))?;
     state
         .storage
         .record_tablet_sync(&request.tablet.tablet_id, request.now_ms as i64)
@@ -312,6 +328,8 @@ pub async fn pull(
         "next_after": next_after,
         "more": more,
         "roster_version": roster.version,
+        "chain_seq": chain_seq,
+        "latest_server_seq": latest_server_seq,
     })))
 }
 

@@ -253,3 +253,157 @@ fn for_postgresql_backup_prints_the_pg_dump_command_without_the_password() {
     assert!(stderr.contains("nothing was written"), "{stderr}");
     assert!(!format!("{stdout}{stderr}").contains("s3cret"));
 }
+
+fn restore(data_dir: &std::path::Path, extra: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_baton"))
+        .args(["restore", "--data-dir"])
+        .arg(data_dir)
+        .args(extra)
+        .env_remove("BATON_DATABASE_URL")
+        .output()
+        .unwrap()
+}
+
+/// The drill of issue [operations]: back up, keep ingesting, destroy, restore. The restored
+/// server is behind the tablet; the pull answer shows it (`chain_seq`, `latest_server_seq`), the
+/// tablet pushes again what was lost, and the ledger ends complete, verifying, with no
+/// duplicate and an entry recording the restore.
+#[tokio::test]
+async fn after_a_restore_the_tablet_pushes_what_the_backup_lacked_and_the_ledger_records_it() {
+    let data_dir = tempfile::tempdir().unwrap();
+    let server = binary::start(data_dir.path());
+    let (username, password) = manager_credentials(&server.stdout_lines);
+    let manager = tablet::sign_in_at(&server.base_url, &username, &password).await;
+    let mut tablet_a = SimTablet::enroll_at(&server.base_url, &manager, 71).await;
+    let server_key = tablet_a.enrollment["server_public_key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let start = baton_server::sync::now_ms() - 3_600_000;
+    let before_backup = handoffs(&mut tablet_a, 3, start);
+    tablet_a.push(&before_backup).await;
+    let backup_path = data_dir.path().join("before.sqlite3");
+    let output = backup(data_dir.path(), &backup_path);
+    assert!(output.status.success(), "{output:?}");
+
+    // Accepted after the backup: the tablet holds receipts the restored server will lack.
+    let after_backup = handoffs(&mut tablet_a, 3, start + 100_000);
+    let receipts = tablet_a.push(&after_backup).await;
+    assert!(
+        receipts
+            .iter()
+            .all(|receipt| receipt["status"] == "accepted")
+    );
+    let cursor_before = tablet_a.pull_all(100).await.len() as i64;
+
+    // A running server's database is never replaced under it.
+    let refused = restore(
+        data_dir.path(),
+        &["--from", backup_path.to_str().unwrap(), "--note", "drill"],
+    );
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("Stop it first"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+    assert!(binary::terminate(server).success());
+
+    // The disk is lost.
+    for name in ["baton.sqlite3", "baton.sqlite3-wal", "baton.sqlite3-shm"] {
+        let _ = std::fs::remove_file(data_dir.path().join(name));
+    }
+    let output = restore(
+        data_dir.path(),
+        &[
+            "--from",
+            backup_path.to_str().unwrap(),
+            "--note",
+            "restore drill: disk replaced",
+        ],
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(stdout.contains("recorded as ledger entry"), "{stdout}");
+
+    let server = binary::start(data_dir.path());
+    let tablet_a = tablet_a.pointed_at(&server.base_url);
+    let response = tablet_a
+        .request(Method::GET, "/api/v1/sync/pull?after=0&limit=1", Vec::new())
+        .await;
+    let page: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(
+        page["chain_seq"], 6,
+        "the backup holds the first six events of the chain"
+    );
+    assert!(
+        page["latest_server_seq"].as_i64().unwrap() < cursor_before,
+        "the restored log ends before the tablet's cursor: {page}"
+    );
+
+    // What the tablet does on seeing that: push again the events after `chain_seq`.
+    let receipts = tablet_a.push(&after_backup).await;
+    assert!(
+        receipts
+            .iter()
+            .all(|receipt| receipt["status"] == "accepted"),
+        "{receipts:?}"
+    );
+    let all = tablet_a.pull_all(100).await;
+    let ids: BTreeSet<String> = all.iter().map(|event| event.id().to_hex()).collect();
+    assert_eq!(all.len(), 12);
+    assert_eq!(ids.len(), 12, "no event stored twice");
+
+    let export = tablet_a
+        .request(Method::GET, "/api/v1/ledger/export", Vec::new())
+        .await;
+    let bundle = export.bytes().await.unwrap();
+    let report = baton_server::verify::verify_bundle(&bundle, Some(&server_key));
+    let problems: Vec<_> = report.problems().collect();
+    assert!(problems.is_empty(), "{problems:?}");
+    let bundle: serde_json::Value = serde_json::from_slice(&bundle).unwrap();
+    let restored_entries: Vec<&serde_json::Value> = bundle["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|entry| entry["entry"]["action"]["type"] == "ledger_restored")
+        .collect();
+    assert_eq!(restored_entries.len(), 1);
+    let action = &restored_entries[0]["entry"]["action"];
+    assert_eq!(action["note"], "restore drill: disk replaced");
+    assert_eq!(action["backup_file"], "before.sqlite3");
+    assert_eq!(
+        restored_entries[0]["entry"]["by"],
+        baton_server::restore::RESTORED_BY
+    );
+    assert!(binary::terminate(server).success());
+}
+
+#[test]
+fn a_restore_without_a_note_or_from_a_file_that_is_not_a_backup_changes_nothing() {
+    let data_dir = tempfile::tempdir().unwrap();
+    let not_a_backup = data_dir.path().join("notes.txt");
+    std::fs::write(&not_a_backup, "not a database").unwrap();
+    let output = restore(
+        data_dir.path(),
+        &["--from", not_a_backup.to_str().unwrap(), "--note", " "],
+    );
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("--note must say why"));
+    let output = restore(
+        data_dir.path(),
+        &["--from", not_a_backup.to_str().unwrap(), "--note", "test"],
+    );
+    assert!(!output.status.success());
+    assert!(
+        String::from_utf8_lossy(&output.stderr)
+            .contains("is not a usable backup; nothing was changed"),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(!data_dir.path().join("baton.sqlite3").exists());
+}
