@@ -821,3 +821,93 @@ async fn unsupported_token_type_fails_the_delivery_at_once_with_that_reason() {
         "{queue}"
     );
 }
+
+/// The race a late registration could win: a worker has leased the delivery and found no token
+/// when the app registers one. Recording "confirmed" then must not close the delivery: it is
+/// due again, and the next attempt revokes the token.
+#[tokio::test]
+async fn a_token_registered_while_its_delivery_runs_is_not_missed() {
+    for backend in support::every_backend().await {
+        let authorization_server = AuthorizationServer::new(ClientAuthMethod::ClientSecretBasic);
+        let url = start_authorization_server(authorization_server.clone()).await;
+        let server = tablet::serve_custom(backend.storage.clone(), |state| {
+            state.connectors = Arc::new(vec!["idp".to_owned()]);
+            state.token_revocation_connectors = Arc::new(["idp".to_owned()].into_iter().collect());
+            state.token_vault = Arc::new(TokenVault::from_key([7; 32]));
+        })
+        .await;
+        let manager = tablet::sign_in_manager(&server).await;
+        let mut tablet_a = SimTablet::enroll(&server, &manager, 94).await;
+        let start = baton_server::sync::now_ms() - 60_000;
+        let checked_out = tablet_a.sign(check_out("D-0005", "S-0005"), start);
+        tablet_a.push(&[checked_out]).await;
+        let bearer = baton_token(&tablet_a, "D-0005", "S-0005").await;
+        let checked_in = tablet_a.sign(check_in("D-0005", "S-0005"), start + 1_000);
+        tablet_a.push(&[checked_in]).await;
+
+        // A worker leases the delivery and reads the custody's tokens: none yet.
+        let now = baton_server::sync::now_ms() as i64;
+        let leased = backend
+            .storage
+            .claim_due_deliveries(now, now + 30_000, 10)
+            .await
+            .unwrap();
+        assert_eq!(leased.len(), 1);
+        assert!(
+            backend
+                .storage
+                .external_tokens_of(leased[0].revocation_id, "idp")
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        // Meanwhile the app registers a token: refused, and kept for revocation.
+        let token = issued_token("rt");
+        let (status, _) = register(
+            &server.base_url,
+            Some(bearer.as_str()),
+            registration("idp", &token, "refresh_token"),
+        )
+        .await;
+        assert_eq!(status, 409);
+        // The worker records what it saw: the delivery is not closed.
+        let closed = backend
+            .storage
+            .finish_delivery(
+                leased[0].revocation_id,
+                "idp",
+                &baton_server::storage::DeliveryOutcome::Confirmed {
+                    detail: Some("nothing to revoke".to_owned()),
+                },
+                now,
+            )
+            .await
+            .unwrap();
+        assert!(!closed);
+        assert_eq!(
+            idp_delivery(backend.storage.as_ref(), "D-0005")
+                .await
+                .unwrap()
+                .0,
+            "pending"
+        );
+
+        let worker = tokio::spawn(delivery_worker::run(
+            backend.storage.clone(),
+            Arc::new(vec![connector(&url, ClientAuthMethod::ClientSecretBasic)]),
+            signer(),
+            fast_policy(),
+        ));
+        let (_, detail, _) =
+            wait_for_delivery(backend.storage.as_ref(), "D-0005", "confirmed").await;
+        worker.abort();
+        assert_eq!(
+            authorization_server.revoked(),
+            [(token.clone(), "refresh_token".to_owned())]
+        );
+        assert_eq!(
+            detail.as_deref(),
+            Some("revoked 1 registered token(s): 1 refresh, 0 access")
+        );
+    }
+}
