@@ -164,6 +164,13 @@ pub struct ServeArgs {
     #[arg(long, env = "BATON_SERVER_KEY_FILE")]
     pub server_key_file: Option<PathBuf>,
 
+    /// The AES-256 key file (hex, owner-only) that seals the external OAuth tokens apps register
+    /// for RFC 7009 revocation. Created on first start when an `oauth_revocation` connector is
+    /// configured. Replicas sharing one PostgreSQL must share this file. Default:
+    /// `external-tokens-aes256.key` in the data directory.
+    #[arg(long, env = "BATON_TOKEN_KEY_FILE")]
+    pub token_key_file: Option<PathBuf>,
+
     /// Mark session cookies `Secure`. Turn on whenever clients reach Baton over HTTPS (directly
     /// or through a TLS-terminating proxy).
     #[arg(long, env = "BATON_SECURE_COOKIES", default_value_t = false)]
@@ -188,8 +195,9 @@ pub struct ServeArgs {
     #[arg(long, env = "BATON_INTROSPECTION_SECRET", hide_env_values = true)]
     pub introspection_secret: Option<String>,
 
-    /// A JSON file listing the revocation connectors (webhooks to MDM or EHR adapters); see
-    /// docs/PROTOCOL.md section 5. Without it only Baton's own tokens are revoked.
+    /// A JSON file listing the revocation connectors (webhooks to MDM or EHR adapters, OIDC
+    /// back-channel logout, CAEP, OAuth 2.0 token revocation); see docs/PROTOCOL.md section 5.
+    /// Without it only Baton's own tokens are revoked.
     #[arg(long, env = "BATON_CONNECTORS_FILE")]
     pub connectors_file: Option<PathBuf>,
 
@@ -219,6 +227,12 @@ pub enum LogFormat {
 }
 
 impl ServeArgs {
+    pub fn effective_token_key_file(&self) -> PathBuf {
+        self.token_key_file
+            .clone()
+            .unwrap_or_else(|| self.database.data_dir.join("external-tokens-aes256.key"))
+    }
+
     pub fn effective_server_key_file(&self) -> PathBuf {
         self.server_key_file
             .clone()

@@ -5,6 +5,9 @@
 //! The generic webhook (for MDM and EHR adapters) POSTs a documented JSON payload with an
 //! HMAC-SHA256 signature over the timestamp and the body, and an idempotency key that stays the
 //! same across retries, so a receiver that saw a delivery before can ignore the repeat.
+//!
+//! OAuth 2.0 Token Revocation (RFC 7009) revokes the tokens apps registered for the custody;
+//! its configuration is here, its delivery in `token_revocation`.
 
 use std::time::Duration;
 
@@ -42,6 +45,27 @@ pub enum ConnectorConfig {
         url: String,
         audience: String,
     },
+    /// OAuth 2.0 Token Revocation (RFC 7009): each token apps registered for the custody is
+    /// revoked at the authorization server's revocation endpoint, with client authentication.
+    OauthRevocation {
+        name: String,
+        /// The revocation endpoint.
+        url: String,
+        client_id: String,
+        client_secret: String,
+        auth_method: ClientAuthMethod,
+    },
+}
+
+/// How Baton authenticates to the authorization server (RFC 6749 §2.3.1; the names are those
+/// of OAuth 2.0 Dynamic Client Registration's `token_endpoint_auth_method`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClientAuthMethod {
+    /// HTTP Basic with the form-urlencoded client id and secret.
+    ClientSecretBasic,
+    /// `client_id` and `client_secret` in the form body.
+    ClientSecretPost,
 }
 
 impl ConnectorConfig {
@@ -49,23 +73,32 @@ impl ConnectorConfig {
         match self {
             ConnectorConfig::Webhook { name, .. }
             | ConnectorConfig::BackchannelLogout { name, .. }
-            | ConnectorConfig::Caep { name, .. } => name,
+            | ConnectorConfig::Caep { name, .. }
+            | ConnectorConfig::OauthRevocation { name, .. } => name,
         }
     }
 
-    fn url(&self) -> &str {
+    /// Whether apps may register tokens for this connector to revoke (RFC 7009).
+    pub fn revokes_registered_tokens(&self) -> bool {
+        matches!(self, ConnectorConfig::OauthRevocation { .. })
+    }
+
+    pub(crate) fn url(&self) -> &str {
         match self {
             ConnectorConfig::Webhook { url, .. }
             | ConnectorConfig::BackchannelLogout { url, .. }
-            | ConnectorConfig::Caep { url, .. } => url,
+            | ConnectorConfig::Caep { url, .. }
+            | ConnectorConfig::OauthRevocation { url, .. } => url,
         }
     }
 }
 
-/// What a delivery signs with: the server's key and the issuer it names itself by.
+/// What a delivery signs and opens with: the server's key and the issuer it names itself by,
+/// and the key that seals the external tokens an RFC 7009 connector revokes.
 pub struct Signer {
     pub server_key: std::sync::Arc<crate::server_key::ServerKey>,
     pub issuer: String,
+    pub token_vault: std::sync::Arc<crate::token_vault::TokenVault>,
 }
 
 pub const BACKCHANNEL_LOGOUT_EVENT: &str = "http://schemas.openid.net/event/backchannel-logout";
@@ -132,6 +165,15 @@ pub fn load(path: &std::path::Path) -> Result<Vec<ConnectorConfig>, ConnectorCon
             {
                 return Err(invalid(format!(
                     "connector {name}: audience must not be empty"
+                )));
+            }
+            ConnectorConfig::OauthRevocation {
+                client_id,
+                client_secret,
+                ..
+            } if client_id.is_empty() || client_secret.is_empty() => {
+                return Err(invalid(format!(
+                    "connector {name}: client_id and client_secret must not be empty"
                 )));
             }
             _ => {}
@@ -216,7 +258,8 @@ pub fn session_revoked_claims(
     })
 }
 
-/// One attempt: `Ok` when the receiver answered 2xx.
+/// One attempt of a connector that sends one message per revocation: `Ok` when the receiver
+/// answered 2xx. (`OauthRevocation` is delivered by `token_revocation::deliver`.)
 pub async fn deliver(
     client: &reqwest::Client,
     signer: &Signer,
@@ -249,6 +292,12 @@ pub async fn deliver(
                 .post(url)
                 .header("content-type", "application/secevent+jwt")
                 .body(token)
+        }
+        ConnectorConfig::OauthRevocation { .. } => {
+            return Err(format!(
+                "connector {:?} revokes registered tokens; the worker sends it through token_revocation",
+                connector.name()
+            ));
         }
     };
     let response = request
@@ -303,5 +352,29 @@ mod tests {
         assert!(load(&path).unwrap_err().to_string().contains("reserved"));
         std::fs::write(&path, r#"[{"kind":"webhook","name":"mdm","url":"https://mdm.example/hook","secret":"0123456789abcdef0123456789abcdef"}]"#).unwrap();
         assert_eq!(load(&path).unwrap()[0].name(), "mdm");
+        std::fs::write(&path, r#"[{"kind":"oauth_revocation","name":"idp","url":"https://idp.example/revoke","client_id":"baton","client_secret":"","auth_method":"client_secret_basic"}]"#).unwrap();
+        assert!(
+            load(&path)
+                .unwrap_err()
+                .to_string()
+                .contains("client_secret must not be empty")
+        );
+        std::fs::write(&path, r#"[{"kind":"oauth_revocation","name":"idp","url":"https://idp.example/revoke","client_id":"baton","client_secret":"s3cret","auth_method":"private_key_jwt"}]"#).unwrap();
+        assert!(
+            load(&path)
+                .unwrap_err()
+                .to_string()
+                .contains("unknown variant")
+        );
+        std::fs::write(&path, r#"[{"kind":"oauth_revocation","name":"idp","url":"https://idp.example/revoke","client_id":"baton","client_secret":"s3cret","auth_method":"client_secret_post"}]"#).unwrap();
+        let loaded = load(&path).unwrap();
+        assert!(loaded[0].revokes_registered_tokens());
+        assert!(matches!(
+            loaded[0],
+            ConnectorConfig::OauthRevocation {
+                auth_method: ClientAuthMethod::ClientSecretPost,
+                ..
+            }
+        ));
     }
 }

@@ -1,4 +1,5 @@
-//! The delivery worker: sends each pending revocation to each external connector, with a
+//! The delivery worker: sends each pending revocation to each external connector (for RFC 7009,
+//! each token registered for the custody: `token_revocation`), with a
 //! per-attempt timeout, exponential backoff with jitter, and a dead letter after
 //! `DeliveryPolicy::max_attempts`. Outcomes (confirmed or failed) are appended to the site's ledger, and a
 //! failed delivery leaves the device flagged "access still open" on the board.
@@ -15,6 +16,7 @@ use rand::Rng;
 
 use crate::connectors::{self, ConnectorConfig};
 use crate::storage::{DeliveryOutcome, DueDelivery, Storage};
+use crate::token_revocation::{self, Failure};
 
 pub const MAX_BACKOFF_MS: u64 = 5 * 60 * 1000;
 const BATCH: i64 = 32;
@@ -113,30 +115,46 @@ async fn attempt(
     policy: DeliveryPolicy,
 ) {
     let now = crate::sync::now_ms();
-    let result = match connector {
-        Some(connector) => connectors::deliver(client, signer, connector, &delivery, now).await,
-        None => Err(format!(
+    let result: Result<Option<String>, Failure> = match connector {
+        Some(connector) if connector.revokes_registered_tokens() => {
+            token_revocation::deliver(storage, client, &signer.token_vault, connector, &delivery)
+                .await
+                .map(Some)
+        }
+        Some(connector) => connectors::deliver(client, signer, connector, &delivery, now)
+            .await
+            .map(|()| None)
+            .map_err(Failure::retry),
+        None => Err(Failure::retry(format!(
             "connector {:?} is no longer configured",
             delivery.connector
-        )),
+        ))),
     };
     let attempts = delivery.attempts + 1;
     let outcome = match result {
-        Ok(()) => DeliveryOutcome::Confirmed,
-        Err(error) if attempts >= policy.max_attempts => DeliveryOutcome::Failed { error },
-        Err(error) => {
-            let delay = policy.backoff_ms(attempts);
+        Ok(detail) => DeliveryOutcome::Confirmed { detail },
+        Err(failure) if failure.permanent || attempts >= policy.max_attempts => {
+            DeliveryOutcome::Failed {
+                error: failure.message,
+            }
+        }
+        Err(failure) => {
+            // A server's Retry-After is honoured: never sooner than it asked.
+            let delay = policy
+                .backoff_ms(attempts)
+                .max(failure.retry_after_ms.unwrap_or(0));
             let jitter = rand::thread_rng().gen_range(0..=delay / 2);
             DeliveryOutcome::Retry {
                 next_attempt_at_ms: (now + delay + jitter) as i64,
-                error,
+                error: failure.message,
             }
         }
     };
     match &outcome {
-        DeliveryOutcome::Confirmed => tracing::info!(
+        DeliveryOutcome::Confirmed { detail } => tracing::info!(
             revocation_id = delivery.revocation_id,
             connector = delivery.connector,
+            detail = detail.as_deref().unwrap_or(""),
             "revocation confirmed"
         ),
         DeliveryOutcome::Retry { error, .. } => {
@@ -149,12 +167,12 @@ async fn attempt(
     // The outcome is ledgered before the delivery is marked done: a crash in between repeats
     // the attempt and may ledger it twice, but never leaves a final outcome unledgered.
     let action_type = match outcome {
-        DeliveryOutcome::Confirmed => Some("revocation_confirmed"),
+        DeliveryOutcome::Confirmed { .. } => Some("revocation_confirmed"),
         DeliveryOutcome::Failed { .. } => Some("revocation_failed"),
         DeliveryOutcome::Retry { .. } => None,
     };
     if let Some(action_type) = action_type {
-        let action = serde_json::json!({
+        let mut action = serde_json::json!({
             "type": action_type,
             "revocation_id": delivery.revocation_id,
             "connector": delivery.connector,
@@ -162,6 +180,13 @@ async fn attempt(
             "staff_id": delivery.staff_id,
             "attempts": attempts,
         });
+        // What an RFC 7009 delivery found (how many tokens, or none) is part of the evidence.
+        if let DeliveryOutcome::Confirmed {
+            detail: Some(detail),
+        } = &outcome
+        {
+            action["detail"] = serde_json::Value::String(detail.clone());
+        }
         if let Err(error) = crate::ledger::record_governance(
             storage,
             &delivery.site_id,
@@ -176,7 +201,7 @@ async fn attempt(
             return;
         }
     }
-    if let Err(error) = storage
+    match storage
         .finish_delivery(
             delivery.revocation_id,
             &delivery.connector,
@@ -185,8 +210,14 @@ async fn attempt(
         )
         .await
     {
+        Ok(true) => {}
+        Ok(false) => tracing::info!(
+            revocation_id = delivery.revocation_id,
+            connector = delivery.connector,
+            "a token was registered for this custody while its delivery ran; delivering again"
+        ),
         // The lease expires and the delivery is tried again: at least once, never lost.
-        tracing::warn!(%error, "cannot record a delivery outcome");
+        Err(error) => tracing::warn!(%error, "cannot record a delivery outcome"),
     }
 }
 

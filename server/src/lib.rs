@@ -11,7 +11,11 @@
 //!   manager's password hashed by argon2id.
 //! - `site_config`: a site's configuration (core's `SiteRules` plus tablet settings).
 //! - `server_key`: the server's ed25519 key, kept in an owner-only file.
-//! - `connectors`: the revocation connectors (signed webhook) and their configuration file.
+//! - `connectors`: the revocation connectors (signed webhook, back-channel logout, CAEP, RFC
+//!   7009) and their configuration file.
+//! - `token_revocation`: the OAuth 2.0 Token Revocation (RFC 7009) client that revokes the
+//!   tokens apps registered for a custody; `token_vault`: the AES-256-GCM key, in an
+//!   owner-only file, that seals those tokens at rest.
 //! - `jwt`: compact JWS (EdDSA) for logout tokens and security event tokens, and the JWKS.
 //! - `delivery_worker`: sends revocations to connectors with retries, backoff, a dead letter,
 //!   and ledgers each outcome.
@@ -54,4 +58,6 @@ pub mod site_config;
 pub mod storage;
 pub mod sync;
 pub mod syslog;
+pub mod token_revocation;
+pub mod token_vault;
 pub mod verify;

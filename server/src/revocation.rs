@@ -285,6 +285,7 @@ mod tests {
             attempts: 8,
             last_error: (status == "failed").then(|| "HTTP 503".to_owned()),
             updated_at_ms: 0,
+            detail: None,
         };
         let revocation = |deliveries| RevocationRecord {
             revocation_id: 1,

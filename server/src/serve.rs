@@ -239,12 +239,28 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             .map(|connector| connector.name().to_owned())
             .collect(),
     );
+    state.token_revocation_connectors = Arc::new(
+        connectors
+            .iter()
+            .filter(|connector| connector.revokes_registered_tokens())
+            .map(|connector| connector.name().to_owned())
+            .collect(),
+    );
+    // The key file is made only where it is needed (or already exists): a server without an
+    // RFC 7009 connector never seals a token.
+    let token_key_file = args.effective_token_key_file();
+    if !state.token_revocation_connectors.is_empty() || token_key_file.exists() {
+        state.token_vault = Arc::new(crate::token_vault::TokenVault::load_or_create(
+            &token_key_file,
+        )?);
+    }
     tokio::spawn(crate::delivery_worker::run(
         state.storage.clone(),
         Arc::new(connectors),
         Arc::new(crate::connectors::Signer {
             server_key: state.server_key.clone(),
             issuer: args.issuer.clone(),
+            token_vault: state.token_vault.clone(),
         }),
         crate::delivery_worker::DeliveryPolicy::default(),
     ));

@@ -16,6 +16,8 @@
 //! - `reports`: the site report for charts and the evidence report, and the custody CSV.
 //! - `metrics`: Prometheus counters and the push latency histogram, behind a bearer token.
 //! - `tokens`: custody-bound access tokens and their RFC 7662 introspection.
+//! - `external_tokens`: apps register the OAuth tokens of a custody, for RFC 7009 revocation at
+//!   its end, authenticated by their custody-bound token.
 //! - `static_files`: the built PWA with its caching rules and the single-page fallback.
 //! - `security_headers`: CSP (with the hashes of the loader's inline script), nosniff, referrer
 //!   and framing rules on every response.
@@ -28,6 +30,7 @@ pub mod device_actions;
 pub mod enrollment;
 pub mod error;
 pub mod exception_review;
+pub mod external_tokens;
 pub mod ledger;
 pub mod live;
 pub mod manager_auth;
@@ -70,6 +73,11 @@ pub struct AppState {
     pub metrics_token: Option<Arc<str>>,
     /// External revocation connectors by name; each revocation gets one delivery per connector.
     pub connectors: Arc<Vec<String>>,
+    /// The `oauth_revocation` connectors among them: apps may register tokens for these.
+    pub token_revocation_connectors: Arc<std::collections::BTreeSet<String>>,
+    /// Seals the external tokens apps register (an in-memory key unless an RFC 7009 connector is
+    /// configured, when `serve` loads the key file).
+    pub token_vault: Arc<crate::token_vault::TokenVault>,
     /// The secret resource servers present (HTTP Basic) to the introspection endpoint; `None`
     /// turns introspection off.
     pub introspection_secret: Option<Arc<str>>,
@@ -96,6 +104,8 @@ impl AppState {
             metrics: Arc::default(),
             metrics_token: None,
             connectors: Arc::default(),
+            token_revocation_connectors: Arc::default(),
+            token_vault: Arc::new(crate::token_vault::TokenVault::ephemeral()),
             introspection_secret: None,
             shutdown: Arc::new(tokio::sync::watch::Sender::new(false)),
         }
@@ -188,6 +198,7 @@ pub fn app(state: AppState) -> Router {
             post(ledger::witness_report),
         )
         .route("/api/v1/tokens", post(tokens::issue))
+        .route("/api/v1/tokens/external", post(external_tokens::register))
         .route("/oauth/introspect", post(tokens::introspect))
         .route("/.well-known/jwks.json", get(jwks))
         .route("/api/v1/dashboard/revocations", get(dashboard::revocations))

@@ -25,7 +25,7 @@ use crate::sync::now_ms;
 /// introspection anyway.
 pub const TOKEN_LIFETIME_MS: u64 = 15 * 60 * 1000;
 
-fn sha256_hex(text: &str) -> String {
+pub(crate) fn sha256_hex(text: &str) -> String {
     hex::encode(Sha256::digest(text.as_bytes()))
 }
 

@@ -322,6 +322,7 @@ mod tests {
                     status: status.to_owned(),
                     attempts: 1,
                     last_error: None,
+                    detail: None,
                     updated_at_ms,
                 })
                 .collect(),

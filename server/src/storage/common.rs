@@ -269,7 +269,7 @@ macro_rules! storage_impl {
                 .await?;
             let mut revocations = Vec::with_capacity(rows.len());
             for (revocation_id, device_id, staff_id, opened_by, ended_by, reason, created_at_ms) in rows {
-                let deliveries: Vec<(String, String, i32, Option<String>, i64)> = sqlx::query_as(sql::LIST_DELIVERIES)
+                let deliveries: Vec<(String, String, i32, Option<String>, i64, Option<String>)> = sqlx::query_as(sql::LIST_DELIVERIES)
                     .bind(revocation_id)
                     .fetch_all(&self.pool)
                     .await?;
@@ -283,12 +283,13 @@ macro_rules! storage_impl {
                     created_at_ms,
                     deliveries: deliveries
                         .into_iter()
-                        .map(|(connector, status, attempts, last_error, updated_at_ms)| DeliveryRecord {
+                        .map(|(connector, status, attempts, last_error, updated_at_ms, detail)| DeliveryRecord {
                             connector,
                             status,
                             attempts: i64::from(attempts),
                             last_error,
                             updated_at_ms,
+                            detail,
                         })
                         .collect(),
                 });
@@ -689,6 +690,7 @@ macro_rules! storage_impl {
                 Option<i32>,
                 Option<String>,
                 Option<i64>,
+                Option<String>,
             )> = sqlx::query_as(sql::REVOCATIONS_CREATED_BETWEEN)
                 .bind(site_id)
                 .bind(from_ms)
@@ -696,7 +698,7 @@ macro_rules! storage_impl {
                 .fetch_all(&self.pool)
                 .await?;
             let mut revocations: Vec<RevocationRecord> = Vec::new();
-            for (revocation_id, device_id, staff_id, opened_by, ended_by, reason, created_at_ms, connector, status, attempts, last_error, updated_at_ms) in rows {
+            for (revocation_id, device_id, staff_id, opened_by, ended_by, reason, created_at_ms, connector, status, attempts, last_error, updated_at_ms, detail) in rows {
                 if revocations.last().is_none_or(|last| last.revocation_id != revocation_id) {
                     revocations.push(RevocationRecord {
                         revocation_id,
@@ -714,7 +716,7 @@ macro_rules! storage_impl {
                         .last_mut()
                         .expect("pushed just above")
                         .deliveries
-                        .push(DeliveryRecord { connector, status, attempts: i64::from(attempts), last_error, updated_at_ms });
+                        .push(DeliveryRecord { connector, status, attempts: i64::from(attempts), last_error, updated_at_ms, detail });
                 }
             }
             Ok(revocations)
@@ -768,11 +770,32 @@ macro_rules! storage_impl {
             connector: &str,
             outcome: &DeliveryOutcome,
             now_ms: i64,
-        ) -> Result<(), StorageError> {
-            let (status, next_attempt_at_ms, error) = match outcome {
-                DeliveryOutcome::Confirmed => ("confirmed", now_ms, None),
-                DeliveryOutcome::Retry { next_attempt_at_ms, error } => ("pending", *next_attempt_at_ms, Some(error.as_str())),
-                DeliveryOutcome::Failed { error } => ("failed", now_ms, Some(error.as_str())),
+        ) -> Result<bool, StorageError> {
+            let mut tx = self.pool.begin_with($begin_write).await?;
+            let site: Option<(String,)> = sqlx::query_as(sql::REVOCATION_SITE)
+                .bind(revocation_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+            let lock_site: Option<&str> = $lock_site;
+            if let (Some(lock_site), Some((site_id,))) = (lock_site, &site) {
+                sqlx::query(lock_site).bind(site_id).execute(&mut *tx).await?;
+            }
+            let (live_tokens,): (i64,) = sqlx::query_as(sql::COUNT_LIVE_EXTERNAL_TOKENS_OF_REVOCATION)
+                .bind(revocation_id)
+                .bind(connector)
+                .fetch_one(&mut *tx)
+                .await?;
+            let reopened = matches!(outcome, DeliveryOutcome::Confirmed { .. }) && live_tokens > 0;
+            let (status, next_attempt_at_ms, error, detail) = match outcome {
+                DeliveryOutcome::Confirmed { .. } if reopened => (
+                    "pending",
+                    now_ms,
+                    Some("an external token was registered while this delivery ran; revoking it too"),
+                    None,
+                ),
+                DeliveryOutcome::Confirmed { detail } => ("confirmed", now_ms, None, detail.as_deref()),
+                DeliveryOutcome::Retry { next_attempt_at_ms, error } => ("pending", *next_attempt_at_ms, Some(error.as_str()), None),
+                DeliveryOutcome::Failed { error } => ("failed", now_ms, Some(error.as_str()), None),
             };
             sqlx::query(sql::FINISH_DELIVERY)
                 .bind(status)
@@ -781,6 +804,97 @@ macro_rules! storage_impl {
                 .bind(now_ms)
                 .bind(revocation_id)
                 .bind(connector)
+                .bind(detail)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            Ok(!reopened)
+        }
+
+        async fn register_external_token(
+            &self,
+            token: &NewExternalToken,
+            max_per_custody: i64,
+        ) -> Result<ExternalTokenRegistered, StorageError> {
+            let mut tx = self.pool.begin_with($begin_write).await?;
+            let lock_site: Option<&str> = $lock_site;
+            if let Some(lock_site) = lock_site {
+                sqlx::query(lock_site).bind(&token.site_id).execute(&mut *tx).await?;
+            }
+            let revocation: Option<(i64,)> = sqlx::query_as(sql::FIND_CUSTODY_REVOCATION)
+                .bind(&token.site_id)
+                .bind(&token.device_id)
+                .bind(&token.staff_id)
+                .bind(&token.opened_by)
+                .fetch_optional(&mut *tx)
+                .await?;
+            let revocation_id = revocation.map(|(revocation_id,)| revocation_id);
+            let existing: Option<(i64,)> = sqlx::query_as(sql::FIND_EXTERNAL_TOKEN)
+                .bind(&token.site_id)
+                .bind(&token.connector)
+                .bind(&token.token_sha256)
+                .fetch_optional(&mut *tx)
+                .await?;
+            if let Some((token_id,)) = existing {
+                return Ok(ExternalTokenRegistered { token_id, newly_stored: false, revocation_id });
+            }
+            let (n_tokens,): (i64,) = sqlx::query_as(sql::COUNT_CUSTODY_EXTERNAL_TOKENS)
+                .bind(&token.site_id)
+                .bind(&token.device_id)
+                .bind(&token.staff_id)
+                .bind(&token.opened_by)
+                .fetch_one(&mut *tx)
+                .await?;
+            if n_tokens >= max_per_custody {
+                return Err(StorageError::TooManyExternalTokens { limit: max_per_custody });
+            }
+            let (token_id,): (i64,) = sqlx::query_as(sql::INSERT_EXTERNAL_TOKEN)
+                .bind(&token.site_id)
+                .bind(&token.device_id)
+                .bind(&token.staff_id)
+                .bind(&token.opened_by)
+                .bind(&token.connector)
+                .bind(&token.token_type_hint)
+                .bind(&token.token_sha256)
+                .bind(&token.sealed)
+                .bind(token.registered_at_ms)
+                .fetch_one(&mut *tx)
+                .await?;
+            if let Some(revocation_id) = revocation_id {
+                sqlx::query(sql::ENSURE_DELIVERY)
+                    .bind(revocation_id)
+                    .bind(&token.connector)
+                    .bind(token.registered_at_ms)
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query(sql::REOPEN_DELIVERY)
+                    .bind(token.registered_at_ms)
+                    .bind("an external token was registered after the custody ended")
+                    .bind(revocation_id)
+                    .bind(&token.connector)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await?;
+            Ok(ExternalTokenRegistered { token_id, newly_stored: true, revocation_id })
+        }
+
+        async fn external_tokens_of(&self, revocation_id: i64, connector: &str) -> Result<Vec<ExternalTokenRow>, StorageError> {
+            let rows: Vec<(i64, String, Option<String>)> = sqlx::query_as(sql::EXTERNAL_TOKENS_OF_REVOCATION)
+                .bind(revocation_id)
+                .bind(connector)
+                .fetch_all(&self.pool)
+                .await?;
+            Ok(rows
+                .into_iter()
+                .map(|(token_id, token_type_hint, sealed)| ExternalTokenRow { token_id, token_type_hint, sealed })
+                .collect())
+        }
+
+        async fn mark_external_token_revoked(&self, token_id: i64, now_ms: i64) -> Result<(), StorageError> {
+            sqlx::query(sql::MARK_EXTERNAL_TOKEN_REVOKED)
+                .bind(now_ms)
+                .bind(token_id)
                 .execute(&self.pool)
                 .await?;
             Ok(())

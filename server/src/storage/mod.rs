@@ -20,8 +20,9 @@ pub use schema::{AppliedMigration, latest_known_version};
 pub use records::{
     AccessTokenRecord, AccountRecord, AccountRole, AppendedEvent, AuthorityPrecondition,
     DeliveryOutcome, DeliveryRecord, DeviceRecord, DueDelivery, EnrollmentCode,
-    ExceptionReviewRecord, LedgerRow, NewEvent, NewRevocation, RevocationRecord, SessionRecord,
-    SiteSetup, StaffRecord, StaffUpsert, StoredEvent, Summary, TabletRecord, WardRecord,
+    ExceptionReviewRecord, ExternalTokenRegistered, ExternalTokenRow, LedgerRow, NewEvent,
+    NewExternalToken, NewRevocation, RevocationRecord, SessionRecord, SiteSetup, StaffRecord,
+    StaffUpsert, StoredEvent, Summary, TabletRecord, WardRecord,
 };
 
 /// Ledger nodes fetched from storage: a `HashStore` for `baton_core::ledger`'s proofs.
@@ -67,6 +68,8 @@ pub enum StorageError {
         "the log of site {site_id:?} changed since the authority's event was built; build it again"
     )]
     Stale { site_id: String },
+    #[error("this custody already has {limit} registered external tokens, the most it may hold")]
+    TooManyExternalTokens { limit: i64 },
 }
 
 impl StorageError {
@@ -258,12 +261,41 @@ pub trait Storage: Send + Sync + 'static {
         limit: i64,
     ) -> Result<Vec<DueDelivery>, StorageError>;
 
-    /// Records an attempt's outcome and releases the lease.
+    /// Records an attempt's outcome and releases the lease. Under the site's lock, as
+    /// `register_external_token` takes it: a `Confirmed` outcome while the custody still has an
+    /// unrevoked external token for this connector (one registered while the attempt ran) is
+    /// stored as due again at once instead, and the answer is `false`.
     async fn finish_delivery(
         &self,
         revocation_id: i64,
         connector: &str,
         outcome: &DeliveryOutcome,
+        now_ms: i64,
+    ) -> Result<bool, StorageError>;
+
+    /// Binds a sealed external token to its custody, at most `max_per_custody` per custody
+    /// (`StorageError::TooManyExternalTokens`), in one transaction under the site's lock. When
+    /// the custody already has a revocation (it ended), its delivery to the token's connector
+    /// is made due now (created, or reopened with fresh attempts if it had finished), so a
+    /// registration after the custody's end is revoked rather than kept.
+    async fn register_external_token(
+        &self,
+        token: &NewExternalToken,
+        max_per_custody: i64,
+    ) -> Result<ExternalTokenRegistered, StorageError>;
+
+    /// The external tokens registered for the revocation's custody and `connector`, revoked
+    /// ones included (without ciphertext): refresh tokens first, then in registration order.
+    async fn external_tokens_of(
+        &self,
+        revocation_id: i64,
+        connector: &str,
+    ) -> Result<Vec<ExternalTokenRow>, StorageError>;
+
+    /// Records that the authorization server revoked the token, and deletes its ciphertext.
+    async fn mark_external_token_revoked(
+        &self,
+        token_id: i64,
         now_ms: i64,
     ) -> Result<(), StorageError>;
 

@@ -10,9 +10,10 @@ use super::common::{TabletRow, append_locked, ledger_append, storage_impl, table
 use super::{
     AccessTokenRecord, AccountRecord, AccountRole, AppendedEvent, AuthorityPrecondition, Backend,
     DeliveryOutcome, DeliveryRecord, DeviceRecord, DueDelivery, EnrollmentCode,
-    ExceptionReviewRecord, LedgerNodes, LedgerRow, NewEvent, NewRevocation, RevocationRecord,
-    SessionRecord, SiteSetup, StaffRecord, StaffUpsert, Storage, StorageError, StoredEvent,
-    Summary, TabletRecord, WardRecord, sql,
+    ExceptionReviewRecord, ExternalTokenRegistered, ExternalTokenRow, LedgerNodes, LedgerRow,
+    NewEvent, NewExternalToken, NewRevocation, RevocationRecord, SessionRecord, SiteSetup,
+    StaffRecord, StaffUpsert, Storage, StorageError, StoredEvent, Summary, TabletRecord,
+    WardRecord, sql,
 };
 
 /// The database the shared SQL of `common.rs` is built for here (multi-row `INSERT`s).

@@ -215,6 +215,9 @@ pub struct DeliveryRecord {
     pub attempts: i64,
     pub last_error: Option<String>,
     pub updated_at_ms: i64,
+    /// What the last confirmed attempt found: for RFC 7009, the tokens it revoked, or that the
+    /// custody had none to revoke.
+    pub detail: Option<String>,
 }
 
 /// A custody-bound access token as stored (by hash).
@@ -248,16 +251,15 @@ pub struct DueDelivery {
 /// What happened to one delivery attempt.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DeliveryOutcome {
-    Confirmed,
+    /// Done; `detail` says what was found (for RFC 7009: how many tokens, or none).
+    Confirmed { detail: Option<String> },
     /// Try again at `next_attempt_at_ms`.
     Retry {
         next_attempt_at_ms: i64,
         error: String,
     },
     /// Given up: the dead letter, shown as "revocation failed".
-    Failed {
-        error: String,
-    },
+    Failed { error: String },
 }
 
 /// What the server read before signing an authority event, checked again under the site's
@@ -285,4 +287,43 @@ pub struct ExceptionReviewRecord {
     pub by: String,
     pub at_ms: i64,
     pub note: Option<String>,
+}
+
+/// An external OAuth token an app registered, sealed, to bind to the custody named by the
+/// app's Baton token (docs/PROTOCOL.md §5.5).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewExternalToken {
+    pub site_id: String,
+    pub device_id: String,
+    pub staff_id: String,
+    pub opened_by: String,
+    /// The `oauth_revocation` connector that will revoke it.
+    pub connector: String,
+    /// `refresh_token` or `access_token`.
+    pub token_type_hint: String,
+    /// SHA-256 (hex) of the token: the same token registered twice is stored once.
+    pub token_sha256: String,
+    /// `TokenVault::seal` of the token; never the token.
+    pub sealed: String,
+    pub registered_at_ms: i64,
+}
+
+/// What registering an external token did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ExternalTokenRegistered {
+    pub token_id: i64,
+    /// `false` when the same token was registered before (and nothing was written).
+    pub newly_stored: bool,
+    /// The custody's revocation, when it already has one (the custody ended): its delivery to
+    /// the connector was made due at once, so the late token is revoked too.
+    pub revocation_id: Option<i64>,
+}
+
+/// A registered external token of a custody, as the delivery worker reads it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExternalTokenRow {
+    pub token_id: i64,
+    pub token_type_hint: String,
+    /// `None` once the token was revoked: its ciphertext is deleted then.
+    pub sealed: Option<String>,
 }

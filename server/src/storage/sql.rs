@@ -103,7 +103,7 @@ pub const LIST_FAILED_REVOCATIONS: &str = "SELECT revocation_id, device_id, staf
      FROM revocations WHERE site_id = $1 AND revocation_id IN \
      (SELECT revocation_id FROM revocation_deliveries WHERE status = 'failed') \
      ORDER BY revocation_id DESC LIMIT $2";
-pub const LIST_DELIVERIES: &str = "SELECT connector, status, attempts, last_error, updated_at_ms \
+pub const LIST_DELIVERIES: &str = "SELECT connector, status, attempts, last_error, updated_at_ms, detail \
      FROM revocation_deliveries WHERE revocation_id = $1 ORDER BY connector";
 pub const INSERT_ACCESS_TOKEN: &str = "INSERT INTO access_tokens \
      (token_hash, site_id, device_id, staff_id, opened_by, issued_at_ms, expires_at_ms) VALUES ($1, $2, $3, $4, $5, $6, $7)";
@@ -112,8 +112,37 @@ pub const FIND_ACCESS_TOKEN: &str = "SELECT token_hash, site_id, device_id, staf
 pub const DUE_DELIVERY_DETAILS: &str = "SELECT r.site_id, r.device_id, r.staff_id, r.opened_by, r.ended_by, r.reason, r.created_at_ms \
      FROM revocations r WHERE r.revocation_id = $1";
 pub const FINISH_DELIVERY: &str = "UPDATE revocation_deliveries SET status = $1, attempts = attempts + 1, \
-     next_attempt_at_ms = $2, last_error = $3, lease_until_ms = NULL, updated_at_ms = $4 \
+     next_attempt_at_ms = $2, last_error = $3, lease_until_ms = NULL, updated_at_ms = $4, detail = $7 \
      WHERE revocation_id = $5 AND connector = $6";
+pub const REVOCATION_SITE: &str = "SELECT site_id FROM revocations WHERE revocation_id = $1";
+/// The external tokens of a revocation's custody for one connector, refresh tokens first
+/// (RFC 7009 §2.1: revoking a refresh token should end the grant's access tokens too).
+pub const EXTERNAL_TOKENS_OF_REVOCATION: &str = "SELECT t.token_id, t.token_type_hint, t.sealed \
+     FROM external_tokens t JOIN revocations r ON r.site_id = t.site_id AND r.device_id = t.device_id \
+     AND r.staff_id = t.staff_id AND r.opened_by = t.opened_by \
+     WHERE r.revocation_id = $1 AND t.connector = $2 \
+     ORDER BY CASE t.token_type_hint WHEN 'refresh_token' THEN 0 ELSE 1 END, t.token_id";
+pub const COUNT_LIVE_EXTERNAL_TOKENS_OF_REVOCATION: &str = "SELECT COUNT(*) \
+     FROM external_tokens t JOIN revocations r ON r.site_id = t.site_id AND r.device_id = t.device_id \
+     AND r.staff_id = t.staff_id AND r.opened_by = t.opened_by \
+     WHERE r.revocation_id = $1 AND t.connector = $2 AND t.revoked_at_ms IS NULL";
+pub const FIND_EXTERNAL_TOKEN: &str = "SELECT token_id FROM external_tokens WHERE site_id = $1 AND connector = $2 AND token_sha256 = $3";
+pub const COUNT_CUSTODY_EXTERNAL_TOKENS: &str = "SELECT COUNT(*) FROM external_tokens \
+     WHERE site_id = $1 AND device_id = $2 AND staff_id = $3 AND opened_by = $4";
+pub const INSERT_EXTERNAL_TOKEN: &str = "INSERT INTO external_tokens \
+     (site_id, device_id, staff_id, opened_by, connector, token_type_hint, token_sha256, sealed, registered_at_ms) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING token_id";
+pub const FIND_CUSTODY_REVOCATION: &str = "SELECT revocation_id FROM revocations \
+     WHERE site_id = $1 AND device_id = $2 AND staff_id = $3 AND opened_by = $4";
+pub const ENSURE_DELIVERY: &str = "INSERT INTO revocation_deliveries \
+     (revocation_id, connector, status, attempts, next_attempt_at_ms, updated_at_ms) \
+     VALUES ($1, $2, 'pending', 0, $3, $3) ON CONFLICT (revocation_id, connector) DO NOTHING";
+/// A finished delivery made due again, with fresh attempts: a token was registered late.
+pub const REOPEN_DELIVERY: &str = "UPDATE revocation_deliveries SET status = 'pending', attempts = 0, \
+     next_attempt_at_ms = $1, lease_until_ms = NULL, last_error = $2, detail = NULL, updated_at_ms = $1 \
+     WHERE revocation_id = $3 AND connector = $4 AND status <> 'pending'";
+pub const MARK_EXTERNAL_TOKEN_REVOKED: &str =
+    "UPDATE external_tokens SET sealed = NULL, revoked_at_ms = $1 WHERE token_id = $2";
 pub const SYSLOG_CURSOR: &str = "SELECT next_index FROM syslog_cursors WHERE site_id = $1";
 pub const SET_SYSLOG_CURSOR: &str = "INSERT INTO syslog_cursors (site_id, next_index) VALUES ($1, $2) \
      ON CONFLICT (site_id) DO UPDATE SET next_index = excluded.next_index";
@@ -124,7 +153,7 @@ pub const INSERT_EXCEPTION_REVIEW: &str = "INSERT INTO exception_reviews \
 pub const LIST_EXCEPTION_REVIEWS: &str = "SELECT exception_key, device_id, kind, state, by_username, at_ms, note \
      FROM exception_reviews WHERE site_id = $1 ORDER BY review_id";
 pub const REVOCATIONS_CREATED_BETWEEN: &str = "SELECT r.revocation_id, r.device_id, r.staff_id, r.opened_by, r.ended_by, \
-     r.reason, r.created_at_ms, d.connector, d.status, d.attempts, d.last_error, d.updated_at_ms \
+     r.reason, r.created_at_ms, d.connector, d.status, d.attempts, d.last_error, d.updated_at_ms, d.detail \
      FROM revocations r LEFT JOIN revocation_deliveries d ON d.revocation_id = r.revocation_id \
      WHERE r.site_id = $1 AND r.created_at_ms >= $2 AND r.created_at_ms < $3 \
      ORDER BY r.revocation_id, d.connector";

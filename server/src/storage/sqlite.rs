@@ -14,9 +14,10 @@ use super::common::{TabletRow, append_locked, ledger_append, storage_impl, table
 use super::{
     AccessTokenRecord, AccountRecord, AccountRole, AppendedEvent, AuthorityPrecondition, Backend,
     DeliveryOutcome, DeliveryRecord, DeviceRecord, DueDelivery, EnrollmentCode,
-    ExceptionReviewRecord, LedgerNodes, LedgerRow, NewEvent, NewRevocation, RevocationRecord,
-    SessionRecord, SiteSetup, StaffRecord, StaffUpsert, Storage, StorageError, StoredEvent,
-    Summary, TabletRecord, WardRecord, sql,
+    ExceptionReviewRecord, ExternalTokenRegistered, ExternalTokenRow, LedgerNodes, LedgerRow,
+    NewEvent, NewExternalToken, NewRevocation, RevocationRecord, SessionRecord, SiteSetup,
+    StaffRecord, StaffUpsert, Storage, StorageError, StoredEvent, Summary, TabletRecord,
+    WardRecord, sql,
 };
 
 /// The database the shared SQL of `common.rs` is built for here (multi-row `INSERT`s).
@@ -40,6 +41,10 @@ impl SqliteStorage {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
+            // Freed cell space is zeroed when its page is written anyway: the ciphertext of a
+            // revoked external token does not linger in the file once the row is updated (the
+            // WAL keeps older page images only until the next checkpoint).
+            .pragma("secure_delete", "FAST")
             .busy_timeout(Duration::from_secs(5));
         let pool = SqlitePoolOptions::new()
             .max_connections(4)

@@ -85,6 +85,9 @@ enum Guard {
     MetricsToken,
     /// A resource server's HTTP Basic secret.
     IntrospectionSecret,
+    /// An app's custody-bound Baton token (`Authorization: Bearer`), which none of the callers
+    /// here presents: every one is refused alike.
+    CustodyToken,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -544,6 +547,16 @@ const ROUTES: &[Case] = &[
         guard: Guard::Tablet,
         body: Body::Json(r#"{"device_id": "D-0001", "staff_id": "S-0006"}"#),
         expect: tablet_only(200),
+    },
+    Case {
+        method: "POST",
+        route: "/api/v1/tokens/external",
+        path: "/api/v1/tokens/external",
+        guard: Guard::CustodyToken,
+        body: Body::Json(
+            r#"{"connector": "idp", "token": "refresh-token", "token_type_hint": "refresh_token"}"#,
+        ),
+        expect: [no(401, "invalid_token"); 6],
     },
     Case {
         method: "POST",

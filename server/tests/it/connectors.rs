@@ -67,14 +67,15 @@ async fn start_receiver(receiver: Receiver) -> String {
 }
 
 /// The same key the test servers use (`tablet::serve`), so tokens verify against their JWKS.
-fn signer() -> Arc<baton_server::connectors::Signer> {
+pub(crate) fn signer() -> Arc<baton_server::connectors::Signer> {
     Arc::new(baton_server::connectors::Signer {
         server_key: Arc::new(baton_server::server_key::ServerKey::from_seed([9; 32]).unwrap()),
         issuer: "https://baton.test".to_owned(),
+        token_vault: Arc::new(baton_server::token_vault::TokenVault::from_key([7; 32])),
     })
 }
 
-fn fast_policy() -> DeliveryPolicy {
+pub(crate) fn fast_policy() -> DeliveryPolicy {
     DeliveryPolicy {
         max_attempts: 4,
         base_backoff_ms: 20,
@@ -83,7 +84,7 @@ fn fast_policy() -> DeliveryPolicy {
     }
 }
 
-async fn wait_for(mut condition: impl FnMut() -> bool) {
+pub(crate) async fn wait_for(mut condition: impl FnMut() -> bool) {
     for _ in 0..300 {
         if condition() {
             return;

@@ -20,4 +20,5 @@ mod storage;
 mod support;
 mod sync;
 mod tablet;
+mod token_revocation;
 mod upgrade;

@@ -47,6 +47,7 @@ fn migrate_applies_pending_migrations_once_and_names_them() {
     );
     assert!(output.contains("0001 registry"), "{output}");
     assert!(output.contains("0003 ledger"), "{output}");
+    assert!(output.contains("0007 external tokens"), "{output}");
     assert!(
         output.contains(&format!("now at version {latest}")),
         "{output}"
