@@ -12,6 +12,7 @@ mod http;
 mod ledger;
 mod operations_doc;
 mod proxy;
+mod rate_limits;
 mod registry;
 mod reports;
 mod revocation;
