@@ -6,6 +6,8 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+use crate::http::rate_limit;
+
 /// The password of `baton create-account`: read from the environment only, never from a flag,
 /// so that it stays out of the process list and the shell history.
 pub const NEW_PASSWORD_VARIABLE: &str = "BATON_NEW_PASSWORD";
@@ -24,7 +26,8 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Serve the PWA, the sync API and the dashboard API.
-    Serve(ServeArgs),
+    // Boxed: the serve flags outweigh every other subcommand's.
+    Serve(Box<ServeArgs>),
     /// Create a single-use enrollment code for a tablet of a ward (printed once).
     EnrollmentCode(EnrollmentCodeArgs),
     /// Create a dashboard account (the first admin, a manager, an auditor). The password is read
@@ -211,6 +214,37 @@ pub struct ServeArgs {
     #[arg(long, env = "BATON_SYSLOG_TARGET")]
     pub syslog_target: Option<crate::syslog::SyslogTarget>,
 
+    /// Signed requests each enrolled tablet may make per minute, sustained (0 turns the limit
+    /// off). Beyond it the tablet gets 429 with Retry-After and its sync retries later.
+    #[arg(long, env = "BATON_TABLET_RATE_PER_MINUTE", default_value_t = rate_limit::DEFAULT_TABLET_PER_MINUTE)]
+    pub tablet_rate_per_minute: u32,
+
+    /// Signed requests a tablet may make in a burst above its per-minute rate: a catch-up after
+    /// a long time offline (10,000 events are 20 pushes of 500) stays well within it.
+    #[arg(long, env = "BATON_TABLET_RATE_BURST", default_value_t = rate_limit::DEFAULT_TABLET_BURST)]
+    pub tablet_rate_burst: u32,
+
+    /// Enrollment and sign-in requests per client address per minute, sustained (0 turns the
+    /// limit off). Behind a proxy, set --trusted-proxies or every client shares the proxy's
+    /// address.
+    #[arg(long, env = "BATON_ADDRESS_RATE_PER_MINUTE", default_value_t = rate_limit::DEFAULT_ADDRESS_PER_MINUTE)]
+    pub address_rate_per_minute: u32,
+
+    /// Enrollment and sign-in requests a client address may make in a burst above its rate.
+    #[arg(long, env = "BATON_ADDRESS_RATE_BURST", default_value_t = rate_limit::DEFAULT_ADDRESS_BURST)]
+    pub address_rate_burst: u32,
+
+    /// Reverse proxies (IP addresses or CIDR networks, comma-separated, e.g. `127.0.0.1`)
+    /// whose `X-Forwarded-For` names the client address for the rate limits. The header of any
+    /// other peer is ignored.
+    #[arg(long, env = "BATON_TRUSTED_PROXIES", value_delimiter = ',')]
+    pub trusted_proxies: Vec<rate_limit::IpNetwork>,
+
+    /// Password hashes (argon2id) sign-in computes at once; a sign-in that waits more than 2 s
+    /// for one gets 503 with Retry-After. Default: one per core.
+    #[arg(long, env = "BATON_SIGN_IN_CONCURRENCY", value_parser = clap::value_parser!(u16).range(1..))]
+    pub sign_in_concurrency: Option<u16>,
+
     /// Log filter in `tracing` syntax, e.g. `info` or `baton_server=debug,tower_http=info`.
     #[arg(long, env = "BATON_LOG", default_value = "info")]
     pub log_level: String,
@@ -231,6 +265,25 @@ impl ServeArgs {
         self.token_key_file
             .clone()
             .unwrap_or_else(|| self.database.data_dir.join("external-tokens-aes256.key"))
+    }
+
+    /// The rate limits these flags describe.
+    pub fn rate_limits(&self) -> rate_limit::RateLimitConfig {
+        rate_limit::RateLimitConfig {
+            per_tablet: rate_limit::Rate {
+                per_minute: self.tablet_rate_per_minute,
+                burst: self.tablet_rate_burst,
+            },
+            per_address: rate_limit::Rate {
+                per_minute: self.address_rate_per_minute,
+                burst: self.address_rate_burst,
+            },
+            trusted_proxies: self.trusted_proxies.clone(),
+            sign_in_concurrency: self
+                .sign_in_concurrency
+                .map_or_else(rate_limit::default_sign_in_concurrency, usize::from),
+            ..rate_limit::RateLimitConfig::default()
+        }
     }
 
     pub fn effective_server_key_file(&self) -> PathBuf {
@@ -262,5 +315,41 @@ mod tests {
         );
         assert_eq!(args.listen.to_string(), "127.0.0.1:8080");
         assert!(!args.demo);
+        let limits = args.rate_limits();
+        assert_eq!(
+            limits.per_tablet,
+            rate_limit::RateLimitConfig::default().per_tablet
+        );
+        assert!(limits.trusted_proxies.is_empty());
+    }
+
+    #[test]
+    fn rate_limits_and_trusted_proxies_come_from_the_flags() {
+        let cli = Cli::parse_from([
+            "baton",
+            "serve",
+            "--tablet-rate-per-minute",
+            "0",
+            "--address-rate-burst",
+            "5",
+            "--trusted-proxies",
+            "127.0.0.1,10.0.0.0/8",
+            "--sign-in-concurrency",
+            "3",
+        ]);
+        let Command::Serve(args) = cli.command else {
+            panic!("serve was asked for")
+        };
+        let limits = args.rate_limits();
+        assert_eq!(limits.per_tablet.per_minute, 0);
+        assert_eq!(limits.per_address.burst, 5);
+        assert_eq!(limits.sign_in_concurrency, 3);
+        assert_eq!(limits.trusted_proxies.len(), 2);
+        assert!(limits.trusted_proxies[1].contains("10.9.8.7".parse().unwrap()));
+        assert!(
+            Cli::try_parse_from(["baton", "serve", "--trusted-proxies", "nginx"]).is_err(),
+            "a name is not an address"
+        );
+        assert!(Cli::try_parse_from(["baton", "serve", "--sign-in-concurrency", "0"]).is_err());
     }
 }

@@ -15,7 +15,7 @@ use crate::{seed, storage};
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::Serve(args) => serve(args).await,
+        Command::Serve(args) => serve(*args).await,
         Command::EnrollmentCode(args) => enrollment_code(args).await,
         Command::CreateAccount(args) => create_account(args).await,
         Command::Verify(args) => verify(args),
@@ -227,6 +227,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .with_context(|| format!("cannot listen on {}", args.listen))?;
     let address = listener.local_addr()?;
     let mut state = AppState::new(storage, static_files, server_key, args.secure_cookies);
+    state.rate_limits = Arc::new(http::rate_limit::RateLimits::new(&args.rate_limits()));
     state.metrics_token = args.metrics_token.as_deref().map(Arc::from);
     state.introspection_secret = args.introspection_secret.as_deref().map(Arc::from);
     let connectors = match &args.connectors_file {
@@ -282,7 +283,9 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         state.server_key.clone(),
     ));
     let shutdown = state.shutdown.clone();
-    axum::serve(listener, http::app(state))
+    // The peer's address feeds the per-address rate limits.
+    let service = http::app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, service)
         .with_graceful_shutdown(async move {
             shutdown_signal().await;
             // Live streams never end by themselves: tell them to, so in-flight requests can.

@@ -3,8 +3,9 @@
 //! It trusts nothing in the bundle but the server's public key the auditor compares with the
 //! one they hold: the tree head must carry that key's signature, every entry must hash to a leaf
 //! that the head's root includes at the entry's position, every event must carry a valid
-//! signature of an enrolled tablet, and every tablet's events must chain. It names each altered,
-//! missing, inserted or reordered entry with its index and the rule it broke.
+//! signature of an enrolled tablet, every tablet's events must chain, and every tablet key must
+//! have a `tablet_enrolled` entry in the ledger before the first event it signed. It names each
+//! altered, missing, inserted or reordered entry with its index and the rule it broke.
 
 use std::collections::BTreeMap;
 
@@ -161,6 +162,7 @@ pub fn verify_bundle(bytes: &[u8], expected_server_key: Option<&str>) -> Report 
 
     let mut chains = Chains::new();
     let mut already_failed = std::collections::BTreeSet::new();
+    let mut enrollments = Enrollments::new();
     for (position, bundle_entry) in bundle.entries.iter().enumerate() {
         report.n_entries += 1;
         let leaf_index = bundle_entry.leaf_index;
@@ -225,6 +227,14 @@ pub fn verify_bundle(bytes: &[u8], expected_server_key: Option<&str>) -> Report 
                     .push((leaf_index, event.id(), event.prev()));
             }
             LedgerEntry::Governance { action, by, .. } => {
+                if action["type"] == "tablet_enrolled"
+                    && let (Some(public_key), Some(tablet_id)) =
+                        (action["public_key"].as_str(), action["tablet_id"].as_str())
+                {
+                    enrollments
+                        .entry(public_key.to_ascii_lowercase())
+                        .or_insert((leaf_index, tablet_id.to_owned()));
+                }
                 report.ok(format!(
                     "{label}: included; governance {} by {by}",
                     action["type"].as_str().unwrap_or("?")
@@ -240,7 +250,53 @@ pub fn verify_bundle(bytes: &[u8], expected_server_key: Option<&str>) -> Report 
         ));
     }
     check_chains(&mut report, &chains, &tablet_of, &already_failed);
+    check_enrollments(&mut report, &bundle.tablet_keys, &chains, &enrollments);
     report
+}
+
+/// Per tablet public key (lowercase hex): the leaf of its first `tablet_enrolled` entry and the
+/// tablet id that entry names.
+type Enrollments = BTreeMap<String, (u64, String)>;
+
+/// Every tablet key must have come in through enrollment: a `tablet_enrolled` governance entry
+/// naming it, ledgered before the first event it signed. A key that a database insider added to
+/// the tablets table by hand has none, and its events, however well signed, are not evidence.
+fn check_enrollments(
+    report: &mut Report,
+    tablet_keys: &[TabletKey],
+    chains: &Chains,
+    enrollments: &Enrollments,
+) {
+    for tablet in tablet_keys {
+        let Ok(key) = SignerKey::from_hex(&tablet.public_key) else {
+            // Already reported as a bad key.
+            continue;
+        };
+        let first_event_leaf = chains
+            .get(&key)
+            .and_then(|by_seq| by_seq.values().flatten().map(|(leaf, _, _)| *leaf).min());
+        let name = &tablet.tablet_id;
+        match (enrollments.get(&key.to_hex()), first_event_leaf) {
+            (None, Some(first_leaf)) => report.fail(format!(
+                "tablet {name}: its key signed events from leaf {first_leaf} on, but the ledger has no tablet_enrolled entry for it: it was not enrolled with a code, and its events are not evidence"
+            )),
+            (None, None) => report.fail(format!(
+                "tablet {name}: listed with key {} but the ledger has no tablet_enrolled entry for it: it was not enrolled with a code",
+                key.to_hex()
+            )),
+            (Some((enrolled_leaf, _)), Some(first_leaf)) if first_leaf < *enrolled_leaf => {
+                report.fail(format!(
+                    "tablet {name}: its key signed events from leaf {first_leaf} on, before its enrollment at leaf {enrolled_leaf}"
+                ))
+            }
+            (Some((_, enrolled_as)), _) if enrolled_as != name => report.fail(format!(
+                "tablet {name}: its key was enrolled as tablet {enrolled_as}"
+            )),
+            (Some((enrolled_leaf, _)), _) => {
+                report.ok(format!("tablet {name}: enrolled at leaf {enrolled_leaf}"))
+            }
+        }
+    }
 }
 
 fn check_event(

@@ -3,7 +3,7 @@
 
 use axum::Json;
 use axum::extract::Request;
-use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
+use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE, RETRY_AFTER};
 use axum::http::{HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -15,6 +15,8 @@ pub struct ApiError {
     pub code: &'static str,
     /// Safe to show to the user; never contains secrets or internal details.
     pub message: String,
+    /// Seconds for `Retry-After`, on the answers that say "not now" (429, 503 when busy).
+    pub retry_after_secs: Option<u64>,
 }
 
 impl ApiError {
@@ -23,7 +25,14 @@ impl ApiError {
             status,
             code,
             message: message.into(),
+            retry_after_secs: None,
         }
+    }
+
+    /// Adds `Retry-After` (seconds) to the answer.
+    pub fn with_retry_after(mut self, seconds: u64) -> ApiError {
+        self.retry_after_secs = Some(seconds);
+        self
     }
 
     /// A dependency (the database) is not answering: the request may be retried.
@@ -65,7 +74,13 @@ impl IntoResponse for ApiError {
         let body = Json(serde_json::json!({
             "error": { "code": self.code, "message": self.message }
         }));
-        (self.status, body).into_response()
+        let mut response = (self.status, body).into_response();
+        if let Some(seconds) = self.retry_after_secs {
+            response
+                .headers_mut()
+                .insert(RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        response
     }
 }
 

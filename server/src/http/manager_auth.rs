@@ -1,6 +1,7 @@
 //! Sign-in for managers, auditors and admins: argon2id passwords, a session cookie that is
 //! HttpOnly, SameSite=Strict and Secure behind TLS, a CSRF token for every state-changing
-//! request, and a throttle on failed sign-ins.
+//! request, and a throttle on failed sign-ins. Sign-in is also limited per client address
+//! (`rate_limit::limit_by_address`) and its argon2id work by a global cap (`Argon2Gate`).
 //!
 //! Only SHA-256 hashes of the session token are stored. The CSRF token is derived from the
 //! session token (SHA-256 under a domain prefix), so a page script from another origin, which
@@ -33,6 +34,8 @@ pub const SESSION_LIFETIME_MS: u64 = 12 * 60 * 60 * 1000;
 /// Failed sign-ins tolerated per username within `THROTTLE_WINDOW_MS`.
 pub const MAX_FAILED_SIGN_INS: u32 = 5;
 pub const THROTTLE_WINDOW_MS: u64 = 15 * 60 * 1000;
+/// Usernames the throttle remembers at most: random usernames must not grow it without bound.
+pub const MAX_THROTTLED_USERNAMES: usize = 10_000;
 
 fn sha256_hex(text: &str) -> String {
     hex::encode(Sha256::digest(text.as_bytes()))
@@ -44,6 +47,10 @@ fn csrf_for(session_token: &str) -> String {
 
 /// Failed sign-ins per username, per process. With several server processes an attacker gets
 /// this budget once per process; the window still bounds the rate to a few guesses a minute.
+/// At most `MAX_THROTTLED_USERNAMES` are remembered: when full, expired windows are dropped,
+/// then usernames below the lockout, so the locked-out ones are the last to go. (A flood can
+/// thus reset a username's count below the lockout, but only once per that many sign-ins, which
+/// the per-address limit makes slow.)
 #[derive(Default)]
 pub struct SignInThrottle {
     failures: Mutex<HashMap<String, (u32, u64)>>,
@@ -59,11 +66,25 @@ impl SignInThrottle {
 
     fn record_failure(&self, username: &str, now_ms: u64) {
         let mut failures = self.failures.lock().expect("never poisoned");
+        if failures.len() >= MAX_THROTTLED_USERNAMES && !failures.contains_key(username) {
+            failures.retain(|_, &mut (_, since)| now_ms.saturating_sub(since) < THROTTLE_WINDOW_MS);
+            if failures.len() >= MAX_THROTTLED_USERNAMES {
+                failures.retain(|_, &mut (count, _)| count >= MAX_FAILED_SIGN_INS);
+            }
+            if failures.len() >= MAX_THROTTLED_USERNAMES {
+                // Every remembered username is locked out: keep them locked, count no more.
+                return;
+            }
+        }
         let entry = failures.entry(username.to_owned()).or_insert((0, now_ms));
         if now_ms - entry.1 >= THROTTLE_WINDOW_MS {
             *entry = (0, now_ms);
         }
         entry.0 += 1;
+    }
+
+    pub fn n_remembered(&self) -> usize {
+        self.failures.lock().expect("never poisoned").len()
     }
 
     fn clear(&self, username: &str) {
@@ -111,7 +132,10 @@ pub async fn sign_in(
     let stored_hash = account
         .as_ref()
         .map(|account| account.password_hash.clone());
+    // At most a few hashes at once, whoever asks: random usernames cannot take every core.
+    let argon2_slot = state.rate_limits.argon2.acquire().await?;
     let verified = tokio::task::spawn_blocking(move || {
+        let _argon2_slot = argon2_slot;
         let hash_text = stored_hash.as_deref().unwrap_or_else(|| dummy_hash());
         let matches = PasswordHash::new(hash_text)
             .map(|hash| {
@@ -268,5 +292,35 @@ impl FromRequestParts<AppState> for ManagerSession {
             token,
             csrf_token,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn random_usernames_never_grow_the_throttle_past_its_bound_and_a_locked_account_stays_locked() {
+        let throttle = SignInThrottle::default();
+        let start_ms = 1_000_000;
+        for _ in 0..MAX_FAILED_SIGN_INS {
+            throttle.record_failure("manager", start_ms);
+        }
+        assert!(throttle.is_locked("manager", start_ms));
+        // A flood of random usernames, one failure each, within the window.
+        for index in 0..(3 * MAX_THROTTLED_USERNAMES) {
+            throttle.record_failure(&format!("random-{index}"), start_ms + 1);
+        }
+        assert!(throttle.n_remembered() <= MAX_THROTTLED_USERNAMES);
+        assert!(
+            throttle.is_locked("manager", start_ms + 2),
+            "the flood must not unlock the account it hides"
+        );
+        // After the flood the throttle still counts: a new target is locked after five.
+        for _ in 0..MAX_FAILED_SIGN_INS {
+            throttle.record_failure("auditor", start_ms + 3);
+        }
+        assert!(throttle.is_locked("auditor", start_ms + 3));
+        assert!(throttle.n_remembered() <= MAX_THROTTLED_USERNAMES);
     }
 }

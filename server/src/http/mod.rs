@@ -14,6 +14,8 @@
 //!   resolved by managers.
 //! - `manager_auth`: sign-in, sessions, CSRF, the `ManagerSession` extractor.
 //! - `reports`: the site report for charts and the evidence report, and the custody CSV.
+//! - `rate_limit`: token buckets per tablet and per client address, trusted proxies, and the
+//!   cap on concurrent argon2 work of sign-in.
 //! - `metrics`: Prometheus counters and the push latency histogram, behind a bearer token.
 //! - `tokens`: custody-bound access tokens and their RFC 7662 introspection.
 //! - `external_tokens`: apps register the OAuth tokens of a custody, for RFC 7009 revocation at
@@ -35,6 +37,7 @@ pub mod ledger;
 pub mod live;
 pub mod manager_auth;
 pub mod metrics;
+pub mod rate_limit;
 pub mod reports;
 pub mod roster;
 pub mod security_headers;
@@ -66,6 +69,8 @@ pub struct AppState {
     pub server_key: Arc<ServerKey>,
     pub replicas: Arc<SiteReplicas>,
     pub sign_in_throttle: Arc<manager_auth::SignInThrottle>,
+    /// Per-tablet and per-address rate limits and the argon2 gate of sign-in.
+    pub rate_limits: Arc<rate_limit::RateLimits>,
     /// Mark cookies `Secure`: on whenever clients reach Baton over TLS.
     pub secure_cookies: bool,
     pub metrics: Arc<metrics::Metrics>,
@@ -100,6 +105,7 @@ impl AppState {
             server_key: Arc::new(server_key),
             replicas,
             sign_in_throttle: Arc::default(),
+            rate_limits: Arc::default(),
             secure_cookies,
             metrics: Arc::default(),
             metrics_token: None,
@@ -114,18 +120,28 @@ impl AppState {
 
 pub fn app(state: AppState) -> Router {
     let content_security_policy = state.static_files.content_security_policy();
+    // The routes anyone may call that cost real work (a database write, an argon2id hash) are
+    // limited per client address; tablet routes are limited per tablet in `SignedByTablet`.
+    let per_address =
+        axum::middleware::from_fn_with_state(state.clone(), rate_limit::limit_by_address);
     let router = Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/api/v1/meta", get(meta))
         .route("/metrics", get(metrics::metrics))
-        .route("/api/v1/enroll", post(enrollment::enroll))
+        .route(
+            "/api/v1/enroll",
+            post(enrollment::enroll).layer(per_address.clone()),
+        )
         .route("/api/v1/enrollment-codes", post(enrollment::create_code))
         .route("/api/v1/sync/push", post(sync::push))
         .route("/api/v1/sync/pull", get(sync::pull))
         .route("/api/v1/sync/roster", get(sync::roster))
         .route("/api/v1/sync/revocations", get(sync::revocations))
-        .route("/api/v1/auth/sign-in", post(manager_auth::sign_in))
+        .route(
+            "/api/v1/auth/sign-in",
+            post(manager_auth::sign_in).layer(per_address),
+        )
         .route("/api/v1/auth/sign-out", post(manager_auth::sign_out))
         .route("/api/v1/auth/session", get(manager_auth::current_session))
         .route("/api/v1/dashboard/devices", get(dashboard::devices))

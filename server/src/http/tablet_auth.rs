@@ -2,7 +2,8 @@
 //!
 //! A handler that takes `SignedByTablet` runs only for a request whose signature verifies with
 //! an enrolled, not decommissioned tablet's key, whose timestamp is within the window, and whose
-//! nonce was never seen before within that window: a captured request cannot be replayed.
+//! nonce was never seen before within that window: a captured request cannot be replayed. Each
+//! tablet's requests are rate limited (`rate_limit`) once it is known to be enrolled.
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
@@ -104,6 +105,19 @@ impl FromRequest<AppState> for SignedByTablet {
                 StatusCode::FORBIDDEN,
                 "tablet_decommissioned",
                 "This tablet was decommissioned; a manager must enroll it again.",
+            ));
+        }
+        // Counted after authentication, so that nobody can spend an enrolled tablet's budget,
+        // and before the nonce, so that a refused request writes nothing.
+        if let Err(refused) = state
+            .rate_limits
+            .per_tablet
+            .check(&tablet.tablet_id, now_ms)
+        {
+            tracing::info!(tablet_id = tablet.tablet_id, "rate limited by tablet");
+            return Err(super::rate_limit::too_many_requests(
+                refused,
+                "requests from this tablet",
             ));
         }
         // Checked last, so that only authentic requests can fill the nonce table.

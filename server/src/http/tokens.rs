@@ -2,6 +2,8 @@
 //! code. A tablet asks for a token for (device, person) only while that person holds the
 //! device; resource servers ask the OAuth 2.0 Token Introspection endpoint (RFC 7662), which
 //! answers `active: false` from the moment the custody ends, whatever the token's expiry.
+//! A token is issued only for a device of the site's registry and a person of its roster, both
+//! active: the custody a tablet signed is evidence, not an authorisation to invent people.
 
 use axum::extract::State;
 use axum::http::header::AUTHORIZATION;
@@ -51,6 +53,16 @@ pub async fn issue(
         ApiError::new(StatusCode::BAD_REQUEST, "bad_device_id", error.to_string())
     })?;
     let site_id = request.tablet.site_id.clone();
+    // A custody in the log is what a tablet signed; the registry is what the site knows. A
+    // token opens clinical apps, so both must agree: a compromised tablet cannot mint one for
+    // an invented or deactivated person, or for a device the site does not have.
+    check_registry(
+        &state,
+        &site_id,
+        &token_request.device_id,
+        &token_request.staff_id,
+    )
+    .await?;
     let now = now_ms();
     let opened_by = {
         let guard = state
@@ -106,6 +118,62 @@ pub async fn issue(
         "device_id": token_request.device_id,
         "staff_id": token_request.staff_id,
     })))
+}
+
+/// Refuses a token unless the device is an active device of the site's registry and the person
+/// an active member of its roster.
+async fn check_registry(
+    state: &AppState,
+    site_id: &str,
+    device_id: &str,
+    staff_id: &str,
+) -> Result<(), ApiError> {
+    let unavailable = |error| ApiError::unavailable("database_unreachable", error);
+    let refuse = |code: &'static str, message: &str| {
+        tracing::warn!(
+            code,
+            device_id,
+            staff_id,
+            "token refused: not in the registry"
+        );
+        Err(ApiError::new(StatusCode::FORBIDDEN, code, message))
+    };
+    let devices = state
+        .storage
+        .list_devices(site_id)
+        .await
+        .map_err(unavailable)?;
+    match devices.iter().find(|device| device.device_id == device_id) {
+        None => {
+            return refuse(
+                "unknown_device",
+                "This device is not in the site's registry; a manager must import it first.",
+            );
+        }
+        Some(device) if !device.active => {
+            return refuse(
+                "device_inactive",
+                "This device is retired in the site's registry; no access is issued for it.",
+            );
+        }
+        Some(_) => {}
+    }
+    let staff = state
+        .storage
+        .list_staff(site_id)
+        .await
+        .map_err(unavailable)?;
+    match staff.iter().find(|person| person.staff_id == staff_id) {
+        None => refuse(
+            "unknown_staff",
+            "This person is not on the site's roster; a manager must import them first.",
+        ),
+        Some(person) if !person.active => refuse(
+            "staff_inactive",
+            "This person is deactivated on the site's roster; no access is issued to them.",
+        ),
+        Some(_) => Ok(()),
+    }
 }
 
 #[derive(Debug, Deserialize)]

@@ -263,3 +263,67 @@ async fn the_first_admin_is_created_from_the_command_line() {
     assert!(!duplicate.status.success());
     assert!(String::from_utf8_lossy(&duplicate.stderr).contains("already in use"));
 }
+
+/// The session cookie a sign-in to `server` sets, with the demo manager's credentials.
+async fn session_cookie(server: &RunningServer) -> String {
+    let line = server
+        .stdout_lines
+        .iter()
+        .find_map(|line| line.strip_prefix("Manager dashboard sign-in: username "))
+        .expect("the demo credentials are printed at first start");
+    let (username, password) = line.split_once("  password ").unwrap();
+    let response = reqwest::Client::new()
+        .post(format!("{}/api/v1/auth/sign-in", server.base_url))
+        .json(&serde_json::json!({ "username": username.trim(), "password": password.trim() }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let cookies: Vec<String> = response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|value| value.to_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(cookies.len(), 1, "{cookies:?}");
+    cookies[0].clone()
+}
+
+/// The attributes of a Set-Cookie value after the name and value, as written.
+fn cookie_attributes(cookie: &str) -> Vec<String> {
+    cookie
+        .split(';')
+        .skip(1)
+        .map(|attribute| attribute.trim().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn with_secure_cookies_the_session_cookie_is_secure_and_without_it_is_not() {
+    let data_dir = tempfile::tempdir().unwrap();
+    let server = start_with(data_dir.path(), &["--secure-cookies"]);
+    let cookie = session_cookie(&server).await;
+    assert!(cookie.starts_with("baton_session="), "{cookie}");
+    assert_eq!(
+        cookie_attributes(&cookie),
+        [
+            "Path=/",
+            "HttpOnly",
+            "SameSite=Strict",
+            "Max-Age=43200",
+            "Secure"
+        ]
+    );
+    assert!(terminate(server).success());
+
+    // Without the flag: a plain-HTTP deployment's cookie must not claim Secure, or browsers
+    // would never send it back.
+    let plain_data_dir = tempfile::tempdir().unwrap();
+    let server = start(plain_data_dir.path());
+    let cookie = session_cookie(&server).await;
+    assert_eq!(
+        cookie_attributes(&cookie),
+        ["Path=/", "HttpOnly", "SameSite=Strict", "Max-Age=43200"]
+    );
+    assert!(terminate(server).success());
+}

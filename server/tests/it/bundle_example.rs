@@ -25,7 +25,11 @@ fn person(staff: &str) -> PersonAuth {
 
 /// The example: a tablet's enrollment (governance), then a check-out and its check-in.
 fn example() -> (Value, Vec<(u64, String)>, String) {
-    let server = SigningKey::from_bytes(&SERVER_SEED);
+    bundle_of(&example_entries())
+}
+
+/// The example's ledger entries, in order.
+fn example_entries() -> Vec<LedgerEntry> {
     let tablet = SigningKey::from_bytes(&TABLET_SEED);
     let tablet_key = SignerKey::from_signing_key(&tablet);
     let device = DeviceId::new("D-0001").unwrap();
@@ -78,6 +82,14 @@ fn example() -> (Value, Vec<(u64, String)>, String) {
             received_at_ms: wall_ms + 500,
         });
     }
+    entries
+}
+
+/// A bundle of these entries under a head signed by the example's server key, with the leaves
+/// and the root.
+fn bundle_of(entries: &[LedgerEntry]) -> (Value, Vec<(u64, String)>, String) {
+    let server = SigningKey::from_bytes(&SERVER_SEED);
+    let tablet_key = SignerKey::from_signing_key(&SigningKey::from_bytes(&TABLET_SEED));
     let mut tree = MemoryHashStore::new();
     let mut leaves = Vec::new();
     for (index, entry) in entries.iter().enumerate() {
@@ -142,4 +154,48 @@ fn the_documented_bundle_is_what_baton_builds_and_it_verifies() {
         Some(&SignerKey::from_signing_key(&SigningKey::from_bytes(&SERVER_SEED)).to_hex()),
     );
     assert!(report.is_valid(), "{report:?}");
+}
+
+fn problems_of(entries: &[LedgerEntry]) -> Vec<String> {
+    let (bundle, _, _) = bundle_of(entries);
+    let server_key = SignerKey::from_signing_key(&SigningKey::from_bytes(&SERVER_SEED)).to_hex();
+    let report = baton_server::verify::verify_bundle(
+        serde_json::to_string(&bundle).unwrap().as_bytes(),
+        Some(&server_key),
+    );
+    report
+        .problems()
+        .map(|finding| finding.message.clone())
+        .collect()
+}
+
+#[test]
+fn a_tablet_key_without_an_enrollment_before_its_first_event_fails_verification() {
+    let entries = example_entries();
+    // A database insider's tablet: its row is in the tablets table (so in `tablet_keys`) and
+    // its events are correctly signed and ledgered, but no code ever enrolled it.
+    assert_eq!(
+        problems_of(&entries[1..]),
+        [
+            "tablet T-EXAMPLE: its key signed events from leaf 0 on, but the ledger has no tablet_enrolled entry for it: it was not enrolled with a code, and its events are not evidence"
+        ]
+    );
+    // An enrollment ledgered after the events does not make them evidence either.
+    let late = [&entries[1..], &entries[..1]].concat();
+    assert_eq!(
+        problems_of(&late),
+        ["tablet T-EXAMPLE: its key signed events from leaf 0 on, before its enrollment at leaf 2"]
+    );
+    // Nor does the enrollment of another tablet id for the same key.
+    let mut renamed = entries.clone();
+    let LedgerEntry::Governance { action, .. } = &mut renamed[0] else {
+        panic!("the example starts with the enrollment")
+    };
+    action["tablet_id"] = json!("T-OTHER");
+    assert_eq!(
+        problems_of(&renamed),
+        ["tablet T-EXAMPLE: its key was enrolled as tablet T-OTHER"]
+    );
+    // The example as documented has no problem.
+    assert_eq!(problems_of(&entries), Vec::<String>::new());
 }

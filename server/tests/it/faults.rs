@@ -521,6 +521,10 @@ impl ServerProcess {
             data_dir.path().display().to_string(),
             "--connectors-file".to_owned(),
             connectors_file.display().to_string(),
+            // Five tablets pushing as fast as they can exceed a real tablet's budget; this test
+            // is about durability, and tests/it/rate_limits.rs about the limits.
+            "--tablet-rate-per-minute".to_owned(),
+            "0".to_owned(),
         ];
         let mut server = ServerProcess {
             child: None,

@@ -281,9 +281,8 @@ async fn an_event_about_an_unknown_device_or_person_is_kept_as_signed_evidence_b
         .await
         .unwrap();
         assert!(csv.contains("D-9999,,S-9999,"), "{csv}");
-        // Custody alone decides a token: one is issued for the unknown person on the unknown
-        // device. docs/THREAT_MODEL.md lists this as a gap (a tablet is trusted to name real
-        // people and devices).
+        // Custody is not enough for a token: the device and the person must be in the
+        // registry. The custody of D-9999 by S-9999 is open, and no token is issued for it.
         let token = tablet_a
             .request(
                 Method::POST,
@@ -291,7 +290,74 @@ async fn an_event_about_an_unknown_device_or_person_is_kept_as_signed_evidence_b
                 br#"{"device_id": "D-9999", "staff_id": "S-9999"}"#.to_vec(),
             )
             .await;
-        assert_eq!(token.status(), 200);
+        assert_eq!(refusal(token).await, (403, "unknown_device".to_owned()));
+    }
+}
+
+/// Asks for a token for `device` and `staff` as `tablet`.
+async fn token_for(tablet: &SimTablet, device: &str, staff: &str) -> reqwest::Response {
+    tablet
+        .request(
+            Method::POST,
+            "/api/v1/tokens",
+            serde_json::to_vec(&json!({ "device_id": device, "staff_id": staff })).unwrap(),
+        )
+        .await
+}
+
+#[tokio::test]
+async fn no_token_is_issued_for_an_unknown_or_deactivated_person_or_an_unknown_device_whatever_the_custody()
+ {
+    for backend in support::every_backend().await {
+        let server = tablet::serve(backend.storage.clone()).await;
+        let manager = tablet::sign_in_manager(&server).await;
+        let mut tablet_a = SimTablet::enroll(&server, &manager, 84).await;
+        // A compromised tablet signs custodies the registry does not support: a registered
+        // device to an invented person, an invented device to a real nurse, and a registered
+        // device to a nurse who is then deactivated.
+        let start = now_ms() - 10_000;
+        let events = [
+            tablet_a.sign(check_out("D-0002", "S-9999"), start),
+            tablet_a.sign(check_out("D-9998", "S-0006"), start + 1),
+            tablet_a.sign(check_out("D-0003", "S-0007"), start + 2),
+        ];
+        let receipts = tablet_a.push(&events).await;
+        assert!(
+            receipts
+                .iter()
+                .all(|receipt| receipt["status"] == "accepted"),
+            "{receipts:?}"
+        );
+        assert_eq!(
+            refusal(token_for(&tablet_a, "D-0002", "S-9999").await).await,
+            (403, "unknown_staff".to_owned())
+        );
+        assert_eq!(
+            refusal(token_for(&tablet_a, "D-9998", "S-0006").await).await,
+            (403, "unknown_device".to_owned())
+        );
+        // While S-0007 is active the custody earns a token; once deactivated it does not.
+        assert_eq!(token_for(&tablet_a, "D-0003", "S-0007").await.status(), 200);
+        let deactivated = manager
+            .client
+            .post(format!(
+                "{}/api/v1/admin/staff/S-0007/deactivate",
+                server.base_url
+            ))
+            .header("x-csrf-token", &manager.csrf_token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            deactivated.status(),
+            200,
+            "{}",
+            deactivated.text().await.unwrap()
+        );
+        assert_eq!(
+            refusal(token_for(&tablet_a, "D-0003", "S-0007").await).await,
+            (403, "staff_inactive".to_owned())
+        );
     }
 }
 

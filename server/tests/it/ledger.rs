@@ -256,6 +256,53 @@ async fn a_database_edited_behind_the_servers_back_is_caught() {
 }
 
 #[tokio::test]
+async fn a_tablet_inserted_into_the_database_is_caught_by_the_offline_verifier() {
+    for backend in support::every_backend().await {
+        let server = tablet::serve(backend.storage.clone()).await;
+        let manager = tablet::sign_in_manager(&server).await;
+        let mut tablet_a = SimTablet::enroll(&server, &manager, 64).await;
+        let server_key = tablet_a.enrollment["server_public_key"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let start = baton_server::sync::now_ms() - 60_000;
+        let own_event = tablet_a.sign(check_out("D-0004", "S-0008"), start);
+        tablet_a.push(std::slice::from_ref(&own_event)).await;
+        assert!(verify_bundle(&export(&tablet_a).await, Some(&server_key)).is_valid());
+
+        // An insider with database access adds a tablet row with their own key: no code, no
+        // enrollment entry in the ledger. The server serves it like any enrolled tablet.
+        let mut insider = SimTablet::unenrolled(&server.base_url, 65, "T-INSIDER");
+        support::execute_sql(
+            &backend.url,
+            &format!(
+                "INSERT INTO tablets (tablet_id, site_id, ward_id, public_key, label, enrolled_at_ms) \
+                 VALUES ('T-INSIDER', '{}', 'W-4E', '{}', 'insider', 0)",
+                baton_server::seed::DEMO_SITE_ID,
+                insider.signer.to_hex()
+            ),
+        )
+        .await;
+        let forged = insider.sign(check_out("D-0005", "S-0009"), start + 1_000);
+        let receipts = insider.push(std::slice::from_ref(&forged)).await;
+        assert_eq!(receipts[0]["status"], "accepted", "{receipts:?}");
+
+        // Leaves 0 and 1 are tablet A's code and enrollment, 2 its event, 3 the insider's.
+        let report = verify_bundle(&export(&tablet_a).await, Some(&server_key));
+        let problems: Vec<String> = report
+            .problems()
+            .map(|finding| finding.message.clone())
+            .collect();
+        assert_eq!(
+            problems,
+            [
+                "tablet T-INSIDER: its key signed events from leaf 3 on, but the ledger has no tablet_enrolled entry for it: it was not enrolled with a code, and its events are not evidence"
+            ]
+        );
+    }
+}
+
+#[tokio::test]
 async fn the_verify_command_exits_non_zero_on_a_tampered_bundle() {
     let backend = support::sqlite().await;
     let server = tablet::serve(backend.storage.clone()).await;

@@ -1,6 +1,7 @@
 //! deploy/nginx.conf in front of the real binary: nginx (Debian's) runs that very file on
 //! loopback, with only its ports, upstream and certificate paths substituted, and a sync request,
-//! the dashboard's live stream and the security headers must come through it. Skipped with a
+//! the dashboard's live stream, the security headers and the client address for the rate
+//! limits must come through it. Skipped with a
 //! message when nginx or openssl is not installed (`apt-get install -y nginx openssl`); under
 //! `CI=true` their absence fails the test.
 
@@ -169,7 +170,19 @@ async fn sync_the_live_stream_and_security_headers_pass_through_the_deployed_ngi
         return;
     };
     let data_dir = tempfile::tempdir().unwrap();
-    let server = binary::start_with(data_dir.path(), &["--secure-cookies"]);
+    // As deploy/baton.service runs it: nginx on loopback is the trusted proxy.
+    let server = binary::start_with(
+        data_dir.path(),
+        &[
+            "--secure-cookies",
+            "--trusted-proxies",
+            "127.0.0.1",
+            "--address-rate-per-minute",
+            "1",
+            "--address-rate-burst",
+            "3",
+        ],
+    );
     let backend = server.base_url.trim_start_matches("http://").to_owned();
     let nginx_dir = tempfile::tempdir().unwrap();
     let (tls_port, http_port) = (free_port(), free_port());
@@ -245,6 +258,23 @@ async fn sync_the_live_stream_and_security_headers_pass_through_the_deployed_ngi
         cookies.iter().any(|cookie| cookie.contains("Secure")),
         "{cookies:?}"
     );
+
+    // Through the proxy, each client is limited by the address nginx saw (what a client writes
+    // in its own X-Forwarded-For is kept left of it and not believed), not by nginx's address.
+    let wrong_sign_in = |client_address: &'static str| {
+        client
+            .post(format!("{proxy_url}/api/v1/auth/sign-in"))
+            .header("x-forwarded-for", client_address)
+            .json(&json!({ "username": "nobody", "password": "wrong password" }))
+            .send()
+    };
+    for _ in 0..3 {
+        assert_eq!(wrong_sign_in("198.51.100.1").await.unwrap().status(), 401);
+    }
+    let limited = wrong_sign_in("198.51.100.1").await.unwrap();
+    assert_eq!(limited.status(), 429);
+    assert!(limited.headers().contains_key("retry-after"));
+    assert_eq!(wrong_sign_in("198.51.100.2").await.unwrap().status(), 401);
 
     // The board's live stream is open through the proxy before the tablet pushes.
     let mut stream = tokio::time::timeout(

@@ -96,9 +96,10 @@ async fn serve_configured(
     configure(&mut state);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base_url = format!("http://{}", listener.local_addr().unwrap());
-    let router = app(state.clone());
+    // As `baton serve` does: the peer's address feeds the per-address rate limits.
+    let service = app(state.clone()).into_make_service_with_connect_info::<std::net::SocketAddr>();
     let task = tokio::spawn(async move {
-        axum::serve(listener, router).await.unwrap();
+        axum::serve(listener, service).await.unwrap();
     });
     TestServer {
         base_url,
@@ -206,7 +207,17 @@ impl SimTablet {
 
     /// Enrolls a tablet with any running server.
     pub async fn enroll_at(base_url: &str, manager: &Manager, seed_byte: u8) -> SimTablet {
-        let code = manager.enrollment_code("W-4E").await;
+        SimTablet::enroll_at_ward(base_url, manager, "W-4E", seed_byte).await
+    }
+
+    /// Enrolls a tablet of `ward_id`, a ward of the manager's site.
+    pub async fn enroll_at_ward(
+        base_url: &str,
+        manager: &Manager,
+        ward_id: &str,
+        seed_byte: u8,
+    ) -> SimTablet {
+        let code = manager.enrollment_code(ward_id).await;
         let signing_key = SigningKey::from_bytes(&[seed_byte; 32]);
         let signer = SignerKey::from_signing_key(&signing_key);
         let client = reqwest::Client::new();
@@ -233,6 +244,22 @@ impl SimTablet {
     /// The server this tablet talks to.
     pub fn base_url(&self) -> &str {
         &self.base_url
+    }
+
+    /// A tablet whose key was never enrolled through the API: for tests where an insider puts
+    /// it in the database by hand.
+    pub fn unenrolled(base_url: &str, seed_byte: u8, tablet_id: &str) -> SimTablet {
+        let signing_key = SigningKey::from_bytes(&[seed_byte; 32]);
+        SimTablet {
+            signer: SignerKey::from_signing_key(&signing_key),
+            signing_key,
+            tablet_id: tablet_id.to_owned(),
+            enrollment: Value::Null,
+            head: None,
+            clock: Hlc::ZERO,
+            client: reqwest::Client::new(),
+            base_url: base_url.to_owned(),
+        }
     }
 
     /// Builds and signs this tablet's next event, advancing its chain and clock.
