@@ -107,7 +107,7 @@ async fn the_scrape_says_what_is_overdue_unconfirmed_and_silent_and_serves_every
             &format!("baton_revocation_oldest_open_age_seconds{{{site}}}"),
         )
         .unwrap();
-        assert!(age >= 0.0 && age < 600.0, "{age}");
+        assert!((0.0..600.0).contains(&age), "{age}");
         assert!(
             sample(
                 &text,
