@@ -414,6 +414,7 @@ pub async fn witness_report(
         now_ms(),
     )
     .await?;
+    state.metrics.count_witness_alarm();
     tracing::error!(
         tablet_id = request.tablet.tablet_id,
         site_id,

@@ -3,6 +3,13 @@
 //! Off unless the operator sets `--metrics-token`: the scraper then sends it as a bearer token.
 //! Counts of events and rejections are not secret, but nothing non-public is served
 //! unauthenticated.
+//!
+//! Two kinds: counters this process keeps (receipts, requests, responses by area and class,
+//! witness alarms), and gauges read from the database and the site replicas at each scrape
+//! (revocations not yet confirmed and the age of the oldest, devices overdue or missing, tablets
+//! silent for longer than a shift), so that every replica behind a load balancer reports the
+//! same site-wide figures. The example alert rules are in `deploy/prometheus/baton-alerts.yml`
+//! (docs/OPERATIONS.md §6).
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -13,6 +20,8 @@ use axum::extract::State;
 use axum::http::header::{AUTHORIZATION, CONTENT_TYPE};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
+
+use baton_core::state::DeviceStatus;
 
 use super::AppState;
 use super::error::ApiError;
@@ -28,6 +37,56 @@ pub struct Metrics {
     latency_buckets: [AtomicU64; LATENCY_BUCKETS.len()],
     latency_count: AtomicU64,
     latency_sum_micros: AtomicU64,
+    /// Answers by API area and status class.
+    responses: Mutex<BTreeMap<(&'static str, &'static str), u64>>,
+    witness_alarms: AtomicU64,
+}
+
+/// The API area of a path, for the responses counter (a fixed, small label set).
+fn area_of(path: &str) -> &'static str {
+    if path.starts_with("/api/v1/sync/") {
+        "sync"
+    } else if path.starts_with("/api/v1/ledger/") {
+        "ledger"
+    } else if path.starts_with("/api/v1/dashboard/") || path.starts_with("/api/v1/admin/") {
+        "dashboard"
+    } else if path.starts_with("/api/v1/auth/") || path == "/api/v1/enroll" {
+        "auth"
+    } else if path.starts_with("/api/v1/tokens") || path.starts_with("/oauth/") {
+        "tokens"
+    } else if path.starts_with("/api/") {
+        "other_api"
+    } else {
+        "static"
+    }
+}
+
+fn class_of(status: StatusCode) -> &'static str {
+    match status.as_u16() {
+        100..=199 => "1xx",
+        200..=299 => "2xx",
+        300..=399 => "3xx",
+        400..=499 => "4xx",
+        _ => "5xx",
+    }
+}
+
+/// Counts every answer by area and status class: the sync error rate of the alert rules.
+pub async fn count_responses(
+    State(state): State<AppState>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let area = area_of(request.uri().path());
+    let response = next.run(request).await;
+    *state
+        .metrics
+        .responses
+        .lock()
+        .expect("never poisoned")
+        .entry((area, class_of(response.status())))
+        .or_default() += 1;
+    response
 }
 
 impl Metrics {
@@ -55,6 +114,11 @@ impl Metrics {
 
     pub fn count_pull(&self) {
         self.pull_requests.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A tablet reported evidence of a rewritten or forked ledger (docs/PROTOCOL.md §3.7).
+    pub fn count_witness_alarm(&self) {
+        self.witness_alarms.fetch_add(1, Ordering::Relaxed);
     }
 
     pub fn render(&self) -> String {
@@ -100,9 +164,135 @@ impl Metrics {
             self.latency_sum_micros.load(Ordering::Relaxed) as f64 / 1e6
         );
         let _ = writeln!(text, "baton_push_duration_seconds_count {count}");
+        text.push_str("# HELP baton_http_responses_total Answers by API area and status class.\n# TYPE baton_http_responses_total counter\n");
+        for ((area, class), count) in self.responses.lock().expect("never poisoned").iter() {
+            let _ = writeln!(
+                text,
+                "baton_http_responses_total{{area=\"{area}\",class=\"{class}\"}} {count}"
+            );
+        }
+        text.push_str("# HELP baton_ledger_witness_alarms_total Witness alarms tablets reported to this process: evidence of a rewritten or forked ledger.\n# TYPE baton_ledger_witness_alarms_total counter\n");
+        let _ = writeln!(
+            text,
+            "baton_ledger_witness_alarms_total {}",
+            self.witness_alarms.load(Ordering::Relaxed)
+        );
         text
     }
 }
+
+/// A label value in the exposition format: backslash, quote and newline escaped.
+fn label(value: &str) -> String {
+    value
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+/// The gauges read at scrape time, for every site.
+async fn site_gauges(state: &AppState, now_ms: u64) -> Result<String, ApiError> {
+    let unavailable = |error| ApiError::unavailable("database_unreachable", error);
+    let mut text = String::new();
+    let open = state.storage.open_deliveries().await.map_err(unavailable)?;
+    text.push_str("# HELP baton_revocation_deliveries_open Revocation deliveries not yet confirmed, by site and status (failed: given up, the dashboard shows a critical exception).\n# TYPE baton_revocation_deliveries_open gauge\n");
+    for row in &open {
+        let _ = writeln!(
+            text,
+            "baton_revocation_deliveries_open{{site=\"{}\",status=\"{}\"}} {}",
+            label(&row.site_id),
+            label(&row.status),
+            row.count
+        );
+    }
+    text.push_str("# HELP baton_revocation_oldest_open_age_seconds Age of the oldest revocation with a delivery still pending or sent: access not yet confirmed closed.\n# TYPE baton_revocation_oldest_open_age_seconds gauge\n");
+    let mut oldest: BTreeMap<&str, i64> = BTreeMap::new();
+    for row in open.iter().filter(|row| row.status != "failed") {
+        let entry = oldest.entry(&row.site_id).or_insert(i64::MAX);
+        *entry = (*entry).min(row.oldest_created_at_ms);
+    }
+    let sites = state.storage.list_site_ids().await.map_err(unavailable)?;
+    for site_id in &sites {
+        let age_s = oldest.get(site_id.as_str()).map_or(0.0, |created| {
+            (now_ms as i64 - created).max(0) as f64 / 1_000.0
+        });
+        let _ = writeln!(
+            text,
+            "baton_revocation_oldest_open_age_seconds{{site=\"{}\"}} {age_s:.3}",
+            label(site_id)
+        );
+    }
+
+    text.push_str("# HELP baton_devices Devices with a custody history, by site and board status.\n# TYPE baton_devices gauge\n");
+    let mut tablet_lines = String::new();
+    for site_id in &sites {
+        let (counts, longest_shift_ms) = {
+            let guard = state.replicas.lock(state.storage.as_ref(), site_id).await?;
+            let mut counts: BTreeMap<DeviceStatus, u64> = [
+                DeviceStatus::InUse,
+                DeviceStatus::Overdue,
+                DeviceStatus::Missing,
+                DeviceStatus::Quarantined,
+            ]
+            .into_iter()
+            .map(|status| (status, 0))
+            .collect();
+            for device in guard.replica.custody().devices() {
+                if let Some(count) = counts.get_mut(&device.status(now_ms)) {
+                    *count += 1;
+                }
+            }
+            let longest_shift_ms = guard
+                .config
+                .rules
+                .shifts
+                .iter()
+                .map(|shift| u64::from(shift.duration_minutes) * 60_000)
+                .max()
+                .unwrap_or(DEFAULT_SHIFT_MS);
+            (counts, longest_shift_ms)
+        };
+        for (status, count) in counts {
+            let name = serde_json::to_value(status)
+                .ok()
+                .and_then(|value| value.as_str().map(str::to_owned))
+                .unwrap_or_default();
+            let _ = writeln!(
+                text,
+                "baton_devices{{site=\"{}\",status=\"{name}\"}} {count}",
+                label(site_id)
+            );
+        }
+        let tablets = state
+            .storage
+            .list_tablets(site_id)
+            .await
+            .map_err(unavailable)?;
+        let active: Vec<_> = tablets
+            .iter()
+            .filter(|tablet| tablet.revoked_from_ms.is_none())
+            .collect();
+        let silent = active
+            .iter()
+            .filter(|tablet| {
+                let seen = tablet.last_sync_ms.unwrap_or(tablet.enrolled_at_ms);
+                (now_ms as i64 - seen) > longest_shift_ms as i64
+            })
+            .count();
+        let _ = writeln!(
+            tablet_lines,
+            "baton_tablets_active{{site=\"{}\"}} {}\nbaton_tablets_silent{{site=\"{}\"}} {silent}",
+            label(site_id),
+            active.len(),
+            label(site_id)
+        );
+    }
+    text.push_str("# HELP baton_tablets_active Enrolled tablets not decommissioned, by site.\n# TYPE baton_tablets_active gauge\n# HELP baton_tablets_silent Active tablets that have not synced for longer than the site's longest shift.\n# TYPE baton_tablets_silent gauge\n");
+    text.push_str(&tablet_lines);
+    Ok(text)
+}
+
+/// When a site defines no shift: 12.5 hours, the default rules' shift.
+const DEFAULT_SHIFT_MS: u64 = 750 * 60_000;
 
 pub async fn metrics(
     State(state): State<AppState>,
@@ -130,11 +320,9 @@ pub async fn metrics(
             "Send the metrics token as a bearer token.",
         ));
     }
-    Ok((
-        [(CONTENT_TYPE, "text/plain; version=0.0.4")],
-        state.metrics.render(),
-    )
-        .into_response())
+    let mut text = state.metrics.render();
+    text.push_str(&site_gauges(&state, crate::sync::now_ms()).await?);
+    Ok(([(CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response())
 }
 
 #[cfg(test)]

@@ -232,6 +232,10 @@ pub fn app(state: AppState) -> Router {
         // and tiny bodies alone.
         .layer(tower_http::compression::CompressionLayer::new())
         .layer(TraceLayer::new_for_http())
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            metrics::count_responses,
+        ))
         .with_state(state)
 }
 

@@ -994,6 +994,20 @@ macro_rules! storage_impl {
             Ok(())
         }
 
+        async fn open_deliveries(&self) -> Result<Vec<OpenDeliveries>, StorageError> {
+            let rows: Vec<(String, String, i64, i64)> =
+                sqlx::query_as(sql::OPEN_DELIVERIES).fetch_all(&self.pool).await?;
+            Ok(rows
+                .into_iter()
+                .map(|(site_id, status, count, oldest_created_at_ms)| OpenDeliveries {
+                    site_id,
+                    status,
+                    count,
+                    oldest_created_at_ms,
+                })
+                .collect())
+        }
+
         async fn list_site_ids(&self) -> Result<Vec<String>, StorageError> {
             let rows: Vec<(String,)> = sqlx::query_as(sql::SITE_IDS).fetch_all(&self.pool).await?;
             Ok(rows.into_iter().map(|(site_id,)| site_id).collect())

@@ -21,8 +21,8 @@ pub use records::{
     AccessTokenRecord, AccountRecord, AccountRole, AppendedEvent, AuthorityPrecondition,
     DeliveryOutcome, DeliveryRecord, DeviceRecord, DueDelivery, EnrollmentCode,
     ExceptionReviewRecord, ExternalTokenRegistered, ExternalTokenRow, LedgerRow, NewEvent,
-    NewExternalToken, NewRevocation, RevocationRecord, SessionRecord, SiteSetup, StaffRecord,
-    StaffUpsert, StoredEvent, Summary, TabletRecord, WardRecord,
+    NewExternalToken, NewRevocation, OpenDeliveries, RevocationRecord, SessionRecord, SiteSetup,
+    StaffRecord, StaffUpsert, StoredEvent, Summary, TabletRecord, WardRecord,
 };
 
 /// Ledger nodes fetched from storage: a `HashStore` for `baton_core::ledger`'s proofs.
@@ -345,6 +345,11 @@ pub trait Storage: Send + Sync + 'static {
     /// The next ledger leaf the syslog forwarder sends for the site (0 at first).
     async fn syslog_cursor(&self, site_id: &str) -> Result<i64, StorageError>;
     async fn set_syslog_cursor(&self, site_id: &str, next_index: i64) -> Result<(), StorageError>;
+
+    /// Revocation deliveries not yet confirmed, for the metrics: per site and status
+    /// (`pending`, `sent`, `failed`), how many, and when the oldest of their revocations was
+    /// created.
+    async fn open_deliveries(&self) -> Result<Vec<OpenDeliveries>, StorageError>;
 
     /// Every site id, for the tree-head signer.
     async fn list_site_ids(&self) -> Result<Vec<String>, StorageError>;

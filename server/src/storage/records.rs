@@ -327,3 +327,12 @@ pub struct ExternalTokenRow {
     /// `None` once the token was revoked: its ciphertext is deleted then.
     pub sealed: Option<String>,
 }
+
+/// Revocation deliveries of one site in one open status (metrics).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpenDeliveries {
+    pub site_id: String,
+    pub status: String,
+    pub count: i64,
+    pub oldest_created_at_ms: i64,
+}

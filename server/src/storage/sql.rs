@@ -55,6 +55,11 @@ pub const DECOMMISSION_TABLET: &str =
     "UPDATE tablets SET revoked_from_ms = $1 WHERE tablet_id = $2 AND site_id = $3";
 pub const LATEST_EVENT_SEQ: &str =
     "SELECT COALESCE(MAX(server_seq), 0) FROM events WHERE site_id = $1";
+/// Deliveries not yet confirmed, per site and status, with the oldest revocation among them.
+/// Only open rows are read (the status index), however many were confirmed before.
+pub const OPEN_DELIVERIES: &str = "SELECT r.site_id, d.status, COUNT(*), MIN(r.created_at_ms) \
+     FROM revocation_deliveries d JOIN revocations r ON r.revocation_id = d.revocation_id \
+     WHERE d.status IN ('pending', 'sent', 'failed') GROUP BY r.site_id, d.status";
 pub const STAFF_SITE: &str = "SELECT site_id FROM staff WHERE staff_id = $1";
 pub const UPDATE_STAFF: &str = "UPDATE staff SET display_name = $1, role = $2, badge_id = $3, home_ward = $4, \
      pin_verifier = COALESCE($5, pin_verifier), active = $6 WHERE staff_id = $7 AND site_id = $8";

@@ -15,8 +15,8 @@ use super::{
     AccessTokenRecord, AccountRecord, AccountRole, AppendedEvent, AuthorityPrecondition, Backend,
     DeliveryOutcome, DeliveryRecord, DeviceRecord, DueDelivery, EnrollmentCode,
     ExceptionReviewRecord, ExternalTokenRegistered, ExternalTokenRow, LedgerNodes, LedgerRow,
-    NewEvent, NewExternalToken, NewRevocation, RevocationRecord, SessionRecord, SiteSetup,
-    StaffRecord, StaffUpsert, Storage, StorageError, StoredEvent, Summary, TabletRecord,
+    NewEvent, NewExternalToken, NewRevocation, OpenDeliveries, RevocationRecord, SessionRecord,
+    SiteSetup, StaffRecord, StaffUpsert, Storage, StorageError, StoredEvent, Summary, TabletRecord,
     WardRecord, sql,
 };
 

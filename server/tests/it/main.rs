@@ -11,6 +11,7 @@ mod faults;
 mod hostile;
 mod http;
 mod ledger;
+mod metrics;
 mod operations_doc;
 mod proxy;
 mod rate_limits;
