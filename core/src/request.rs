@@ -20,6 +20,12 @@ pub const HEADER_KEY: &str = "baton-key";
 pub const HEADER_TIMESTAMP: &str = "baton-timestamp";
 pub const HEADER_NONCE: &str = "baton-nonce";
 pub const HEADER_SIGNATURE: &str = "baton-signature";
+/// The API version a client speaks, sent on every API request; the server answers with the
+/// version it used, or refuses one it does not speak (docs/PROTOCOL.md §2.9). A request without
+/// it is taken as version 1, which is what every app before the header spoke.
+pub const HEADER_API_VERSION: &str = "baton-api-version";
+/// The version of the HTTP API this build speaks: the tablet sends it, the server accepts it.
+pub const API_VERSION: u32 = 1;
 
 /// Nonces are 16 to 64 lowercase hex characters.
 pub const MIN_NONCE_CHARS: usize = 16;

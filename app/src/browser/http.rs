@@ -6,7 +6,8 @@ use baton_core::event::SignedEvent;
 use baton_core::ids::SignerKey;
 use baton_core::ledger::{LedgerHash, SignedTreeHead};
 use baton_core::request::{
-    HEADER_KEY, HEADER_NONCE, HEADER_SIGNATURE, HEADER_TIMESTAMP, RequestToSign,
+    API_VERSION, HEADER_API_VERSION, HEADER_KEY, HEADER_NONCE, HEADER_SIGNATURE, HEADER_TIMESTAMP,
+    RequestToSign,
 };
 use ed25519_dalek::SigningKey;
 use serde::Deserialize;
@@ -132,6 +133,9 @@ pub async fn fetch_text(
     let headers = Headers::new().map_err(unreachable)?;
     headers
         .set("content-type", "application/json")
+        .map_err(unreachable)?;
+    headers
+        .set(HEADER_API_VERSION, &API_VERSION.to_string())
         .map_err(unreachable)?;
     for (name, value) in extra_headers {
         headers.set(name, value).map_err(unreachable)?;

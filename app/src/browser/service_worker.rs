@@ -31,6 +31,24 @@ pub fn register() {
     });
 }
 
+/// Asks the server for a new version now, rather than at the next periodic check: the server
+/// said it no longer speaks this app's API version. The new worker installs and waits; the top
+/// bar's "Update ready" then applies it at a moment the nurse chooses.
+pub fn check_for_update_now() {
+    let Some(container) = container() else {
+        return;
+    };
+    wasm_bindgen_futures::spawn_local(async move {
+        let Ok(ready) = container.ready() else {
+            return;
+        };
+        if let Ok(registration) = JsFuture::from(ready).await {
+            let registration: ServiceWorkerRegistration = registration.unchecked_into();
+            let _ = registration.update();
+        }
+    });
+}
+
 /// Asks the waiting worker to take over; the page reloads when it does.
 pub fn apply_update(registration: &ServiceWorkerRegistration) {
     let (Some(container), Some(waiting)) = (container(), registration.waiting()) else {

@@ -11,8 +11,8 @@ use wasm_bindgen_futures::JsFuture;
 
 use baton_core::ids::SignerKey;
 
-use super::sync_once;
 use super::witness::WitnessContext;
+use super::{SyncError, TransportError, sync_once};
 use crate::browser::clock::now_ms;
 use crate::browser::http::HttpTransport;
 use crate::browser::store::EventStore;
@@ -128,6 +128,11 @@ async fn round(state: AppState) -> bool {
     let succeeded = outcome.result.is_ok();
     if succeeded {
         let _ = store.save_last_sync_ms(finished_ms).await;
+    }
+    if let Err(SyncError::Transport(TransportError::Refused { code, .. })) = &outcome.result
+        && code == "unsupported_api_version"
+    {
+        crate::browser::service_worker::check_for_update_now();
     }
     if outcome.n_repushed > 0 || outcome.server_restored {
         web_sys::console::warn_1(

@@ -27,6 +27,7 @@
 //!   for the log; and the layer that puts the framework's own refusals into the same shape.
 
 pub mod admin;
+pub mod api_version;
 pub mod dashboard;
 pub mod device_actions;
 pub mod enrollment;
@@ -232,6 +233,7 @@ pub fn app(state: AppState) -> Router {
         // and tiny bodies alone.
         .layer(tower_http::compression::CompressionLayer::new())
         .layer(TraceLayer::new_for_http())
+        .layer(axum::middleware::from_fn(api_version::negotiate))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             metrics::count_responses,
@@ -262,6 +264,10 @@ async fn meta(State(state): State<AppState>) -> Json<serde_json::Value> {
         "service": "baton",
         "version": env!("CARGO_PKG_VERSION"),
         "event_format_version": baton_core::event::ENVELOPE_VERSION,
+        "api_versions": {
+            "min": api_version::OLDEST_SUPPORTED,
+            "max": baton_core::request::API_VERSION,
+        },
         "storage_backend": state.storage.backend().name(),
         // Public: auditors compare it with the key they were given out of band before they
         // trust a bundle's signed tree head.

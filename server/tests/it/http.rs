@@ -94,6 +94,62 @@ async fn meta_names_the_event_format_and_backend() {
     );
 }
 
+/// An app that has not yet picked up a new PWA keeps working with an upgraded server; one
+/// that speaks a version the server does not is told so with a code it acts on.
+#[tokio::test]
+async fn the_api_version_is_negotiated_and_an_unknown_one_refused_with_a_code() {
+    let fixture = fixture_with_dist(true).await;
+    let (status, headers, body) = get(&fixture.router, "/api/v1/meta").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(headers["baton-api-version"], "1", "no header is version 1");
+    let meta: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(meta["api_versions"]["min"], 1);
+    assert_eq!(
+        meta["api_versions"]["max"],
+        baton_core::request::API_VERSION
+    );
+
+    let ask = |version: &str| {
+        let router = fixture.router.clone();
+        let request = Request::get("/api/v1/meta")
+            .header("baton-api-version", version)
+            .body(Body::empty())
+            .unwrap();
+        async move { router.oneshot(request).await.unwrap() }
+    };
+    let served = ask(&baton_core::request::API_VERSION.to_string()).await;
+    assert_eq!(served.status(), StatusCode::OK);
+    assert_eq!(
+        served.headers()["baton-api-version"],
+        baton_core::request::API_VERSION.to_string().as_str()
+    );
+    for refused in ["999", "0", "v1"] {
+        let response = ask(refused).await;
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{refused}");
+        let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
+            .await
+            .unwrap();
+        let error: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(
+            error["error"]["code"], "unsupported_api_version",
+            "{refused}"
+        );
+    }
+    // Pages and assets are not part of the API: never refused for a version.
+    let page = fixture
+        .router
+        .clone()
+        .oneshot(
+            Request::get("/")
+                .header("baton-api-version", "999")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+}
+
 #[tokio::test]
 async fn an_unknown_api_path_is_a_json_404_not_the_app() {
     let fixture = fixture_with_dist(true).await;
