@@ -20,5 +20,6 @@ mod storage;
 mod support;
 mod sync;
 mod tablet;
+mod tls;
 mod token_revocation;
 mod upgrade;

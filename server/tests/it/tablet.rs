@@ -156,6 +156,16 @@ pub async fn sign_in_at(base_url: &str, username: &str, password: &str) -> Manag
         .cookie_store(true)
         .build()
         .unwrap();
+    sign_in_with(client, base_url, username, password).await
+}
+
+/// Signs in through `client` (one that keeps cookies and trusts the server's certificate).
+pub async fn sign_in_with(
+    client: reqwest::Client,
+    base_url: &str,
+    username: &str,
+    password: &str,
+) -> Manager {
     let response = client
         .post(format!("{base_url}/api/v1/auth/sign-in"))
         .json(&json!({ "username": username, "password": password }))
@@ -206,10 +216,20 @@ impl SimTablet {
 
     /// Enrolls a tablet with any running server.
     pub async fn enroll_at(base_url: &str, manager: &Manager, seed_byte: u8) -> SimTablet {
+        SimTablet::enroll_with(base_url, reqwest::Client::new(), manager, seed_byte).await
+    }
+
+    /// Enrolls a tablet that talks to `base_url` through `client` (one that trusts the server's
+    /// certificate, or goes through a proxy).
+    pub async fn enroll_with(
+        base_url: &str,
+        client: reqwest::Client,
+        manager: &Manager,
+        seed_byte: u8,
+    ) -> SimTablet {
         let code = manager.enrollment_code("W-4E").await;
         let signing_key = SigningKey::from_bytes(&[seed_byte; 32]);
         let signer = SignerKey::from_signing_key(&signing_key);
-        let client = reqwest::Client::new();
         let response = client
             .post(format!("{base_url}/api/v1/enroll"))
             .json(&json!({ "code": code, "public_key": signer.to_hex(), "label": format!("tablet {seed_byte}") }))
