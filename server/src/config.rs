@@ -174,10 +174,23 @@ pub struct ServeArgs {
     #[arg(long, env = "BATON_TOKEN_KEY_FILE")]
     pub token_key_file: Option<PathBuf>,
 
-    /// Mark session cookies `Secure`. Turn on whenever clients reach Baton over HTTPS (directly
-    /// or through a TLS-terminating proxy).
+    /// Mark session cookies `Secure`. Turn on whenever clients reach Baton over HTTPS through a
+    /// TLS-terminating proxy; built-in TLS (--tls-cert) turns it on by itself.
     #[arg(long, env = "BATON_SECURE_COOKIES", default_value_t = false)]
     pub secure_cookies: bool,
+
+    /// Serve HTTPS without a proxy: the certificate chain in PEM, the server's certificate
+    /// first; needs --tls-key. Then every answer carries HSTS and session cookies are `Secure`.
+    /// Both files are re-read when they change (looked at every 5 seconds, and at SIGHUP), so a
+    /// renewal needs no restart; a pair that does not work is logged and the previous one keeps
+    /// serving.
+    #[arg(long, env = "BATON_TLS_CERT")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// The private key of --tls-cert's certificate, in PEM, unencrypted; readable only by the
+    /// user Baton runs as.
+    #[arg(long, env = "BATON_TLS_KEY")]
+    pub tls_key: Option<PathBuf>,
 
     /// Directory holding the built PWA (`trunk build --release` writes it).
     #[arg(long, env = "BATON_DIST", default_value = "dist")]
@@ -261,6 +274,11 @@ pub enum LogFormat {
 }
 
 impl ServeArgs {
+    /// The certificate and key files of built-in TLS: both or neither.
+    pub fn tls_files(&self) -> Result<Option<crate::tls::TlsFiles>, String> {
+        crate::tls::files_from(self.tls_cert.as_deref(), self.tls_key.as_deref())
+    }
+
     pub fn effective_token_key_file(&self) -> PathBuf {
         self.token_key_file
             .clone()

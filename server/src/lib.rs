@@ -36,6 +36,8 @@
 //!   security headers, and the error type every handler returns.
 //! - `serve`: start-up, logging and graceful shutdown; `baton migrate` and the small
 //!   subcommands.
+//! - `tls`: built-in HTTPS (rustls): the certificate and key files, checked, re-read when they
+//!   change, and the listener that hands `axum::serve` TLS streams.
 //! - `backup`: `baton backup`, a consistent online copy of the SQLite database (VACUUM INTO),
 //!   or the pg_dump command for PostgreSQL.
 
@@ -58,6 +60,7 @@ pub mod site_config;
 pub mod storage;
 pub mod sync;
 pub mod syslog;
+pub mod tls;
 pub mod token_revocation;
 pub mod token_vault;
 pub mod verify;

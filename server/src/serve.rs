@@ -1,4 +1,4 @@
-//! Start-up, logging and graceful shutdown.
+//! Start-up, logging, plain HTTP or built-in TLS (`tls`), and graceful shutdown.
 
 use std::sync::Arc;
 
@@ -201,6 +201,19 @@ fn init_logging(args: &ServeArgs) -> anyhow::Result<()> {
 
 pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     init_logging(&args)?;
+    // TLS files first: a wrong path or a mismatched key fails at once, before the database.
+    let certificates = match args.tls_files().map_err(anyhow::Error::msg)? {
+        Some(files) => {
+            let certificates = crate::tls::Certificates::load(files)?;
+            tracing::info!(
+                certificate = %certificates.files().certificate.display(),
+                sha256 = %certificates.current_fingerprint(),
+                "serving HTTPS with the built-in TLS"
+            );
+            Some(Arc::new(certificates))
+        }
+        None => None,
+    };
     let storage = open_storage(&args.database).await?;
     let server_key = ServerKey::load_or_create(&args.effective_server_key_file())?;
 
@@ -226,7 +239,14 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
     let address = listener.local_addr()?;
-    let mut state = AppState::new(storage, static_files, server_key, args.secure_cookies);
+    let tls_on = certificates.is_some();
+    let mut state = AppState::new(
+        storage,
+        static_files,
+        server_key,
+        args.secure_cookies || tls_on,
+    );
+    state.strict_transport_security = tls_on;
     state.rate_limits = Arc::new(http::rate_limit::RateLimits::new(&args.rate_limits()));
     state.metrics_token = args.metrics_token.as_deref().map(Arc::from);
     state.introspection_secret = args.introspection_secret.as_deref().map(Arc::from);
@@ -266,12 +286,17 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         crate::delivery_worker::DeliveryPolicy::default(),
     ));
 
-    // Printed on stdout (not only logged) so that scripts and people both find it.
-    println!("Baton is listening on http://{address}/");
-    println!("  tablet capture:     http://{address}/");
-    println!("  manager dashboard:  http://{address}/dashboard");
-    println!("  health:             http://{address}/healthz");
-    tracing::info!(%address, "listening");
+    // Printed on stdout (not only logged) so that scripts and people both find it; tests and
+    // `cargo xtask start` read the first line's prefix.
+    // SIGHUP re-reads the TLS files; registered in every mode, so that `systemctl reload` (the
+    // unit's ExecReload) never ends a server without TLS.
+    let hangups = crate::tls::Hangups::register();
+    let scheme = if tls_on { "https" } else { "http" };
+    println!("Baton is listening on {scheme}://{address}/");
+    println!("  tablet capture:     {scheme}://{address}/");
+    println!("  manager dashboard:  {scheme}://{address}/dashboard");
+    println!("  health:             {scheme}://{address}/healthz");
+    tracing::info!(%address, scheme, "listening");
 
     if let Some(target) = args.syslog_target.clone() {
         let hostname = std::fs::read_to_string("/etc/hostname")
@@ -283,16 +308,41 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         state.server_key.clone(),
     ));
     let shutdown = state.shutdown.clone();
+    let graceful_shutdown = async move {
+        shutdown_signal().await;
+        // Live streams never end by themselves: tell them to, so in-flight requests can.
+        shutdown.send_replace(true);
+    };
     // The peer's address feeds the per-address rate limits.
     let service = http::app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
-    axum::serve(listener, service)
-        .with_graceful_shutdown(async move {
-            shutdown_signal().await;
-            // Live streams never end by themselves: tell them to, so in-flight requests can.
-            shutdown.send_replace(true);
-        })
-        .await
-        .context("the HTTP server failed")?;
+    match certificates {
+        Some(certificates) => {
+            let config = certificates
+                .server_config()
+                .context("cannot configure TLS")?;
+            tokio::spawn(crate::tls::watch_for_changes(
+                certificates,
+                crate::tls::RELOAD_INTERVAL,
+                hangups,
+            ));
+            // `tap_io` does nothing to the stream; it is how axum hands a custom listener's peer
+            // address to `ConnectInfo` (the rate limits).
+            use axum::serve::ListenerExt;
+            axum::serve(
+                crate::tls::TlsListener::new(listener, config).tap_io(|_| {}),
+                service,
+            )
+            .with_graceful_shutdown(graceful_shutdown)
+            .await
+        }
+        None => {
+            tokio::spawn(crate::tls::log_hangups_without_tls(hangups));
+            axum::serve(listener, service)
+                .with_graceful_shutdown(graceful_shutdown)
+                .await
+        }
+    }
+    .context("the HTTP server failed")?;
     tracing::info!("stopped after finishing in-flight requests");
     Ok(())
 }

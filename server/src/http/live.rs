@@ -59,7 +59,10 @@ pub async fn stream(
         state,
         site_id,
         after,
-        pending: Default::default(),
+        // A comment at once: a proxy that holds a response's headers until its first bytes
+        // (nginx serving HTTP/2 does) then lets the browser's EventSource open now, not at the
+        // first keep-alive 15 s later.
+        pending: std::collections::VecDeque::from([Event::default().comment("open")]),
     };
     let events = stream::unfold(cursor, |mut cursor| async move {
         loop {

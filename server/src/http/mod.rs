@@ -74,6 +74,9 @@ pub struct AppState {
     pub rate_limits: Arc<rate_limit::RateLimits>,
     /// Mark cookies `Secure`: on whenever clients reach Baton over TLS.
     pub secure_cookies: bool,
+    /// Send `Strict-Transport-Security` on every answer: on when Baton terminates TLS itself
+    /// (behind a proxy, the proxy sends it).
+    pub strict_transport_security: bool,
     pub metrics: Arc<metrics::Metrics>,
     /// The bearer token `/metrics` requires; `None` turns metrics off.
     pub metrics_token: Option<Arc<str>>,
@@ -108,6 +111,7 @@ impl AppState {
             sign_in_throttle: Arc::default(),
             rate_limits: Arc::default(),
             secure_cookies,
+            strict_transport_security: false,
             metrics: Arc::default(),
             metrics_token: None,
             connectors: Arc::default(),
@@ -224,7 +228,10 @@ pub fn app(state: AppState) -> Router {
         .layer(axum::middleware::from_fn(error::uniform_refusals))
         .layer(axum::middleware::from_fn(static_files::cache_control))
         .layer(axum::middleware::from_fn_with_state(
-            Arc::new(content_security_policy),
+            Arc::new(security_headers::SecurityHeaders {
+                content_security_policy,
+                strict_transport_security: state.strict_transport_security,
+            }),
             security_headers::add,
         ))
         // JSON bodies outside the signed sync routes (which bound their own) stay small.

@@ -4,13 +4,17 @@
 //! into `index.html`, named by its SHA-256 hash, and `wasm-unsafe-eval`, which compiling the
 //! WebAssembly module needs. A script injected into a page (a name or note containing markup) does
 //! not run.
+//!
+//! When Baton terminates TLS itself, `Strict-Transport-Security` tells browsers to use HTTPS
+//! only (behind a proxy, deploy/nginx.conf adds the same header).
 
 use std::sync::Arc;
 
 use axum::extract::{Request, State};
 use axum::http::HeaderValue;
 use axum::http::header::{
-    CONTENT_SECURITY_POLICY, REFERRER_POLICY, X_CONTENT_TYPE_OPTIONS, X_FRAME_OPTIONS,
+    CONTENT_SECURITY_POLICY, REFERRER_POLICY, STRICT_TRANSPORT_SECURITY, X_CONTENT_TYPE_OPTIONS,
+    X_FRAME_OPTIONS,
 };
 use axum::middleware::Next;
 use axum::response::Response;
@@ -61,11 +65,29 @@ pub fn inline_scripts(html: &str) -> Vec<String> {
     scripts
 }
 
-pub async fn add(State(policy): State<Arc<String>>, request: Request, next: Next) -> Response {
+/// What `add` puts on every response.
+pub struct SecurityHeaders {
+    pub content_security_policy: String,
+    /// Only when Baton itself serves HTTPS: over plain HTTP browsers ignore the header, and a
+    /// proxy in front sends its own.
+    pub strict_transport_security: bool,
+}
+
+pub async fn add(
+    State(security_headers): State<Arc<SecurityHeaders>>,
+    request: Request,
+    next: Next,
+) -> Response {
     let mut response = next.run(request).await;
     let headers = response.headers_mut();
-    if let Ok(value) = HeaderValue::from_str(&policy) {
+    if let Ok(value) = HeaderValue::from_str(&security_headers.content_security_policy) {
         headers.insert(CONTENT_SECURITY_POLICY, value);
+    }
+    if security_headers.strict_transport_security {
+        headers.insert(
+            STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static(crate::tls::STRICT_TRANSPORT_SECURITY),
+        );
     }
     headers.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     headers.insert(REFERRER_POLICY, HeaderValue::from_static("no-referrer"));

@@ -2,12 +2,15 @@
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 pub(crate) struct RunningServer {
     child: Child,
     pub(crate) base_url: String,
     pub(crate) stdout_lines: Vec<String>,
+    /// Everything printed after the address line: the log (text format goes to stdout).
+    later_output: Arc<Mutex<String>>,
 }
 
 /// Starts `baton serve --demo` on a free port and waits for it to print its address.
@@ -16,22 +19,36 @@ pub(crate) fn start(data_dir: &std::path::Path) -> RunningServer {
 }
 
 /// `start` with more flags for `baton serve`.
-#[expect(
-    clippy::zombie_processes,
-    reason = "the child moves into RunningServer, whose Drop kills and waits for it"
-)]
 pub(crate) fn start_with(data_dir: &std::path::Path, extra_flags: &[&str]) -> RunningServer {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_baton"))
+    start_logging_to(data_dir, extra_flags, Stdio::null())
+}
+
+fn start_logging_to(
+    data_dir: &std::path::Path,
+    extra_flags: &[&str],
+    stderr: Stdio,
+) -> RunningServer {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_baton"));
+    command
         .args(["serve", "--listen", "127.0.0.1:0", "--demo", "--dist"])
         .arg(data_dir.join("no-dist"))
         .args(extra_flags)
         .arg("--data-dir")
         .arg(data_dir)
         .env_remove("BATON_DATABASE_URL")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+        .env_remove("BATON_TLS_CERT")
+        .env_remove("BATON_TLS_KEY")
+        .stderr(stderr);
+    spawn_and_wait(command)
+}
+
+/// Runs a `baton serve` command the test built and waits for it to print its address.
+#[expect(
+    clippy::zombie_processes,
+    reason = "the child moves into RunningServer, whose Drop kills and waits for it"
+)]
+pub(crate) fn spawn_and_wait(mut command: Command) -> RunningServer {
+    let mut child = command.stdout(Stdio::piped()).spawn().unwrap();
     let mut reader = BufReader::new(child.stdout.take().unwrap());
     let mut stdout_lines = Vec::new();
     loop {
@@ -43,14 +60,36 @@ pub(crate) fn start_with(data_dir: &std::path::Path, extra_flags: &[&str]) -> Ru
         stdout_lines.push(line.trim_end().to_owned());
         if let Some(address) = line.trim().strip_prefix("Baton is listening on ") {
             let base_url = address.trim_end_matches('/').to_owned();
-            // Keep draining stdout so the server never blocks on a full pipe.
-            std::thread::spawn(move || for _ in reader.lines() {});
+            // Keep draining stdout so the server never blocks on a full pipe, and keep it for
+            // tests that read the log.
+            let later_output = Arc::new(Mutex::new(String::new()));
+            let output = later_output.clone();
+            std::thread::spawn(move || {
+                for line in reader.lines().map_while(Result::ok) {
+                    let mut output = output.lock().unwrap();
+                    output.push_str(&line);
+                    output.push('\n');
+                }
+            });
             return RunningServer {
                 child,
                 base_url,
                 stdout_lines,
+                later_output,
             };
         }
+    }
+}
+
+impl RunningServer {
+    /// The process id, to send it a signal.
+    pub(crate) fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// What the server printed (its log) since it said where it listens.
+    pub(crate) fn output_so_far(&self) -> String {
+        self.later_output.lock().unwrap().clone()
     }
 }
 
@@ -123,6 +162,21 @@ async fn first_start_seeds_once_prints_credentials_and_stops_cleanly_on_sigterm(
         .await
         .unwrap();
     assert_eq!(ready.status(), 200);
+
+    // `systemctl reload` (SIGHUP) does not end a server without TLS: it keeps answering.
+    assert!(
+        Command::new("kill")
+            .args(["-HUP", &server.pid().to_string()])
+            .status()
+            .unwrap()
+            .success()
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let after_hangup = reqwest::get(format!("{}/healthz", server.base_url)).await;
+    assert!(
+        after_hangup.is_ok_and(|response| response.status() == 200),
+        "SIGHUP ended the server"
+    );
     assert!(terminate(server).success());
 }
 

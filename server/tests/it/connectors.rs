@@ -15,16 +15,16 @@ use serde_json::Value;
 use crate::support;
 use crate::tablet::{self, SimTablet, check_in, check_out};
 
-const SECRET: &str = "0123456789abcdef0123456789abcdef-webhook";
+pub(crate) const SECRET: &str = "0123456789abcdef0123456789abcdef-webhook";
 
 /// A webhook receiver: answers 503 for the first `fail_first` requests, then 200; records every
 /// request, checks each signature, and applies each idempotency key once.
 #[derive(Clone, Default)]
-struct Receiver {
+pub(crate) struct Receiver {
     fail_first: usize,
-    seen: Arc<Mutex<Vec<(String, Value)>>>,
-    applied: Arc<Mutex<Vec<String>>>,
-    bad_signatures: Arc<Mutex<usize>>,
+    pub(crate) seen: Arc<Mutex<Vec<(String, Value)>>>,
+    pub(crate) applied: Arc<Mutex<Vec<String>>>,
+    pub(crate) bad_signatures: Arc<Mutex<usize>>,
 }
 
 async fn receive(State(receiver): State<Receiver>, headers: HeaderMap, body: Bytes) -> StatusCode {
@@ -56,7 +56,7 @@ async fn receive(State(receiver): State<Receiver>, headers: HeaderMap, body: Byt
     StatusCode::OK
 }
 
-async fn start_receiver(receiver: Receiver) -> String {
+pub(crate) async fn start_receiver(receiver: Receiver) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/revocations", listener.local_addr().unwrap());
     let router = axum::Router::new()

@@ -24,5 +24,6 @@ mod support;
 mod sync;
 mod tablet;
 mod threat_model;
+mod tls;
 mod token_revocation;
 mod upgrade;

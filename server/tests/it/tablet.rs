@@ -157,6 +157,16 @@ pub async fn sign_in_at(base_url: &str, username: &str, password: &str) -> Manag
         .cookie_store(true)
         .build()
         .unwrap();
+    sign_in_with(client, base_url, username, password).await
+}
+
+/// Signs in through `client` (one that keeps cookies and trusts the server's certificate).
+pub async fn sign_in_with(
+    client: reqwest::Client,
+    base_url: &str,
+    username: &str,
+    password: &str,
+) -> Manager {
     let response = client
         .post(format!("{base_url}/api/v1/auth/sign-in"))
         .json(&json!({ "username": username, "password": password }))
@@ -217,10 +227,37 @@ impl SimTablet {
         ward_id: &str,
         seed_byte: u8,
     ) -> SimTablet {
+        SimTablet::enroll_with_at_ward(
+            base_url,
+            reqwest::Client::new(),
+            manager,
+            ward_id,
+            seed_byte,
+        )
+        .await
+    }
+
+    /// Enrolls a tablet that talks to `base_url` through `client` (one that trusts the server's
+    /// certificate, or goes through a proxy).
+    pub async fn enroll_with(
+        base_url: &str,
+        client: reqwest::Client,
+        manager: &Manager,
+        seed_byte: u8,
+    ) -> SimTablet {
+        SimTablet::enroll_with_at_ward(base_url, client, manager, "W-4E", seed_byte).await
+    }
+
+    async fn enroll_with_at_ward(
+        base_url: &str,
+        client: reqwest::Client,
+        manager: &Manager,
+        ward_id: &str,
+        seed_byte: u8,
+    ) -> SimTablet {
         let code = manager.enrollment_code(ward_id).await;
         let signing_key = SigningKey::from_bytes(&[seed_byte; 32]);
         let signer = SignerKey::from_signing_key(&signing_key);
-        let client = reqwest::Client::new();
         let response = client
             .post(format!("{base_url}/api/v1/enroll"))
             .json(&json!({ "code": code, "public_key": signer.to_hex(), "label": format!("tablet {seed_byte}") }))
