@@ -3,18 +3,21 @@
 //! - `cargo xtask start [SERVER FLAGS...]`: installs or verifies the toolchain, builds the PWA
 //!   (release) and the server, and starts Baton on its embedded SQLite with demo data.
 //! - `cargo xtask test`: every check CI runs, in order, with a summary at the end.
+//! - `cargo xtask fuzz [SECONDS]`: only the fuzzing step of `test`, each target for SECONDS.
 //!
 //! # Layout
 //! - `toolchain`: installs or verifies the wasm target, Trunk, wasm-bindgen-cli, and the npm
 //!   packages (binaryen's wasm-opt, Playwright), never downloading outside the package registries.
 //! - `postgres`: a private PostgreSQL server in a temporary directory for the tests.
 //! - `process`: running a step with a visible header, its duration and a clear failure.
+//! - `fuzz`: cargo-fuzz installed if missing, each target of `fuzz/` run for a bounded time.
 //! - `start`, `test`: the two commands.
 //! - `bench`: the ingest benchmarks (`cargo xtask bench`), which rewrite part of BENCHMARKS.md.
 //! - `faults`: fault injection (`cargo xtask faults`), which rewrites part of docs/RELIABILITY.md.
 
 mod bench;
 mod faults;
+mod fuzz;
 mod postgres;
 mod process;
 mod start;
@@ -32,12 +35,14 @@ fn main() -> std::process::ExitCode {
         Some("test") => test::run(&rest),
         Some("bench") => bench::run(&rest),
         Some("faults") => faults::run(&rest),
+        Some("fuzz") => run_fuzz(&rest),
         Some("toolchain") => toolchain::ensure(&workspace_root()).map(|_| ()),
         _ => {
             eprintln!(
                 "usage:\n  cargo xtask start [SERVER FLAGS...]   build and start Baton (SQLite, demo data)\n  \
                  cargo xtask test                      run every test (what CI runs)\n  \
                  cargo xtask toolchain                 install or verify the build tools only\n  \
+                 cargo xtask fuzz [SECONDS]            only the fuzzing step, SECONDS per target\n  \
                  cargo xtask bench [--quick]           ingest benchmarks into BENCHMARKS.md\n  \
                  cargo xtask faults [--kills N]        fault injection into docs/RELIABILITY.md"
             );
@@ -51,6 +56,19 @@ fn main() -> std::process::ExitCode {
             std::process::ExitCode::FAILURE
         }
     }
+}
+
+/// `cargo xtask fuzz [SECONDS]`: the fuzzing step of `cargo xtask test` alone.
+fn run_fuzz(arguments: &[String]) -> anyhow::Result<()> {
+    let seconds = match arguments {
+        [] => fuzz::TEST_SECONDS_PER_TARGET,
+        [seconds] => seconds
+            .parse()
+            .map_err(|_| anyhow::anyhow!("SECONDS must be a whole number, got {seconds:?}"))?,
+        _ => anyhow::bail!("usage: cargo xtask fuzz [SECONDS]"),
+    };
+    // A skip (no nightly) was already announced loudly, and is not a failure.
+    fuzz::run(&workspace_root(), seconds).map(|_| ())
 }
 
 /// The workspace root: the parent of this crate's directory.

@@ -11,7 +11,7 @@ use anyhow::{Context, bail};
 
 use crate::postgres::{self, PrivatePostgres};
 use crate::process::{self, cargo, header};
-use crate::{toolchain, under_ci, workspace_root};
+use crate::{fuzz, toolchain, under_ci, workspace_root};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 
@@ -101,6 +101,10 @@ pub fn run(arguments: &[String]) -> anyhow::Result<()> {
     process::run(&mut rust_tests)?;
     drop(database);
     drop(fault_database);
+
+    if let fuzz::Outcome::Skipped(message) = fuzz::run(&root, fuzz::TEST_SECONDS_PER_TARGET)? {
+        missing.push(message);
+    }
 
     header("Browser tests (Playwright in Chromium against the real server and the built PWA)");
     if Path::new(CHROMIUM).exists() {

@@ -2,7 +2,8 @@
 //!
 //! - `enrollment`: enrollment codes (manager) and their redemption (tablet).
 //! - `tablet_auth`: the `SignedByTablet` extractor: signature, window, nonce, enrolled key.
-//! - `sync`: push, pull and roster for tablets; `roster`: what a tablet caches.
+//! - `sync`: push, pull and roster for tablets; `roster`: what a tablet caches; `push_body`: a
+//!   push body taken apart into the tablet's own events, with no state and no I/O (fuzzed).
 //! - `admin`: CSV imports of staff and devices, activation of staff.
 //! - `ledger`: signed heads, proofs, the SIEM feed and the audit bundle.
 //! - `live`: the Server-Sent Events stream of new events for the board.
@@ -38,6 +39,7 @@ pub mod ledger;
 pub mod live;
 pub mod manager_auth;
 pub mod metrics;
+pub mod push_body;
 pub mod rate_limit;
 pub mod reports;
 pub mod roster;

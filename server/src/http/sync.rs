@@ -12,20 +12,14 @@ use serde::{Deserialize, Serialize};
 
 use super::AppState;
 use super::error::ApiError;
+pub use super::push_body::MAX_PUSH_EVENTS;
+use super::push_body::{PushBodyError, parse_push};
 use super::roster::{Roster, load_roster};
 use super::tablet_auth::SignedByTablet;
 use crate::storage::NewEvent;
 
-/// The most events one push may carry.
-pub const MAX_PUSH_EVENTS: usize = 500;
 /// The most events one pull returns.
 pub const MAX_PULL_EVENTS: i64 = 1_000;
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct PushRequest {
-    events: Vec<serde_json::Value>,
-}
 
 #[derive(Debug, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
@@ -77,30 +71,26 @@ pub fn rejection_code(rejection: &Rejection) -> &'static str {
     }
 }
 
+impl From<PushBodyError> for ApiError {
+    fn from(error: PushBodyError) -> ApiError {
+        let (status, code) = match error {
+            PushBodyError::Malformed { .. } => (StatusCode::BAD_REQUEST, "malformed_push"),
+            PushBodyError::TooManyEvents { .. } => {
+                (StatusCode::PAYLOAD_TOO_LARGE, "batch_too_large")
+            }
+        };
+        ApiError::new(status, code, error.to_string())
+    }
+}
+
 pub async fn push(
     State(state): State<AppState>,
     request: SignedByTablet,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let push: PushRequest = serde_json::from_slice(&request.body).map_err(|error| {
-        ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "malformed_push",
-            format!("The body must be {{\"events\": [...]}}: {error}"),
-        )
-    })?;
-    if push.events.len() > MAX_PUSH_EVENTS {
-        return Err(ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "batch_too_large",
-            format!(
-                "A push carries at most {MAX_PUSH_EVENTS} events; this one has {}. Split it.",
-                push.events.len()
-            ),
-        ));
-    }
+    let parsed = parse_push(&request.body, &request.signer)?;
     let started = std::time::Instant::now();
     let now_ms = request.now_ms;
-    let mut receipts: Vec<Option<Receipt>> = (0..push.events.len()).map(|_| None).collect();
+    let mut receipts: Vec<Option<Receipt>> = (0..parsed.n_events).map(|_| None).collect();
     let reject =
         |index: usize, event_id: Option<String>, code: &'static str, message: String| Receipt {
             index,
@@ -112,26 +102,17 @@ pub async fn push(
             fork: false,
             reason: Some(Reason { code, message }),
         };
-
-    // Decode, and keep only the pushing tablet's own events.
-    let mut decoded: Vec<(usize, SignedEvent)> = Vec::with_capacity(push.events.len());
-    for (index, value) in push.events.into_iter().enumerate() {
-        let bytes = serde_json::to_vec(&value).expect("a JSON value always serialises");
-        match SignedEvent::from_json_bytes(&bytes) {
-            Err(error) => {
-                receipts[index] = Some(reject(index, None, "malformed", error.to_string()))
-            }
-            Ok(event) if event.signer() != &request.signer => {
-                receipts[index] = Some(reject(
-                    index,
-                    Some(event.id().to_hex()),
-                    "foreign_signer",
-                    "A tablet pushes only the events it signed itself.".to_owned(),
-                ));
-            }
-            Ok(event) => decoded.push((index, event)),
-        }
+    // Malformed events and other signers' events get their receipts now; the pushing tablet's
+    // own events go on to verification.
+    for refused in parsed.refused {
+        receipts[refused.index] = Some(reject(
+            refused.index,
+            refused.event_id.map(|id| id.to_hex()),
+            refused.code,
+            refused.message,
+        ));
     }
+    let decoded = parsed.events;
 
     let site_id = request.tablet.site_id.clone();
     let mut guard = state
