@@ -255,7 +255,12 @@ pub fn run(arguments: &[String]) -> anyhow::Result<()> {
             "Revocation latency on {label}: check-in stored → webhook delivery"
         ));
         let receiver_port = postgres::free_port()?;
-        let server = Server::start(&root, url.as_deref(), label, Some(receiver_port))?;
+        // A fresh database (a fresh file, on SQLite): a demo server seeds only an empty one.
+        let latency_url = match (&database, url) {
+            (Some(database), Some(_)) => Some(database.create_database("baton_latency")?),
+            _ => None,
+        };
+        let server = Server::start(&root, latency_url.as_deref(), label, Some(receiver_port))?;
         let latency = [
             "--events".to_owned(),
             load_size.latency_check_ins.to_string(),

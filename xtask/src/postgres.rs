@@ -117,6 +117,23 @@ impl PrivatePostgres {
         )
     }
 
+    /// Creates another empty database on this server and returns its URL: each benchmark
+    /// server starts on a fresh one, as a SQLite one starts on a fresh file.
+    pub fn create_database(&self, name: &str) -> anyhow::Result<String> {
+        let port = self
+            .url
+            .rsplit_once(':')
+            .and_then(|(_, rest)| rest.split('/').next())
+            .context("the private PostgreSQL URL has no port")?
+            .to_owned();
+        process::run(
+            self.command("createdb")
+                .args(["-h", "127.0.0.1", "-p", &port, "-U", "baton", name]),
+        )
+        .with_context(|| format!("creating the database {name}"))?;
+        Ok(self.url.replace("/postgres", &format!("/{name}")))
+    }
+
     fn command(&self, program: &str) -> Command {
         let program = self.bin_dir.join(program);
         if self.run_as_postgres {
