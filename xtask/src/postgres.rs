@@ -126,10 +126,15 @@ impl PrivatePostgres {
             .and_then(|(_, rest)| rest.split('/').next())
             .context("the private PostgreSQL URL has no port")?
             .to_owned();
-        process::run(
-            self.command("createdb")
-                .args(["-h", "127.0.0.1", "-p", &port, "-U", "baton", name]),
-        )
+        process::run(self.command("createdb").args([
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &port,
+            "-U",
+            "baton",
+            name,
+        ]))
         .with_context(|| format!("creating the database {name}"))?;
         Ok(self.url.replace("/postgres", &format!("/{name}")))
     }
