@@ -22,7 +22,9 @@ const MAX_NAME_CHARS: usize = 64;
 /// How long one delivery attempt may take before it counts as failed.
 pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(5);
 
-#[derive(Debug, Clone, Deserialize)]
+/// `Debug` is written by hand below so that a connector logged or printed by mistake never
+/// shows its HMAC secret or client secret.
+#[derive(Clone, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum ConnectorConfig {
     Webhook {
@@ -66,6 +68,54 @@ pub enum ClientAuthMethod {
     ClientSecretBasic,
     /// `client_id` and `client_secret` in the form body.
     ClientSecretPost,
+}
+
+impl std::fmt::Debug for ConnectorConfig {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        const REDACTED: &str = "[redacted]";
+        match self {
+            ConnectorConfig::Webhook { name, url, .. } => formatter
+                .debug_struct("Webhook")
+                .field("name", name)
+                .field("url", url)
+                .field("secret", &REDACTED)
+                .finish(),
+            ConnectorConfig::BackchannelLogout {
+                name,
+                url,
+                audience,
+            } => formatter
+                .debug_struct("BackchannelLogout")
+                .field("name", name)
+                .field("url", url)
+                .field("audience", audience)
+                .finish(),
+            ConnectorConfig::Caep {
+                name,
+                url,
+                audience,
+            } => formatter
+                .debug_struct("Caep")
+                .field("name", name)
+                .field("url", url)
+                .field("audience", audience)
+                .finish(),
+            ConnectorConfig::OauthRevocation {
+                name,
+                url,
+                client_id,
+                auth_method,
+                ..
+            } => formatter
+                .debug_struct("OauthRevocation")
+                .field("name", name)
+                .field("url", url)
+                .field("client_id", client_id)
+                .field("client_secret", &REDACTED)
+                .field("auth_method", auth_method)
+                .finish(),
+        }
+    }
 }
 
 impl ConnectorConfig {
@@ -315,6 +365,19 @@ pub async fn deliver(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_connector_printed_by_mistake_shows_no_secret() {
+        let connectors: Vec<ConnectorConfig> = serde_json::from_str(
+            r#"[{"kind":"webhook","name":"mdm","url":"https://mdm.example/hook","secret":"webhook-secret-0123456789abcdef0123"},
+                {"kind":"oauth_revocation","name":"idp","url":"https://idp.example/revoke","client_id":"baton","client_secret":"client-secret-s3cret","auth_method":"client_secret_basic"}]"#,
+        )
+        .unwrap();
+        let printed = format!("{connectors:?} {connectors:#?}");
+        assert!(!printed.contains("webhook-secret"), "{printed}");
+        assert!(!printed.contains("client-secret-s3cret"), "{printed}");
+        assert!(printed.contains("[redacted]") && printed.contains("https://idp.example/revoke"));
+    }
 
     #[test]
     fn the_signature_is_hmac_sha256_over_timestamp_dot_body() {
