@@ -118,9 +118,15 @@ test("a new version installs in the background and takes over only when the nurs
     // Until asked, the old version keeps the page: nothing changes under a handoff.
     expect(await shellCaches()).toContain(before[0]);
     await page.screenshot({ path: "test-results/screens/update-ready.png", fullPage: true });
+    // The tap makes the waiting worker take over and the page reload: wait for that load, and
+    // poll through it (a page being replaced has no context to evaluate in for a moment).
+    const reloaded = page.waitForEvent("load");
     await update.click();
+    await reloaded;
     await expect(page.getByRole("heading", { level: 1 })).toHaveText("Enroll this tablet");
-    await expect.poll(shellCaches, { timeout: 30_000 }).toEqual([`${before[0]}-next`]);
+    await expect
+      .poll(() => shellCaches().catch(() => ["(page reloading)"]), { timeout: 30_000 })
+      .toEqual([`${before[0]}-next`]);
     await expect(page.getByTestId("update-ready")).toHaveCount(0);
   } finally {
     writeFileSync(workerFile, original);
