@@ -26,6 +26,24 @@ impl std::fmt::Debug for ServerKey {
     }
 }
 
+/// Creates `path` owner-only (never overwriting a file) holding `key` as one line of hex, synced
+/// to disk: how every key Baton generates is kept (the server key, the token-sealing key).
+pub fn write_new_key_file(path: &Path, key: &[u8], what: &str) -> anyhow::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options
+        .open(path)
+        .with_context(|| format!("cannot create {what} {}", path.display()))?;
+    writeln!(file, "{}", hex::encode(key))?;
+    file.sync_all()?;
+    Ok(())
+}
+
 impl ServerKey {
     /// Reads the key at `path`, or creates one there (mode 0600) when the file does not exist.
     pub fn load_or_create(path: &Path) -> anyhow::Result<ServerKey> {
@@ -46,18 +64,7 @@ impl ServerKey {
         let mut seed = [0_u8; 32];
         OsRng.fill_bytes(&mut seed);
         let key = ServerKey::from_seed(seed)?;
-        let mut options = std::fs::OpenOptions::new();
-        options.write(true).create_new(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            options.mode(0o600);
-        }
-        let mut file = options
-            .open(path)
-            .with_context(|| format!("cannot create the server key {}", path.display()))?;
-        writeln!(file, "{}", hex::encode(seed))?;
-        file.sync_all()?;
+        write_new_key_file(path, &seed, "the server key")?;
         tracing::info!(public_key = %key.public_key.to_hex(), path = %path.display(), "created the server key");
         Ok(key)
     }

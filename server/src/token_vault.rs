@@ -8,7 +8,6 @@
 //! row by someone with database access no longer opens. Replicas on one PostgreSQL share the
 //! file, like the server key.
 
-use std::io::Write;
 use std::path::Path;
 
 use aes_gcm::aead::{Aead, AeadCore, KeyInit, OsRng, Payload};
@@ -96,18 +95,7 @@ impl TokenVault {
             return Ok(TokenVault::from_key(key));
         }
         let key = Aes256Gcm::generate_key(OsRng);
-        let mut options = std::fs::OpenOptions::new();
-        options.write(true).create_new(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            options.mode(0o600);
-        }
-        let mut file = options
-            .open(path)
-            .with_context(|| format!("cannot create the token key {}", path.display()))?;
-        writeln!(file, "{}", hex::encode(key.as_slice()))?;
-        file.sync_all()?;
+        crate::server_key::write_new_key_file(path, key.as_slice(), "the token key")?;
         tracing::info!(path = %path.display(), "created the key that seals external tokens");
         Ok(TokenVault {
             cipher: Aes256Gcm::new(&key),
