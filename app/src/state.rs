@@ -4,6 +4,7 @@
 
 use baton_core::body::Body;
 use baton_core::event::SignedEvent;
+use baton_core::ids::SignerKey;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
@@ -214,5 +215,16 @@ async fn load(store: &IdbStore) -> Result<Option<Tablet>, String> {
     )
     .map_err(|error| failed(&error))?;
     tablet.last_sync_ms = store.last_sync_ms().await.map_err(|error| failed(&error))?;
+    // The server keys learned from rotations, so that the authority's events fold as such.
+    if let (Ok(witness), Ok(enrolled)) = (
+        store.witness_state().await,
+        SignerKey::from_hex(&tablet.enrollment.server_public_key),
+    ) {
+        tablet.set_server_keys(
+            crate::tablet::witness::trusted_server_keys(&enrolled, &witness)
+                .keys()
+                .to_vec(),
+        );
+    }
     Ok(Some(tablet))
 }

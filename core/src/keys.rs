@@ -30,6 +30,11 @@ pub struct SignerInfo {
     /// from the morning round when it was last seen.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub revoked_from_ms: Option<u64>,
+    /// Set when the signer rotated to a new key: the last `seq` of this key's chain. Later
+    /// events of this key are refused whatever their clock says, so a copy of a retired key
+    /// cannot extend the tablet's record.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retired_after_seq: Option<u64>,
 }
 
 impl SignerInfo {
@@ -37,6 +42,7 @@ impl SignerInfo {
         SignerInfo {
             role: Role::Tablet,
             revoked_from_ms: None,
+            retired_after_seq: None,
         }
     }
 
@@ -44,6 +50,7 @@ impl SignerInfo {
         SignerInfo {
             role: Role::Authority,
             revoked_from_ms: None,
+            retired_after_seq: None,
         }
     }
 
@@ -201,8 +208,8 @@ mod tests {
     #[test]
     fn revocation_applies_from_its_instant_onwards() {
         let info = SignerInfo {
-            role: Role::Tablet,
             revoked_from_ms: Some(1_000),
+            ..SignerInfo::tablet()
         };
         assert!(!info.is_revoked_at(999));
         assert!(info.is_revoked_at(1_000));

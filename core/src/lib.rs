@@ -21,6 +21,8 @@
 //! - `event`: the signed envelope, `UnsignedEvent` and `SignedEvent`: canonical bytes, signing,
 //!   ids, wire encoding and decoding.
 //! - `keys`: the enrolled signers, `KeySet`, with their roles and revocations.
+//! - `key_rotation`: `SignedKeyRotation`, one key handing over to the next under both keys'
+//!   signatures, and `KeyHistory`, the verified chain of a signer's keys.
 //! - `verify`: single and batch verification against a `KeySet`, and the classification of an
 //!   incoming event against a log.
 //! - `log`: the `EventLog`, a grow-only set of events with per-signer chains, admission, gaps
@@ -46,6 +48,7 @@ pub mod exceptions;
 pub mod fold;
 pub mod hlc;
 pub mod ids;
+pub mod key_rotation;
 pub mod keys;
 pub mod ledger;
 pub mod log;

@@ -38,6 +38,14 @@ pub enum Rejection {
         hlc_ms: u64,
     },
     #[error(
+        "seq: {signer} rotated to a new key after its event {last_seq}, and this event is {seq}"
+    )]
+    RetiredKey {
+        signer: SignerKey,
+        last_seq: u64,
+        seq: u64,
+    },
+    #[error(
         "hlc.ms: {hlc_ms} is more than {max_clock_skew_ms} ms ahead of the receiver's clock ({now_ms})"
     )]
     FutureTimestamp {
@@ -91,6 +99,15 @@ impl KeySet {
                 signer,
                 revoked_from_ms,
                 hlc_ms,
+            });
+        }
+        if let Some(last_seq) = enrolled.info.retired_after_seq
+            && event.seq() > last_seq
+        {
+            return Err(Rejection::RetiredKey {
+                signer,
+                last_seq,
+                seq: event.seq(),
             });
         }
         if hlc_ms > options.now_ms.saturating_add(options.max_clock_skew_ms) {

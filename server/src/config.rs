@@ -47,6 +47,24 @@ pub enum Command {
     /// pg_restore. Either way each site's ledger gets an entry saying so, and tablets re-push
     /// what the backup lacks at their next sync.
     Restore(RestoreArgs),
+    /// Replace the server's signing key without downtime: a new key, a rotation signed by the
+    /// old and the new key recorded in the database and in every site's ledger, the new key
+    /// written over the key file. Running servers switch within seconds (or at SIGHUP); copy the
+    /// new file to every other replica.
+    RotateServerKey(RotateServerKeyArgs),
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct RotateServerKeyArgs {
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    /// The server's key file (as `serve --server-key-file`). Default: `server-ed25519.key` in the
+    /// data directory.
+    #[arg(long, env = "BATON_SERVER_KEY_FILE")]
+    pub server_key_file: Option<PathBuf>,
+    /// Why the key is rotated (at most 500 characters), kept in each site's ledger entry.
+    #[arg(long, default_value = "scheduled rotation")]
+    pub reason: String,
 }
 
 #[derive(Debug, Clone, clap::Args)]

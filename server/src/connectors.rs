@@ -146,7 +146,7 @@ impl ConnectorConfig {
 /// What a delivery signs and opens with: the server's key and the issuer it names itself by,
 /// and the key that seals the external tokens an RFC 7009 connector revokes.
 pub struct Signer {
-    pub server_key: std::sync::Arc<crate::server_key::ServerKey>,
+    pub server_key: std::sync::Arc<crate::server_key::ServerKeys>,
     pub issuer: String,
     pub token_vault: std::sync::Arc<crate::token_vault::TokenVault>,
 }
@@ -332,12 +332,12 @@ pub async fn deliver(
         }
         ConnectorConfig::BackchannelLogout { audience, .. } => {
             let claims = logout_token_claims(signer, audience, delivery, now_ms);
-            let token = crate::jwt::sign(&signer.server_key, "logout+jwt", &claims);
+            let token = crate::jwt::sign(&signer.server_key.current(), "logout+jwt", &claims);
             client.post(url).form(&[("logout_token", token)])
         }
         ConnectorConfig::Caep { audience, .. } => {
             let claims = session_revoked_claims(signer, audience, delivery, now_ms);
-            let token = crate::jwt::sign(&signer.server_key, "secevent+jwt", &claims);
+            let token = crate::jwt::sign(&signer.server_key.current(), "secevent+jwt", &claims);
             client
                 .post(url)
                 .header("content-type", "application/secevent+jwt")

@@ -9,17 +9,18 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ed25519_dalek::Signer;
 
+use baton_core::ids::SignerKey;
+
 use crate::server_key::ServerKey;
 
 /// The key id receivers find in the JWKS: the first 16 hex digits of the public key.
-pub fn key_id(server_key: &ServerKey) -> String {
-    server_key.public_key().to_hex()[..16].to_owned()
+pub fn key_id(public_key: &SignerKey) -> String {
+    public_key.to_hex()[..16].to_owned()
 }
 
 /// A compact JWS: base64url(header) "." base64url(claims) "." base64url(signature).
 pub fn sign(server_key: &ServerKey, token_type: &str, claims: &serde_json::Value) -> String {
-    let header =
-        serde_json::json!({ "alg": "EdDSA", "typ": token_type, "kid": key_id(server_key) });
+    let header = serde_json::json!({ "alg": "EdDSA", "typ": token_type, "kid": key_id(server_key.public_key()) });
     let signing_input = format!(
         "{}.{}",
         URL_SAFE_NO_PAD.encode(header.to_string()),
@@ -32,18 +33,24 @@ pub fn sign(server_key: &ServerKey, token_type: &str, claims: &serde_json::Value
     )
 }
 
-/// The JSON Web Key Set with the server's public key (RFC 8037 OKP, Ed25519).
-pub fn jwks(server_key: &ServerKey) -> serde_json::Value {
-    serde_json::json!({
-        "keys": [{
-            "kty": "OKP",
-            "crv": "Ed25519",
-            "x": URL_SAFE_NO_PAD.encode(server_key.public_key().as_bytes()),
-            "kid": key_id(server_key),
-            "use": "sig",
-            "alg": "EdDSA",
-        }]
-    })
+/// The JSON Web Key Set with the server's public keys (RFC 8037 OKP, Ed25519), newest first:
+/// every key of the history, so that a token signed just before a rotation (or by a replica that
+/// has not yet installed the new key file) still verifies at the receiver.
+pub fn jwks<'a>(public_keys: impl DoubleEndedIterator<Item = &'a SignerKey>) -> serde_json::Value {
+    let keys: Vec<serde_json::Value> = public_keys
+        .rev()
+        .map(|public_key| {
+            serde_json::json!({
+                "kty": "OKP",
+                "crv": "Ed25519",
+                "x": URL_SAFE_NO_PAD.encode(public_key.as_bytes()),
+                "kid": key_id(public_key),
+                "use": "sig",
+                "alg": "EdDSA",
+            })
+        })
+        .collect();
+    serde_json::json!({ "keys": keys })
 }
 
 #[cfg(test)]
@@ -65,7 +72,7 @@ mod tests {
             serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[0]).unwrap()).unwrap();
         assert_eq!(header["alg"], "EdDSA");
         assert_eq!(header["typ"], "logout+jwt");
-        let jwks = jwks(&server_key);
+        let jwks = jwks([server_key.public_key()].into_iter());
         assert_eq!(jwks["keys"][0]["kid"], header["kid"]);
         let x: [u8; 32] = URL_SAFE_NO_PAD
             .decode(jwks["keys"][0]["x"].as_str().unwrap())

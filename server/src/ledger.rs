@@ -78,6 +78,7 @@ pub async fn current_head(
     let previous = latest_head(storage, site_id).await?;
     if let Some(previous) = &previous
         && previous.head.tree_size == size
+        && previous.head.key_id == *server_key.public_key()
         && now_ms.saturating_sub(previous.head.timestamp_ms) < max_age_ms
     {
         return Ok(previous.clone());
@@ -167,7 +168,7 @@ pub async fn consistency(
 /// stops. A refusal (rewritten history) is logged at error level on every round: it is an alarm.
 pub async fn run_head_signer(
     storage: std::sync::Arc<dyn Storage>,
-    server_key: std::sync::Arc<ServerKey>,
+    server_keys: std::sync::Arc<crate::server_key::ServerKeys>,
 ) {
     let mut interval = tokio::time::interval(SIGNING_INTERVAL);
     loop {
@@ -183,7 +184,7 @@ pub async fn run_head_signer(
             let now_ms = crate::sync::now_ms();
             if let Err(error) = current_head(
                 storage.as_ref(),
-                &server_key,
+                &server_keys.current(),
                 &site_id,
                 now_ms,
                 MAX_HEAD_AGE_MS,

@@ -10,7 +10,7 @@ use crate::config::{
     Cli, Command, CreateAccountArgs, DatabaseArgs, EnrollmentCodeArgs, LogFormat, ServeArgs,
 };
 use crate::http::{self, AppState, static_files::StaticFiles};
-use crate::server_key::ServerKey;
+use crate::server_key::ServerKeys;
 use crate::{seed, storage};
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -22,6 +22,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Migrate(args) => migrate(args).await,
         Command::Backup(args) => crate::backup::run(args).await,
         Command::Restore(args) => crate::restore::run(args).await,
+        Command::RotateServerKey(args) => crate::server_key::run_rotate(args).await,
     }
 }
 
@@ -215,7 +216,8 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         None => None,
     };
     let storage = open_storage(&args.database).await?;
-    let server_key = ServerKey::load_or_create(&args.effective_server_key_file())?;
+    let server_keys =
+        Arc::new(ServerKeys::load(&args.effective_server_key_file(), storage.as_ref()).await?);
 
     if args.demo && storage.is_empty().await? {
         seed_demo(storage.as_ref(), &args).await?;
@@ -240,10 +242,10 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .with_context(|| format!("cannot listen on {}", args.listen))?;
     let address = listener.local_addr()?;
     let tls_on = certificates.is_some();
-    let mut state = AppState::new(
+    let mut state = AppState::with_keys(
         storage,
         static_files,
-        server_key,
+        server_keys,
         args.secure_cookies || tls_on,
     );
     state.strict_transport_security = tls_on;
@@ -306,6 +308,13 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     tokio::spawn(crate::ledger::run_head_signer(
         state.storage.clone(),
         state.server_key.clone(),
+    ));
+    // A rotated key file (`baton rotate-server-key`) is picked up without a restart.
+    tokio::spawn(crate::server_key::watch_for_rotation(
+        state.server_key.clone(),
+        state.storage.clone(),
+        crate::tls::RELOAD_INTERVAL,
+        crate::tls::Hangups::register(),
     ));
     let shutdown = state.shutdown.clone();
     let graceful_shutdown = async move {

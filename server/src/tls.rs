@@ -301,7 +301,7 @@ impl Hangups {
         Hangups {}
     }
 
-    async fn recv(&mut self) {
+    pub(crate) async fn recv(&mut self) {
         #[cfg(unix)]
         if let Some(signal) = self.signal.as_mut()
             && signal.recv().await.is_some()
@@ -312,11 +312,14 @@ impl Hangups {
     }
 }
 
-/// Without built-in TLS there is nothing to re-read: a SIGHUP is logged and otherwise ignored.
+/// Without built-in TLS there are no certificates to re-read: a SIGHUP is logged here (the
+/// server key's watcher listens for it too).
 pub async fn log_hangups_without_tls(mut hangups: Hangups) {
     loop {
         hangups.recv().await;
-        tracing::info!("SIGHUP: nothing to re-read without built-in TLS (--tls-cert)");
+        tracing::info!(
+            "SIGHUP: no TLS files to re-read without built-in TLS (--tls-cert); the server key file is re-read"
+        );
     }
 }
 

@@ -1,7 +1,9 @@
 //! `baton verify BUNDLE`: checks an exported audit bundle with no database and no network.
 //!
 //! It trusts nothing in the bundle but the server's public key the auditor compares with the
-//! one they hold: the tree head must carry that key's signature, every entry must hash to a leaf
+//! one they hold: the tree head must carry the signature of that key or of a key the bundle's
+//! key history links to it (each rotation signed by the key it retired and the key it brought
+//! in, so a key given years ago still anchors today's head, and today's key anchors old ones), every entry must hash to a leaf
 //! that the head's root includes at the entry's position, every event must carry a valid
 //! signature of an enrolled tablet, every tablet's events must chain, and every tablet key must
 //! have a `tablet_enrolled` entry in the ledger before the first event it signed. It names each
@@ -11,6 +13,7 @@ use std::collections::BTreeMap;
 
 use baton_core::event::SignedEvent;
 use baton_core::ids::{EventId, SignerKey};
+use baton_core::key_rotation::{KeyHistory, MAX_ROTATIONS, RotatingSigner, SignedKeyRotation};
 use baton_core::keys::{KeySet, SignerInfo};
 use baton_core::ledger::{LedgerEntry, LedgerHash, SignedTreeHead, verify_inclusion};
 use baton_core::verify::VerifyOptions;
@@ -24,6 +27,10 @@ struct Bundle {
     format: String,
     site_id: String,
     server_public_key: String,
+    /// The server key's rotations, oldest first (docs/PROTOCOL.md §3.9); absent in bundles of
+    /// servers that never rotated.
+    #[serde(default)]
+    server_key_rotations: Vec<serde_json::Value>,
     tablet_keys: Vec<TabletKey>,
     tree_head: SignedTreeHead,
     entries: Vec<BundleEntry>,
@@ -110,16 +117,50 @@ pub fn verify_bundle(bytes: &[u8], expected_server_key: Option<&str>) -> Report 
             "server key {} taken from the bundle: compare it with the key you hold (--server-key)",
             server_key.to_hex()
         ));
-    } else if bundle.server_public_key != server_key.to_hex() {
-        report.fail("server key: the bundle names another key than the one given".to_owned());
+    }
+    if bundle.server_key_rotations.len() > MAX_ROTATIONS {
+        report.fail(format!(
+            "key history: {} rotations, at most {MAX_ROTATIONS} are accepted",
+            bundle.server_key_rotations.len()
+        ));
+        return report;
+    }
+    let rotations: Result<Vec<SignedKeyRotation>, _> = bundle
+        .server_key_rotations
+        .iter()
+        .map(SignedKeyRotation::from_json_value)
+        .collect();
+    let history = match rotations.and_then(|rotations| {
+        KeyHistory::from_rotations(RotatingSigner::Server, &server_key, &rotations)
+    }) {
+        Ok(history) => history,
+        Err(error) => {
+            report.fail(format!("key history: {error}"));
+            return report;
+        }
+    };
+    if history.keys().len() > 1 {
+        report.ok(format!(
+            "key history: {} keys, each rotation signed by the key it retired and the key it brought in; the key you hold is one of them",
+            history.keys().len()
+        ));
+    }
+    let bundle_key_known = SignerKey::from_hex(&bundle.server_public_key)
+        .is_ok_and(|bundle_key| history.contains(&bundle_key));
+    if !bundle_key_known {
+        report.fail(
+            "server key: the bundle names a key that is neither the one given nor linked to it by the key history"
+                .to_owned(),
+        );
     }
     let head = &bundle.tree_head;
-    match head.verify(&server_key) {
+    match head.verify_in(&history) {
         Ok(()) => report.ok(format!(
-            "tree head: size {}, root {}, signed at {} ms by the server key",
+            "tree head: size {}, root {}, signed at {} ms by server key {}",
             head.head.tree_size,
             head.head.root_hash.to_hex(),
-            head.head.timestamp_ms
+            head.head.timestamp_ms,
+            &head.head.key_id.to_hex()[..16]
         )),
         Err(error) => {
             report.fail(format!("tree head: {error}"));
@@ -134,7 +175,12 @@ pub fn verify_bundle(bytes: &[u8], expected_server_key: Option<&str>) -> Report 
         ));
     }
 
-    let mut signers = vec![(server_key, SignerInfo::authority())];
+    // Every key of the history is the authority for the events it signed.
+    let mut signers: Vec<(SignerKey, SignerInfo)> = history
+        .keys()
+        .iter()
+        .map(|key| (*key, SignerInfo::authority()))
+        .collect();
     let mut tablet_of = BTreeMap::new();
     for tablet in &bundle.tablet_keys {
         match SignerKey::from_hex(&tablet.public_key) {

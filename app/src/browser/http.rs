@@ -4,6 +4,7 @@
 
 use baton_core::event::SignedEvent;
 use baton_core::ids::SignerKey;
+use baton_core::key_rotation::SignedKeyRotation;
 use baton_core::ledger::{LedgerHash, SignedTreeHead};
 use baton_core::request::{
     API_VERSION, HEADER_API_VERSION, HEADER_KEY, HEADER_NONCE, HEADER_SIGNATURE, HEADER_TIMESTAMP,
@@ -25,6 +26,7 @@ pub const ENROLL_PATH: &str = "/api/v1/enroll";
 pub const PUSH_PATH: &str = "/api/v1/sync/push";
 pub const ROSTER_PATH: &str = "/api/v1/sync/roster";
 pub const LEDGER_HEAD_PATH: &str = "/api/v1/ledger/head";
+pub const SERVER_KEYS_PATH: &str = "/api/v1/server-keys";
 pub const WITNESS_REPORT_PATH: &str = "/api/v1/ledger/witness-reports";
 
 /// The four `Baton-*` headers of a signed request.
@@ -199,6 +201,22 @@ impl SyncTransport for HttpTransport {
         let text = send("GET", LEDGER_HEAD_PATH, &[], Some(&self.signing_key)).await?;
         SignedTreeHead::from_json_bytes(text.as_bytes())
             .map_err(|error| TransportError::BadAnswer(error.to_string()))
+    }
+
+    async fn server_key_rotations(&self) -> Result<Vec<SignedKeyRotation>, TransportError> {
+        #[derive(serde::Deserialize)]
+        struct Answer {
+            rotations: Vec<serde_json::Value>,
+        }
+        let answer: Answer = parse(&send("GET", SERVER_KEYS_PATH, &[], None).await?)?;
+        answer
+            .rotations
+            .iter()
+            .map(|rotation| {
+                SignedKeyRotation::from_json_value(rotation)
+                    .map_err(|error| TransportError::BadAnswer(error.to_string()))
+            })
+            .collect()
     }
 
     async fn consistency(&self, from: u64, to: u64) -> Result<Vec<LedgerHash>, TransportError> {

@@ -14,6 +14,7 @@ pub mod scheduler;
 pub mod witness;
 
 use baton_core::event::SignedEvent;
+use baton_core::key_rotation::SignedKeyRotation;
 use baton_core::ledger::{LedgerHash, SignedTreeHead};
 use thiserror::Error;
 
@@ -55,6 +56,8 @@ pub trait SyncTransport {
     async fn inclusion(&self, index: u64, size: u64) -> Result<Vec<LedgerHash>, TransportError>;
     /// Reports a witness alarm with its evidence.
     async fn report_witness(&self, alarm: &WitnessAlarm) -> Result<(), TransportError>;
+    /// The server key's rotations, oldest first (docs/PROTOCOL.md §3.9).
+    async fn server_key_rotations(&self) -> Result<Vec<SignedKeyRotation>, TransportError>;
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -253,7 +256,11 @@ mod tests {
     }
 
     fn sign_head(tree: &MemoryHashStore) -> SignedTreeHead {
-        let signing_key = SigningKey::from_bytes(&SERVER_SEED);
+        sign_head_with(tree, SERVER_SEED)
+    }
+
+    fn sign_head_with(tree: &MemoryHashStore, seed: [u8; 32]) -> SignedTreeHead {
+        let signing_key = SigningKey::from_bytes(&seed);
         TreeHead {
             log_id: SiteId::new(SITE).unwrap(),
             tree_size: tree.size(),
@@ -277,6 +284,9 @@ mod tests {
         /// Serve heads and proofs of a ledger whose first entry was rewritten.
         rewritten: Cell<bool>,
         reports: RefCell<Vec<WitnessAlarm>>,
+        /// The key it signs heads with, and the rotations that led to it.
+        key_seed: Cell<[u8; 32]>,
+        rotations: RefCell<Vec<SignedKeyRotation>>,
     }
 
     impl FakeServer {
@@ -293,7 +303,25 @@ mod tests {
                 offline: false,
                 rewritten: Cell::new(false),
                 reports: RefCell::new(Vec::new()),
+                key_seed: Cell::new(SERVER_SEED),
+                rotations: RefCell::new(Vec::new()),
             }
+        }
+
+        /// Rotates the server key as `baton rotate-server-key` does.
+        fn rotate_key(&self, next_seed: [u8; 32]) {
+            let previous = SigningKey::from_bytes(&self.key_seed.get());
+            let next = SigningKey::from_bytes(&next_seed);
+            let rotation = baton_core::key_rotation::KeyRotation {
+                signer: baton_core::key_rotation::RotatingSigner::Server,
+                previous: SignerKey::from_signing_key(&previous),
+                next: SignerKey::from_signing_key(&next),
+                at_ms: 1_764_000_000_000,
+            }
+            .sign(&previous, &next)
+            .unwrap();
+            self.rotations.borrow_mut().push(rotation);
+            self.key_seed.set(next_seed);
         }
 
         /// Plays a server restored from a backup that held only the first `kept` events (and
@@ -390,7 +418,7 @@ mod tests {
         }
 
         async fn ledger_head(&self) -> Result<SignedTreeHead, TransportError> {
-            Ok(sign_head(&self.served_ledger()))
+            Ok(sign_head_with(&self.served_ledger(), self.key_seed.get()))
         }
 
         async fn consistency(&self, from: u64, to: u64) -> Result<Vec<LedgerHash>, TransportError> {
@@ -408,6 +436,10 @@ mod tests {
         async fn report_witness(&self, alarm: &WitnessAlarm) -> Result<(), TransportError> {
             self.reports.borrow_mut().push(alarm.clone());
             Ok(())
+        }
+
+        async fn server_key_rotations(&self) -> Result<Vec<SignedKeyRotation>, TransportError> {
+            Ok(self.rotations.borrow().clone())
         }
     }
 
@@ -515,6 +547,10 @@ mod tests {
 
         async fn report_witness(&self, _: &WitnessAlarm) -> Result<(), TransportError> {
             Ok(())
+        }
+
+        async fn server_key_rotations(&self) -> Result<Vec<SignedKeyRotation>, TransportError> {
+            Ok(Vec::new())
         }
     }
 
@@ -678,5 +714,29 @@ mod tests {
             block_on(store.witness_state()).unwrap(),
             WitnessState::default()
         );
+    }
+
+    #[test]
+    fn after_the_server_rotates_its_key_the_tablet_learns_the_rotation_and_keeps_witnessing() {
+        let store = MemoryStore::new();
+        let server = FakeServer::new();
+        let events = signed_events(20);
+        block_on(sync_once(&store, &server, &events[..10], "v2", &context()))
+            .result
+            .unwrap();
+        server.rotate_key([10; 32]);
+        let outcome = block_on(sync_once(&store, &server, &events[10..], "v2", &context()));
+        outcome.result.unwrap();
+        let view = outcome.witness.unwrap();
+        // The new key's head extends the old key's: adopted through the consistency proof.
+        let kept = view.state.head.as_ref().unwrap();
+        assert_eq!(kept.head.tree_size, 20);
+        assert_eq!(
+            kept.head.key_id,
+            SignerKey::from_signing_key(&SigningKey::from_bytes(&[10; 32]))
+        );
+        assert!(view.state.alarms.is_empty());
+        assert_eq!(view.state.server_key_rotations.len(), 1);
+        assert_eq!(block_on(store.witness_state()).unwrap(), view.state);
     }
 }

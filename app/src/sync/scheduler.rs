@@ -17,6 +17,7 @@ use crate::browser::clock::now_ms;
 use crate::browser::http::HttpTransport;
 use crate::browser::store::EventStore;
 use crate::state::AppState;
+use crate::tablet::witness::trusted_server_keys;
 
 /// The wait between rounds while everything works.
 pub const PERIOD_MS: u32 = 30_000;
@@ -152,6 +153,16 @@ async fn round(state: AppState) -> bool {
             tablet.absorb(outcome.pulled, finished_ms);
             if succeeded {
                 tablet.last_sync_ms = Some(finished_ms);
+            }
+            if let (Some(witness), Ok(enrolled)) = (
+                &outcome.witness,
+                SignerKey::from_hex(&tablet.enrollment.server_public_key),
+            ) {
+                tablet.set_server_keys(
+                    trusted_server_keys(&enrolled, &witness.state)
+                        .keys()
+                        .to_vec(),
+                );
             }
         }
     });

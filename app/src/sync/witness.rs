@@ -9,10 +9,11 @@ use super::{SyncError, SyncTransport};
 use crate::browser::store::EventStore;
 use crate::tablet::witness::{
     AlarmKind, HeadCheck, INCLUSION_CHECKS_PER_ROUND, ProofOutcome, WitnessAlarm, WitnessState,
-    check_head, check_inclusion, conclude, own_leaf_hash,
+    check_head, check_inclusion, conclude, learn_rotations, own_leaf_hash, trusted_server_keys,
 };
 
-/// Whom the tablet trusts for its site's ledger: the key it enrolled with.
+/// Whom the tablet trusts for its site's ledger: the key it enrolled with, and the keys that
+/// key's verified rotations lead to (kept in the witness state).
 #[derive(Debug, Clone)]
 pub struct WitnessContext {
     pub site_id: String,
@@ -72,11 +73,27 @@ pub async fn witness<S: EventStore, T: SyncTransport>(
     let state = &mut view.state;
 
     let offered = transport.ledger_head().await?;
+    let mut server_keys = trusted_server_keys(&context.server_key, state);
+    if !server_keys.contains(&offered.head.key_id) {
+        // The server may have rotated its key: learn the rotations it publishes, if they
+        // verify from the enrolled key and bring in the key that signed this head.
+        let published = transport.server_key_rotations().await?;
+        if let Some(learned) = learn_rotations(
+            &context.server_key,
+            &state.server_key_rotations,
+            &published,
+            &offered.head.key_id,
+        ) {
+            state.server_key_rotations = published;
+            store.save_witness_state(state).await?;
+            server_keys = learned;
+        }
+    }
     let checked = check_head(
         state.head.as_ref(),
         &offered,
         &context.site_id,
-        &context.server_key,
+        &server_keys,
     )
     .map_err(|refused| SyncError::Witness(refused.to_string()))?;
     match (checked, state.head.clone()) {

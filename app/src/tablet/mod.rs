@@ -77,6 +77,9 @@ pub struct Tablet {
     clock: Hlc,
     own_events: Vec<OwnEvent>,
     replica: Replica,
+    /// The server keys whose events fold as the authority's: the enrolled key, and the keys
+    /// its verified rotations lead to.
+    server_keys: Vec<SignerKey>,
     pub last_sync_ms: Option<u64>,
 }
 
@@ -96,9 +99,12 @@ impl Tablet {
         if signer.to_hex() != enrollment.public_key {
             return Err(TabletError::KeyMismatch);
         }
+        let server_keys: Vec<SignerKey> = SignerKey::from_hex(&enrollment.server_public_key)
+            .into_iter()
+            .collect();
         let replica = Replica::new(
             roster.site_config.rules.clone(),
-            fold_keys(&enrollment, signer),
+            fold_keys(&server_keys, signer),
             roster.device_registry(),
         );
         let mut tablet = Tablet {
@@ -110,6 +116,7 @@ impl Tablet {
             clock: Hlc::ZERO,
             own_events: Vec::new(),
             replica,
+            server_keys,
             last_sync_ms: None,
         };
         for event in own_events {
@@ -202,10 +209,26 @@ impl Tablet {
         self.replica = Replica::from_log(
             log,
             roster.site_config.rules.clone(),
-            fold_keys(&self.enrollment, self.signer),
+            fold_keys(&self.server_keys, self.signer),
             roster.device_registry(),
         );
         self.roster = roster;
+    }
+
+    /// Replaces the server keys the authority's events are folded with (after the server
+    /// rotated its key), re-folding only when they changed.
+    pub fn set_server_keys(&mut self, server_keys: Vec<SignerKey>) {
+        if server_keys == self.server_keys || server_keys.is_empty() {
+            return;
+        }
+        self.server_keys = server_keys;
+        let log = self.replica.log().clone();
+        self.replica = Replica::from_log(
+            log,
+            self.roster.site_config.rules.clone(),
+            fold_keys(&self.server_keys, self.signer),
+            self.roster.device_registry(),
+        );
     }
 
     pub fn replica(&self) -> &Replica {
@@ -267,10 +290,10 @@ impl Tablet {
 
 /// The key set the tablet folds with: the server as the authority (so its quarantines count)
 /// and this tablet. Other tablets are unknown here and fold as tablets, which is their role.
-fn fold_keys(enrollment: &Enrollment, signer: SignerKey) -> KeySet {
+fn fold_keys(server_keys: &[SignerKey], signer: SignerKey) -> KeySet {
     let mut keys = KeySet::new();
-    if let Ok(server) = SignerKey::from_hex(&enrollment.server_public_key) {
-        let _ = keys.enroll(server, SignerInfo::authority());
+    for server in server_keys {
+        let _ = keys.enroll(*server, SignerInfo::authority());
     }
     let _ = keys.enroll(signer, SignerInfo::tablet());
     keys

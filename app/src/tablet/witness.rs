@@ -11,6 +11,7 @@
 
 use baton_core::event::SignedEvent;
 use baton_core::ids::SignerKey;
+use baton_core::key_rotation::{KeyHistory, RotatingSigner, SignedKeyRotation};
 use baton_core::ledger::{
     HeadConsistency, LedgerEntry, LedgerHash, SignedTreeHead, check_heads_consistent,
     verify_consistency, verify_inclusion,
@@ -32,6 +33,39 @@ pub struct WitnessState {
     pub proven_below_leaf: u64,
     #[serde(default)]
     pub alarms: Vec<WitnessAlarm>,
+    /// The server key's rotations this tablet verified, oldest first: with the key it enrolled
+    /// with, they name every key whose heads and authority events it accepts.
+    #[serde(default)]
+    pub server_key_rotations: Vec<SignedKeyRotation>,
+}
+
+/// The server keys this tablet trusts: the one it enrolled with and every key the verified
+/// rotations link to it. Rotations that no longer verify (a damaged record) fall back to the
+/// enrolled key alone, which is the safe side: an unknown key's heads are refused.
+pub fn trusted_server_keys(enrolled: &SignerKey, state: &WitnessState) -> KeyHistory {
+    KeyHistory::from_rotations(
+        RotatingSigner::Server,
+        enrolled,
+        &state.server_key_rotations,
+    )
+    .unwrap_or_else(|_| KeyHistory::single(*enrolled))
+}
+
+/// Learns the rotations the server published when a head names a key this tablet does not
+/// know. They must verify from the enrolled key and extend the rotations already known (a
+/// history that forks from what the tablet saw is refused), and they must bring in the key the
+/// head names. Returns the new history to keep, or `None` if nothing changes.
+pub fn learn_rotations(
+    enrolled: &SignerKey,
+    known: &[SignedKeyRotation],
+    published: &[SignedKeyRotation],
+    wanted: &SignerKey,
+) -> Option<KeyHistory> {
+    if !published.starts_with(known) || published.len() == known.len() {
+        return None;
+    }
+    let history = KeyHistory::from_rotations(RotatingSigner::Server, enrolled, published).ok()?;
+    history.contains(wanted).then_some(history)
 }
 
 /// What kind of misbehaviour the evidence shows.
@@ -73,7 +107,7 @@ pub struct WitnessAlarm {
 pub enum HeadRefused {
     #[error("the server's tree head is for site {found}, and this tablet belongs to {expected}")]
     WrongSite { expected: String, found: String },
-    #[error("the server's tree head does not verify with the key this tablet enrolled with: {0}")]
+    #[error("the server's tree head does not verify with the server keys this tablet trusts: {0}")]
     BadSignature(String),
 }
 
@@ -96,7 +130,7 @@ pub fn check_head(
     kept: Option<&SignedTreeHead>,
     offered: &SignedTreeHead,
     site_id: &str,
-    server_key: &SignerKey,
+    server_keys: &KeyHistory,
 ) -> Result<HeadCheck, HeadRefused> {
     if offered.head.log_id.as_str() != site_id {
         return Err(HeadRefused::WrongSite {
@@ -105,7 +139,7 @@ pub fn check_head(
         });
     }
     offered
-        .verify(server_key)
+        .verify_in(server_keys)
         .map_err(|error| HeadRefused::BadSignature(error.to_string()))?;
     let Some(kept) = kept else {
         return Ok(HeadCheck::Adopt);
@@ -205,6 +239,10 @@ mod tests {
         SignerKey::from_signing_key(&SigningKey::from_bytes(&SERVER_SEED))
     }
 
+    fn trusted() -> KeyHistory {
+        KeyHistory::single(server_key())
+    }
+
     fn tree(leaves: &[&[u8]]) -> MemoryHashStore {
         let mut store = MemoryHashStore::new();
         for leaf in leaves {
@@ -235,11 +273,11 @@ mod tests {
         let three = tree(&[b"a", b"b", b"c"]);
         let offered = head(&three);
         assert_eq!(
-            check_head(None, &offered, "SITE-DEMO", &server_key()),
+            check_head(None, &offered, "SITE-DEMO", &trusted()),
             Ok(HeadCheck::Adopt)
         );
         assert_eq!(
-            check_head(Some(&offered), &offered, "SITE-DEMO", &server_key()),
+            check_head(Some(&offered), &offered, "SITE-DEMO", &trusted()),
             Ok(HeadCheck::Same)
         );
     }
@@ -252,7 +290,7 @@ mod tests {
                 None,
                 &head_of(&three, "SITE-OTHER", SERVER_SEED),
                 "SITE-DEMO",
-                &server_key()
+                &trusted()
             ),
             Err(HeadRefused::WrongSite { .. })
         ));
@@ -261,14 +299,14 @@ mod tests {
                 None,
                 &head_of(&three, "SITE-DEMO", [7; 32]),
                 "SITE-DEMO",
-                &server_key()
+                &trusted()
             ),
             Err(HeadRefused::BadSignature(_))
         ));
         let mut tampered = head(&three);
         tampered.head.tree_size = 4;
         assert!(matches!(
-            check_head(None, &tampered, "SITE-DEMO", &server_key()),
+            check_head(None, &tampered, "SITE-DEMO", &trusted()),
             Err(HeadRefused::BadSignature(_))
         ));
     }
@@ -281,7 +319,7 @@ mod tests {
         store.append(leaf_hash(b"e"));
         let offered = head(&store);
         assert_eq!(
-            check_head(Some(&kept), &offered, "SITE-DEMO", &server_key()),
+            check_head(Some(&kept), &offered, "SITE-DEMO", &trusted()),
             Ok(HeadCheck::NeedsProof {
                 old_size: 3,
                 new_size: 5
@@ -309,7 +347,7 @@ mod tests {
         ));
         let same_size = head(&tree(&[b"a", b"B", b"c"]));
         assert_eq!(
-            check_head(Some(&kept), &same_size, "SITE-DEMO", &server_key()),
+            check_head(Some(&kept), &same_size, "SITE-DEMO", &trusted()),
             Ok(HeadCheck::Fork)
         );
     }
@@ -343,10 +381,78 @@ mod tests {
                 raised_at_ms: 1,
                 reported: false,
             }],
+            server_key_rotations: vec![rotation(SERVER_SEED, [10; 32], 1_000)],
         };
         let json = serde_json::to_string(&state).unwrap();
         let back: WitnessState = serde_json::from_str(&json).unwrap();
         assert_eq!(back, state);
         assert!(!back.alarms[0].reported);
+    }
+
+    fn rotation(from: [u8; 32], to: [u8; 32], at_ms: u64) -> SignedKeyRotation {
+        let (previous, next) = (SigningKey::from_bytes(&from), SigningKey::from_bytes(&to));
+        baton_core::key_rotation::KeyRotation {
+            signer: RotatingSigner::Server,
+            previous: SignerKey::from_signing_key(&previous),
+            next: SignerKey::from_signing_key(&next),
+            at_ms,
+        }
+        .sign(&previous, &next)
+        .unwrap()
+    }
+
+    #[test]
+    fn after_a_server_key_rotation_the_new_keys_heads_verify_once_the_rotation_is_learned() {
+        let store = tree(&[b"a", b"b", b"c"]);
+        let rotated_seed = [10; 32];
+        let rotated_key = SignerKey::from_signing_key(&SigningKey::from_bytes(&rotated_seed));
+        let offered = head_of(&store, "SITE-DEMO", rotated_seed);
+        // Before: a head by a key the tablet does not know is refused, not adopted.
+        assert!(matches!(
+            check_head(None, &offered, "SITE-DEMO", &trusted()),
+            Err(HeadRefused::BadSignature(_))
+        ));
+        let published = [rotation(SERVER_SEED, rotated_seed, 1_000)];
+        let learned = learn_rotations(&server_key(), &[], &published, &rotated_key).unwrap();
+        assert_eq!(
+            check_head(None, &offered, "SITE-DEMO", &learned),
+            Ok(HeadCheck::Adopt)
+        );
+        // Heads the old key signed before the rotation still verify.
+        assert_eq!(
+            check_head(None, &head(&store), "SITE-DEMO", &learned),
+            Ok(HeadCheck::Adopt)
+        );
+        let state = WitnessState {
+            server_key_rotations: published.to_vec(),
+            ..WitnessState::default()
+        };
+        assert_eq!(trusted_server_keys(&server_key(), &state), learned);
+    }
+
+    #[test]
+    fn rotations_that_do_not_start_from_the_enrolled_key_or_rewrite_known_ones_are_not_learned() {
+        let stranger_seed = [11; 32];
+        let stranger_key = SignerKey::from_signing_key(&SigningKey::from_bytes(&stranger_seed));
+        // A chain that never includes the enrolled key: whoever holds the stranger key made it.
+        let unanchored = [rotation([12; 32], stranger_seed, 1_000)];
+        assert_eq!(
+            learn_rotations(&server_key(), &[], &unanchored, &stranger_key),
+            None
+        );
+        // A published history that drops or replaces a rotation the tablet already verified.
+        let known = [rotation(SERVER_SEED, [10; 32], 1_000)];
+        let rewritten = [rotation(SERVER_SEED, stranger_seed, 1_000)];
+        assert_eq!(
+            learn_rotations(&server_key(), &known, &rewritten, &stranger_key),
+            None
+        );
+        // A history that does not bring in the key the head names teaches nothing.
+        let rotated_key = SignerKey::from_signing_key(&SigningKey::from_bytes(&[10; 32]));
+        assert_eq!(
+            learn_rotations(&server_key(), &[], &known, &stranger_key),
+            None
+        );
+        assert!(learn_rotations(&server_key(), &[], &known, &rotated_key).is_some());
     }
 }

@@ -13,6 +13,7 @@ use thiserror::Error;
 use crate::body::{FieldError, check_timestamp};
 use crate::canonical::write_canonical;
 use crate::ids::{SignerKey, SiteId, decode_lower_hex};
+use crate::key_rotation::KeyHistory;
 use crate::ledger::hash::LedgerHash;
 
 /// Bytes signed before the canonical head. A new head format needs a new prefix.
@@ -57,6 +58,8 @@ pub enum TreeHeadError {
     KeyMismatch { key_id: SignerKey, key: SignerKey },
     #[error("signature: does not verify for key {key_id}")]
     BadSignature { key_id: SignerKey },
+    #[error("key_id: the head names key {key_id}, which is not one of the server's keys")]
+    UnknownKey { key_id: SignerKey },
     /// Invalid JSON, a missing, duplicate or unknown field, or a field of the wrong type; the
     /// message names the field and its position.
     #[error("malformed tree head JSON: {message}")]
@@ -137,6 +140,18 @@ impl SignedTreeHead {
             .map_err(|_| TreeHeadError::BadSignature {
                 key_id: self.head.key_id,
             })
+    }
+
+    /// Checks the head against a signer's key history: the key it names must be one of the
+    /// history's keys (retired keys included, so that heads signed before a rotation still
+    /// verify), and the signature must be valid for it.
+    pub fn verify_in(&self, history: &KeyHistory) -> Result<(), TreeHeadError> {
+        if !history.contains(&self.head.key_id) {
+            return Err(TreeHeadError::UnknownKey {
+                key_id: self.head.key_id,
+            });
+        }
+        self.verify(&self.head.key_id)
     }
 
     /// Decodes `{"head": {...}, "signature": "<128 hex digits>"}`, refusing unknown members.

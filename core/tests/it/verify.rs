@@ -172,6 +172,28 @@ fn foreign_keys_are_refused() {
 }
 
 #[test]
+fn a_rotated_key_cannot_extend_its_chain_whatever_its_clock_says() {
+    let mut tablet = Tablet::new(1);
+    let first = tablet.sign(T0, check_out("TAB-1", "N-1", None));
+    let second = tablet.sign(T0 + HOUR, check_in("TAB-1", "N-1"));
+    let retired = SignerInfo {
+        retired_after_seq: Some(first.seq()),
+        ..SignerInfo::tablet()
+    };
+    let keys = KeySet::from_signers([(tablet.signer, retired)]).unwrap();
+    // What the key signed up to its rotation stays good evidence.
+    assert_eq!(keys.verify(&first, OPTIONS), Ok(()));
+    assert_eq!(
+        keys.verify(&second, OPTIONS),
+        Err(Rejection::RetiredKey {
+            signer: tablet.signer,
+            last_seq: 1,
+            seq: 2
+        })
+    );
+}
+
+#[test]
 fn policy_rejections_name_the_rule() {
     let mut tablet = Tablet::new(1);
     let mut server = Tablet::new(9);

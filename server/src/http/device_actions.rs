@@ -196,10 +196,11 @@ async fn act(
     if !devices.iter().any(|record| record.device_id == device_id) {
         return Err(unknown_device());
     }
+    let server_key = state.server_key.current();
     let authority = Authority {
         storage: state.storage.as_ref(),
         replicas: &state.replicas,
-        server_key: &state.server_key,
+        server_key: &server_key,
         connectors: &state.connectors,
     };
     let stored = authority

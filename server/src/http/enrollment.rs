@@ -207,7 +207,7 @@ pub async fn enroll(
             "tablet_id": tablet.tablet_id,
             "site_id": tablet.site_id,
             "ward_id": tablet.ward_id,
-            "server_public_key": state.server_key.public_key().to_hex(),
+            "server_public_key": state.server_key.current().public_key().to_hex(),
             "roster": roster,
         })),
     ))

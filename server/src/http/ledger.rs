@@ -102,7 +102,7 @@ pub async fn head(
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let head = ledger::current_head(
         state.storage.as_ref(),
-        &state.server_key,
+        &state.server_key.current(),
         &reader.site_id,
         now_ms(),
         FRESH_HEAD_MS,
@@ -233,7 +233,7 @@ pub async fn export(
     let site_id = &reader.site_id;
     let head = ledger::current_head(
         state.storage.as_ref(),
-        &state.server_key,
+        &state.server_key.current(),
         site_id,
         now_ms(),
         FRESH_HEAD_MS,
@@ -284,10 +284,21 @@ pub async fn export(
             })
         })
         .collect();
+    let key_history = state
+        .server_key
+        .refresh_history(state.storage.as_ref())
+        .await
+        .map_err(LedgerError::from)?;
+    let rotations: Vec<serde_json::Value> = key_history
+        .rotations
+        .iter()
+        .map(baton_core::key_rotation::SignedKeyRotation::to_json_value)
+        .collect();
     Ok(Json(serde_json::json!({
         "format": crate::verify::BUNDLE_FORMAT,
         "site_id": site_id,
-        "server_public_key": state.server_key.public_key().to_hex(),
+        "server_public_key": state.server_key.current().public_key().to_hex(),
+        "server_key_rotations": rotations,
         "tablet_keys": tablet_keys,
         "tree_head": head,
         "entries": entries,
@@ -347,14 +358,18 @@ pub async fn witness_report(
         )));
     }
     let site_id = &request.tablet.site_id;
-    let server_key = state.server_key.public_key();
+    let key_history = state
+        .server_key
+        .refresh_history(state.storage.as_ref())
+        .await
+        .map_err(LedgerError::from)?;
     for (name, head) in [("kept", &report.kept), ("offered", &report.offered)] {
         if head.head.log_id.as_str() != site_id {
             return Err(not_evidence(format!(
                 "The {name} head is not of this tablet's site."
             )));
         }
-        head.verify(server_key).map_err(|error| {
+        head.verify_in(&key_history.keys).map_err(|error| {
             not_evidence(format!(
                 "The {name} head is not signed by this server: {error}"
             ))

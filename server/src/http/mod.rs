@@ -59,7 +59,7 @@ use axum::routing::{any, get, post};
 use axum::{Json, Router};
 use tower_http::trace::TraceLayer;
 
-use crate::server_key::ServerKey;
+use crate::server_key::{ServerKey, ServerKeys};
 use crate::storage::Storage;
 use crate::sync::SiteReplicas;
 use error::ApiError;
@@ -69,7 +69,8 @@ use error::ApiError;
 pub struct AppState {
     pub storage: Arc<dyn Storage>,
     pub static_files: Arc<static_files::StaticFiles>,
-    pub server_key: Arc<ServerKey>,
+    /// The server's key in use and its history.
+    pub server_key: Arc<ServerKeys>,
     pub replicas: Arc<SiteReplicas>,
     pub sign_in_throttle: Arc<manager_auth::SignInThrottle>,
     /// Per-tablet and per-address rate limits and the argon2 gate of sign-in.
@@ -98,17 +99,29 @@ pub struct AppState {
 }
 
 impl AppState {
+    /// A state around a key given in memory (tests); the key history is still read from the
+    /// database.
     pub fn new(
         storage: Arc<dyn Storage>,
         static_files: static_files::StaticFiles,
         server_key: ServerKey,
         secure_cookies: bool,
     ) -> AppState {
-        let replicas = Arc::new(SiteReplicas::new(*server_key.public_key()));
+        let server_keys = Arc::new(ServerKeys::fixed(server_key));
+        AppState::with_keys(storage, static_files, server_keys, secure_cookies)
+    }
+
+    pub fn with_keys(
+        storage: Arc<dyn Storage>,
+        static_files: static_files::StaticFiles,
+        server_keys: Arc<ServerKeys>,
+        secure_cookies: bool,
+    ) -> AppState {
+        let replicas = Arc::new(SiteReplicas::new(server_keys.clone()));
         AppState {
             storage,
             static_files: Arc::new(static_files),
-            server_key: Arc::new(server_key),
+            server_key: server_keys,
             replicas,
             sign_in_throttle: Arc::default(),
             rate_limits: Arc::default(),
@@ -224,6 +237,7 @@ pub fn app(state: AppState) -> Router {
         .route("/api/v1/tokens/external", post(external_tokens::register))
         .route("/oauth/introspect", post(tokens::introspect))
         .route("/.well-known/jwks.json", get(jwks))
+        .route("/api/v1/server-keys", get(server_keys))
         .route("/api/v1/dashboard/revocations", get(dashboard::revocations))
         .route("/api/{*rest}", any(api_not_found));
     static_files::add_fallback(router, &state.static_files)
@@ -280,13 +294,39 @@ async fn meta(State(state): State<AppState>) -> Json<serde_json::Value> {
         "storage_backend": state.storage.backend().name(),
         // Public: auditors compare it with the key they were given out of band before they
         // trust a bundle's signed tree head.
-        "server_public_key": state.server_key.public_key().to_hex(),
+        "server_public_key": state.server_key.current().public_key().to_hex(),
     }))
 }
 
-/// The key receivers verify Baton's logout tokens and security event tokens with. Public.
-async fn jwks(State(state): State<AppState>) -> Json<serde_json::Value> {
-    Json(crate::jwt::jwks(&state.server_key))
+/// The keys receivers verify Baton's logout tokens and security event tokens with. Public.
+async fn jwks(State(state): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {
+    let history = state
+        .server_key
+        .refresh_history(state.storage.as_ref())
+        .await
+        .map_err(ApiError::internal)?;
+    Ok(Json(crate::jwt::jwks(history.keys.keys().iter())))
+}
+
+/// The server key's history (docs/PROTOCOL.md §3.9): every rotation, signed by the key it
+/// retired and the key it introduced. Public, like the JWKS: tablets and auditors check the
+/// signatures, so they need not trust this answer.
+async fn server_keys(State(state): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {
+    let history = state
+        .server_key
+        .refresh_history(state.storage.as_ref())
+        .await
+        .map_err(ApiError::internal)?;
+    let rotations: Vec<serde_json::Value> = history
+        .rotations
+        .iter()
+        .map(baton_core::key_rotation::SignedKeyRotation::to_json_value)
+        .collect();
+    Ok(Json(serde_json::json!({
+        "signing_key": state.server_key.current().public_key().to_hex(),
+        "newest_key": history.keys.current().to_hex(),
+        "rotations": rotations,
+    })))
 }
 
 async fn api_not_found() -> ApiError {

@@ -65,6 +65,7 @@ pub fn rejection_code(rejection: &Rejection) -> &'static str {
         Rejection::BadSignature { .. } => "bad_signature",
         Rejection::UnknownSigner { .. } => "unknown_signer",
         Rejection::RevokedSigner { .. } => "revoked_signer",
+        Rejection::RetiredKey { .. } => "retired_key",
         Rejection::FutureTimestamp { .. } => "future_timestamp",
         Rejection::Unauthorized { .. } => "authority_required",
         Rejection::Malformed(_) => "malformed",

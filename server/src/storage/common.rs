@@ -984,6 +984,31 @@ macro_rules! storage_impl {
             Ok(row.map(|(head_json,)| head_json))
         }
 
+        async fn server_key_rotations(&self) -> Result<Vec<String>, StorageError> {
+            let rows: Vec<(String,)> = sqlx::query_as(sql::SERVER_KEY_ROTATIONS).fetch_all(&self.pool).await?;
+            Ok(rows.into_iter().map(|(rotation_json,)| rotation_json).collect())
+        }
+
+        async fn record_server_key_rotation(
+            &self,
+            position: i64,
+            previous_key: &str,
+            next_key: &str,
+            at_ms: i64,
+            rotation_json: &str,
+        ) -> Result<(), StorageError> {
+            sqlx::query(sql::INSERT_SERVER_KEY_ROTATION)
+                .bind(position)
+                .bind(previous_key)
+                .bind(next_key)
+                .bind(at_ms)
+                .bind(rotation_json)
+                .execute(&self.pool)
+                .await
+                .map_err(|error| super::conflict_or(error, "that place in the server key history"))?;
+            Ok(())
+        }
+
         async fn syslog_cursor(&self, site_id: &str) -> Result<i64, StorageError> {
             let row: Option<(i64,)> = sqlx::query_as(sql::SYSLOG_CURSOR).bind(site_id).fetch_optional(&self.pool).await?;
             Ok(row.map_or(0, |(next_index,)| next_index))

@@ -342,6 +342,21 @@ pub trait Storage: Send + Sync + 'static {
     /// The newest signed head of the site's ledger (largest size, then latest time), as JSON.
     async fn latest_tree_head(&self, site_id: &str) -> Result<Option<String>, StorageError>;
 
+    /// The server key's rotations (`SignedKeyRotation` JSON), oldest first.
+    async fn server_key_rotations(&self) -> Result<Vec<String>, StorageError>;
+
+    /// Records the rotation at `position` (the number of rotations before it). `Conflict` when
+    /// another rotation took that position or already handed over from `previous_key`: the
+    /// history never forks.
+    async fn record_server_key_rotation(
+        &self,
+        position: i64,
+        previous_key: &str,
+        next_key: &str,
+        at_ms: i64,
+        rotation_json: &str,
+    ) -> Result<(), StorageError>;
+
     /// The next ledger leaf the syslog forwarder sends for the site (0 at first).
     async fn syslog_cursor(&self, site_id: &str) -> Result<i64, StorageError>;
     async fn set_syslog_cursor(&self, site_id: &str, next_index: i64) -> Result<(), StorageError>;

@@ -100,6 +100,10 @@ pub const INSERT_TREE_HEAD: &str = "INSERT INTO tree_heads (site_id, tree_size, 
      ON CONFLICT (site_id, tree_size, timestamp_ms) DO NOTHING";
 pub const LATEST_TREE_HEAD: &str = "SELECT head_json FROM tree_heads WHERE site_id = $1 \
      ORDER BY tree_size DESC, timestamp_ms DESC LIMIT 1";
+pub const SERVER_KEY_ROTATIONS: &str =
+    "SELECT rotation_json FROM server_key_rotations ORDER BY position";
+pub const INSERT_SERVER_KEY_ROTATION: &str = "INSERT INTO server_key_rotations \
+     (position, previous_key, next_key, at_ms, rotation_json) VALUES ($1, $2, $3, $4, $5)";
 pub const SITE_IDS: &str = "SELECT site_id FROM sites ORDER BY site_id";
 pub const LIST_REVOCATIONS: &str = "SELECT revocation_id, device_id, staff_id, opened_by, ended_by, reason, created_at_ms \
      FROM revocations WHERE site_id = $1 ORDER BY revocation_id DESC LIMIT $2";

@@ -8,6 +8,7 @@ use baton_core::replica::Replica;
 use baton_core::rules::DeviceRegistry;
 use tokio::sync::{OwnedMappedMutexGuard, OwnedMutexGuard};
 
+use crate::server_key::ServerKeys;
 use crate::site_config::SiteConfig;
 use crate::storage::{Storage, StorageError};
 
@@ -43,14 +44,14 @@ pub struct SiteReplica {
 
 /// Every site's replica, each behind its own async lock.
 pub struct SiteReplicas {
-    server_key: SignerKey,
+    server_keys: Arc<ServerKeys>,
     sites: Mutex<HashMap<String, Arc<tokio::sync::Mutex<Option<SiteReplica>>>>>,
 }
 
 impl SiteReplicas {
-    pub fn new(server_key: SignerKey) -> SiteReplicas {
+    pub fn new(server_keys: Arc<ServerKeys>) -> SiteReplicas {
         SiteReplicas {
-            server_key,
+            server_keys,
             sites: Mutex::new(HashMap::new()),
         }
     }
@@ -128,7 +129,16 @@ impl SiteReplicas {
         storage: &dyn Storage,
         site_id: &str,
     ) -> Result<(KeySet, DeviceRegistry), SyncError> {
-        let mut signers = vec![(self.server_key, SignerInfo::authority())];
+        // Every key of the server's history is the authority: events a retired key signed
+        // before its rotation stay the authority's, and a replica that still signs with the
+        // previous key until its key file is replaced is not refused by the others.
+        let history = self.server_keys.refresh_history(storage).await?;
+        let mut signers: Vec<(SignerKey, SignerInfo)> = history
+            .keys
+            .keys()
+            .iter()
+            .map(|key| (*key, SignerInfo::authority()))
+            .collect();
         for tablet in storage.list_tablets(site_id).await? {
             // Keys were validated at enrollment; one that no longer parses is skipped loudly
             // rather than taking the whole site down.

@@ -576,6 +576,14 @@ const ROUTES: &[Case] = &[
     },
     Case {
         method: "GET",
+        route: "/api/v1/server-keys",
+        path: "/api/v1/server-keys",
+        guard: Guard::Public,
+        body: Body::Empty,
+        expect: public(200),
+    },
+    Case {
+        method: "GET",
         route: "/api/v1/dashboard/revocations",
         path: "/api/v1/dashboard/revocations",
         guard: Guard::Session,

@@ -26,7 +26,7 @@ fn backup(data_dir: &std::path::Path, to: &std::path::Path) -> Output {
         .unwrap()
 }
 
-fn manager_credentials(stdout_lines: &[String]) -> (String, String) {
+pub(crate) fn manager_credentials(stdout_lines: &[String]) -> (String, String) {
     let line = stdout_lines
         .iter()
         .find_map(|line| line.strip_prefix("Manager dashboard sign-in: username "))

@@ -69,7 +69,9 @@ pub(crate) async fn start_receiver(receiver: Receiver) -> String {
 /// The same key the test servers use (`tablet::serve`), so tokens verify against their JWKS.
 pub(crate) fn signer() -> Arc<baton_server::connectors::Signer> {
     Arc::new(baton_server::connectors::Signer {
-        server_key: Arc::new(baton_server::server_key::ServerKey::from_seed([9; 32]).unwrap()),
+        server_key: Arc::new(baton_server::server_key::ServerKeys::fixed(
+            baton_server::server_key::ServerKey::from_seed([9; 32]).unwrap(),
+        )),
         issuer: "https://baton.test".to_owned(),
         token_vault: Arc::new(baton_server::token_vault::TokenVault::from_key([7; 32])),
     })

@@ -10,6 +10,7 @@ mod dashboard_actions;
 mod faults;
 mod hostile;
 mod http;
+mod key_rotation;
 mod ledger;
 mod metrics;
 mod operations_doc;
