@@ -18,6 +18,7 @@ mod rate_limits;
 mod registry;
 mod reports;
 mod revocation;
+mod site_connectors;
 mod sites;
 mod storage;
 mod support;
