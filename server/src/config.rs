@@ -186,8 +186,8 @@ pub struct ServeArgs {
     pub server_key_file: Option<PathBuf>,
 
     /// The AES-256 key file (hex, owner-only) that seals the external OAuth tokens apps register
-    /// for RFC 7009 revocation. Created on first start when an `oauth_revocation` connector is
-    /// configured. Replicas sharing one PostgreSQL must share this file. Default:
+    /// for RFC 7009 revocation and the secrets of connectors made through the admin API. Created
+    /// on first start. Replicas sharing one PostgreSQL must share this file. Default:
     /// `external-tokens-aes256.key` in the data directory.
     #[arg(long, env = "BATON_TOKEN_KEY_FILE")]
     pub token_key_file: Option<PathBuf>,
@@ -229,9 +229,10 @@ pub struct ServeArgs {
     #[arg(long, env = "BATON_INTROSPECTION_SECRET", hide_env_values = true)]
     pub introspection_secret: Option<String>,
 
-    /// A JSON file listing the revocation connectors (webhooks to MDM or EHR adapters, OIDC
-    /// back-channel logout, CAEP, OAuth 2.0 token revocation); see docs/PROTOCOL.md section 5.
-    /// Without it only Baton's own tokens are revoked.
+    /// A JSON file listing the revocation connectors of every site (webhooks to MDM or EHR
+    /// adapters, OIDC back-channel logout, CAEP, OAuth 2.0 token revocation); see
+    /// docs/PROTOCOL.md section 5. Admins can also add connectors per site through the API.
+    /// Without either, only Baton's own tokens are revoked.
     #[arg(long, env = "BATON_CONNECTORS_FILE")]
     pub connectors_file: Option<PathBuf>,
 

@@ -16,6 +16,7 @@ use serde::Deserialize;
 use sha2::Sha256;
 
 use crate::storage::DueDelivery;
+use crate::token_revocation::Failure;
 
 /// Connector names: the built-in `baton_tokens` is reserved.
 const MAX_NAME_CHARS: usize = 64;
@@ -61,7 +62,7 @@ pub enum ConnectorConfig {
 
 /// How Baton authenticates to the authorization server (RFC 6749 §2.3.1; the names are those
 /// of OAuth 2.0 Dynamic Client Registration's `token_endpoint_auth_method`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ClientAuthMethod {
     /// HTTP Basic with the form-urlencoded client id and secret.
@@ -133,6 +134,80 @@ impl ConnectorConfig {
         matches!(self, ConnectorConfig::OauthRevocation { .. })
     }
 
+    /// The `kind` of the JSON form.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ConnectorConfig::Webhook { .. } => "webhook",
+            ConnectorConfig::BackchannelLogout { .. } => "backchannel_logout",
+            ConnectorConfig::Caep { .. } => "caep",
+            ConnectorConfig::OauthRevocation { .. } => "oauth_revocation",
+        }
+    }
+
+    /// The secret the connector holds (the webhook's HMAC secret, the RFC 7009 client secret),
+    /// for sealing; `None` for kinds without one.
+    pub fn secret(&self) -> Option<&str> {
+        match self {
+            ConnectorConfig::Webhook { secret, .. } => Some(secret),
+            ConnectorConfig::OauthRevocation { client_secret, .. } => Some(client_secret),
+            ConnectorConfig::BackchannelLogout { .. } | ConnectorConfig::Caep { .. } => None,
+        }
+    }
+
+    /// The JSON field a kind keeps its secret in.
+    fn secret_field(kind: &str) -> Option<&'static str> {
+        match kind {
+            "webhook" => Some("secret"),
+            "oauth_revocation" => Some("client_secret"),
+            _ => None,
+        }
+    }
+
+    /// The connector as JSON without its secret: what the admin API answers, what the database
+    /// keeps in the clear, and what the ledger records of a change.
+    pub fn public_json(&self) -> serde_json::Value {
+        let mut public = serde_json::json!({
+            "kind": self.kind(),
+            "name": self.name(),
+            "url": self.url(),
+        });
+        match self {
+            ConnectorConfig::Webhook { .. } => {}
+            ConnectorConfig::BackchannelLogout { audience, .. }
+            | ConnectorConfig::Caep { audience, .. } => {
+                public["audience"] = serde_json::Value::String(audience.clone());
+            }
+            ConnectorConfig::OauthRevocation {
+                client_id,
+                auth_method,
+                ..
+            } => {
+                public["client_id"] = serde_json::Value::String(client_id.clone());
+                public["auth_method"] =
+                    serde_json::to_value(auth_method).expect("an enum always serialises");
+            }
+        }
+        public
+    }
+
+    /// A connector rebuilt from its public JSON (`public_json`) and its secret (opened from
+    /// the database by the caller).
+    pub fn from_public_json(
+        public: &str,
+        secret: Option<String>,
+    ) -> Result<ConnectorConfig, String> {
+        let mut value: serde_json::Value =
+            serde_json::from_str(public).map_err(|error| error.to_string())?;
+        let kind = value["kind"].as_str().unwrap_or_default().to_owned();
+        if let (Some(field), Some(object)) =
+            (ConnectorConfig::secret_field(&kind), value.as_object_mut())
+        {
+            let secret = secret.ok_or_else(|| format!("a {kind} connector needs its secret"))?;
+            object.insert(field.to_owned(), serde_json::Value::String(secret));
+        }
+        serde_json::from_value(value).map_err(|error| error.to_string())
+    }
+
     pub(crate) fn url(&self) -> &str {
         match self {
             ConnectorConfig::Webhook { url, .. }
@@ -168,7 +243,8 @@ pub enum ConnectorConfigError {
     Invalid { path: String, message: String },
 }
 
-/// Reads and checks the connectors file: a JSON array of connectors.
+/// Reads and checks the connectors file: a JSON array of connectors, each checked by
+/// [`validate`], the same rules the admin API applies.
 pub fn load(path: &std::path::Path) -> Result<Vec<ConnectorConfig>, ConnectorConfigError> {
     let shown = path.display().to_string();
     let text = std::fs::read_to_string(path).map_err(|source| ConnectorConfigError::Read {
@@ -183,53 +259,147 @@ pub fn load(path: &std::path::Path) -> Result<Vec<ConnectorConfig>, ConnectorCon
         serde_json::from_str(&text).map_err(|error| invalid(error.to_string()))?;
     let mut names = std::collections::BTreeSet::new();
     for connector in &connectors {
-        let name = connector.name();
-        if name.is_empty()
-            || name.len() > MAX_NAME_CHARS
-            || !name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
-        {
+        validate(connector).map_err(|error| invalid(error.message))?;
+        if !names.insert(connector.name().to_owned()) {
             return Err(invalid(format!(
-                "connector name {name:?}: 1 to 64 letters, digits, _ or -"
+                "connector name {:?} is repeated",
+                connector.name()
             )));
-        }
-        if name == crate::revocation::BUILT_IN_CONNECTOR || !names.insert(name.to_owned()) {
-            return Err(invalid(format!(
-                "connector name {name:?} is reserved or repeated"
-            )));
-        }
-        let url = connector.url();
-        if !(url.starts_with("https://") || url.starts_with("http://")) {
-            return Err(invalid(format!("connector {name}: url must be http(s)://")));
-        }
-        match connector {
-            ConnectorConfig::Webhook { secret, .. } if secret.len() < 32 => {
-                return Err(invalid(format!(
-                    "connector {name}: the secret must be at least 32 characters"
-                )));
-            }
-            ConnectorConfig::BackchannelLogout { audience, .. }
-            | ConnectorConfig::Caep { audience, .. }
-                if audience.is_empty() =>
-            {
-                return Err(invalid(format!(
-                    "connector {name}: audience must not be empty"
-                )));
-            }
-            ConnectorConfig::OauthRevocation {
-                client_id,
-                client_secret,
-                ..
-            } if client_id.is_empty() || client_secret.is_empty() => {
-                return Err(invalid(format!(
-                    "connector {name}: client_id and client_secret must not be empty"
-                )));
-            }
-            _ => {}
         }
     }
     Ok(connectors)
+}
+
+/// Why a connector is refused, with a stable code for the admin API.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct InvalidConnector {
+    pub code: &'static str,
+    pub message: String,
+}
+
+fn invalid(code: &'static str, message: String) -> InvalidConnector {
+    InvalidConnector { code, message }
+}
+
+/// The longest URL, audience, client id or secret a connector may hold.
+const MAX_URL_CHARS: usize = 2048;
+const MAX_FIELD_CHARS: usize = 512;
+/// The shortest webhook HMAC secret.
+pub const MIN_WEBHOOK_SECRET_CHARS: usize = 32;
+
+/// The one set of rules for a connector, whether it comes from the connectors file or from the
+/// admin API, so that the two cannot drift: a name of 1 to 64 letters, digits, `_` or `-`, not
+/// the built-in `baton_tokens`; an `https://` URL, or `http://` to a loopback address only
+/// (plain HTTP elsewhere would carry client secrets and tokens, and the revocation itself, in
+/// the clear), with no credentials in it (URLs are logged); a webhook secret of at least 32
+/// characters; audience, client id and client secret present; every field bounded.
+pub fn validate(connector: &ConnectorConfig) -> Result<(), InvalidConnector> {
+    let name = connector.name();
+    if name.is_empty()
+        || name.len() > MAX_NAME_CHARS
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    {
+        return Err(invalid(
+            "bad_connector_name",
+            format!("connector name {name:?}: 1 to 64 letters, digits, _ or -"),
+        ));
+    }
+    if name == crate::revocation::BUILT_IN_CONNECTOR {
+        return Err(invalid(
+            "reserved_connector_name",
+            format!("connector name {name:?} is reserved for Baton's own tokens"),
+        ));
+    }
+    check_url(connector.url()).map_err(|reason| {
+        invalid(
+            "bad_connector_url",
+            format!("connector {name}: the url {reason}"),
+        )
+    })?;
+    let too_long = |field: &str, value: &str| {
+        (value.chars().count() > MAX_FIELD_CHARS).then(|| {
+            invalid(
+                "connector_field_too_long",
+                format!("connector {name}: {field} is longer than {MAX_FIELD_CHARS} characters"),
+            )
+        })
+    };
+    match connector {
+        ConnectorConfig::Webhook { secret, .. } => {
+            if secret.chars().count() < MIN_WEBHOOK_SECRET_CHARS {
+                return Err(invalid(
+                    "weak_connector_secret",
+                    format!("connector {name}: the secret must be at least 32 characters"),
+                ));
+            }
+            if let Some(error) = too_long("secret", secret) {
+                return Err(error);
+            }
+        }
+        ConnectorConfig::BackchannelLogout { audience, .. }
+        | ConnectorConfig::Caep { audience, .. } => {
+            if audience.is_empty() {
+                return Err(invalid(
+                    "missing_connector_field",
+                    format!("connector {name}: audience must not be empty"),
+                ));
+            }
+            if let Some(error) = too_long("audience", audience) {
+                return Err(error);
+            }
+        }
+        ConnectorConfig::OauthRevocation {
+            client_id,
+            client_secret,
+            ..
+        } => {
+            if client_id.is_empty() || client_secret.is_empty() {
+                return Err(invalid(
+                    "missing_connector_field",
+                    format!("connector {name}: client_id and client_secret must not be empty"),
+                ));
+            }
+            if let Some(error) = too_long("client_id", client_id)
+                .or_else(|| too_long("client_secret", client_secret))
+            {
+                return Err(error);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// What is wrong with a connector's URL, if anything.
+fn check_url(url: &str) -> Result<(), String> {
+    if url.len() > MAX_URL_CHARS {
+        return Err(format!("is longer than {MAX_URL_CHARS} characters"));
+    }
+    let parsed = reqwest::Url::parse(url).map_err(|error| format!("is not a URL ({error})"))?;
+    if !parsed.username().is_empty() || parsed.password().is_some() {
+        return Err("must not hold credentials".to_owned());
+    }
+    if parsed.fragment().is_some() {
+        return Err("must not have a fragment".to_owned());
+    }
+    let host = match parsed.host_str() {
+        Some(host) if !host.is_empty() => host,
+        _ => return Err("has no host".to_owned()),
+    };
+    let loopback = host.eq_ignore_ascii_case("localhost")
+        || host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|address| address.is_loopback());
+    match parsed.scheme() {
+        "https" => Ok(()),
+        "http" if loopback => Ok(()),
+        "http" => Err("must be https:// (http:// only to a loopback address)".to_owned()),
+        _ => Err("must be https:// (http:// only to a loopback address)".to_owned()),
+    }
 }
 
 /// The webhook's JSON body (documented in docs/PROTOCOL.md §5).
@@ -309,14 +479,16 @@ pub fn session_revoked_claims(
 }
 
 /// One attempt of a connector that sends one message per revocation: `Ok` when the receiver
-/// answered 2xx. (`OauthRevocation` is delivered by `token_revocation::deliver`.)
+/// answered 2xx. A `Retry-After` on a 429 or 503 answer is honoured as RFC 7009 deliveries
+/// honour it (`token_revocation::retry_after_ms`). (`OauthRevocation` is delivered by
+/// `token_revocation::deliver`.)
 pub async fn deliver(
     client: &reqwest::Client,
     signer: &Signer,
     connector: &ConnectorConfig,
     delivery: &DueDelivery,
     now_ms: u64,
-) -> Result<(), String> {
+) -> Result<(), Failure> {
     let url = connector.url();
     let request = match connector {
         ConnectorConfig::Webhook { secret, .. } => {
@@ -344,22 +516,34 @@ pub async fn deliver(
                 .body(token)
         }
         ConnectorConfig::OauthRevocation { .. } => {
-            return Err(format!(
+            return Err(Failure::retry(format!(
                 "connector {:?} revokes registered tokens; the worker sends it through token_revocation",
                 connector.name()
-            ));
+            )));
         }
     };
     let response = request
         .timeout(ATTEMPT_TIMEOUT)
         .send()
         .await
-        .map_err(|error| format!("{url}: {error}"))?;
-    if response.status().is_success() {
-        Ok(())
-    } else {
-        Err(format!("{url} answered {}", response.status()))
+        .map_err(|error| Failure::retry(format!("{url}: {error}")))?;
+    let status = response.status();
+    if status.is_success() {
+        return Ok(());
     }
+    let retry_after = response
+        .headers()
+        .get("retry-after")
+        .and_then(|value| value.to_str().ok());
+    Err(Failure {
+        message: format!("{url} answered {status}"),
+        retry_after_ms: crate::token_revocation::retry_after_ms(
+            status.as_u16(),
+            retry_after,
+            std::time::SystemTime::now(),
+        ),
+        permanent: false,
+    })
 }
 
 #[cfg(test)]
@@ -377,6 +561,110 @@ mod tests {
         assert!(!printed.contains("webhook-secret"), "{printed}");
         assert!(!printed.contains("client-secret-s3cret"), "{printed}");
         assert!(printed.contains("[redacted]") && printed.contains("https://idp.example/revoke"));
+    }
+
+    fn webhook(name: &str, url: &str, secret: &str) -> ConnectorConfig {
+        ConnectorConfig::Webhook {
+            name: name.to_owned(),
+            url: url.to_owned(),
+            secret: secret.to_owned(),
+        }
+    }
+
+    #[test]
+    fn one_set_of_rules_names_each_refusal_with_a_stable_code() {
+        const SECRET: &str = "0123456789abcdef0123456789abcdef";
+        let code = |connector: ConnectorConfig| validate(&connector).err().map(|error| error.code);
+        for url in [
+            "https://mdm.example/hook",
+            "https://10.0.0.5:8443/hook?site=1",
+            "http://127.0.0.1:9000/hook",
+            "http://127.8.9.10/hook",
+            "http://localhost/hook",
+            "http://[::1]:9000/hook",
+        ] {
+            assert_eq!(code(webhook("mdm", url, SECRET)), None, "{url}");
+        }
+        for url in [
+            "http://mdm.example/hook",
+            "http://10.0.0.5/hook",
+            "http://localhost.evil.example/hook",
+            "ftp://mdm.example/hook",
+            "https://user:pass@mdm.example/hook",
+            "https://mdm.example/hook#fragment",
+            "not a url",
+            "file:///etc/passwd",
+        ] {
+            assert_eq!(
+                code(webhook("mdm", url, SECRET)),
+                Some("bad_connector_url"),
+                "{url}"
+            );
+        }
+        let long_url = format!("https://mdm.example/{}", "a".repeat(MAX_URL_CHARS));
+        assert_eq!(
+            code(webhook("mdm", &long_url, SECRET)),
+            Some("bad_connector_url")
+        );
+        for name in ["", "has space", "é", &"n".repeat(65)] {
+            assert_eq!(
+                code(webhook(name, "https://x.example", SECRET)),
+                Some("bad_connector_name"),
+                "{name:?}"
+            );
+        }
+        assert_eq!(
+            code(webhook(&"n".repeat(64), "https://x.example", SECRET)),
+            None
+        );
+        assert_eq!(
+            code(webhook("baton_tokens", "https://x.example", SECRET)),
+            Some("reserved_connector_name")
+        );
+        assert_eq!(
+            code(webhook("mdm", "https://x.example", &SECRET[1..])),
+            Some("weak_connector_secret")
+        );
+        assert_eq!(
+            code(webhook("mdm", "https://x.example", &"s".repeat(513))),
+            Some("connector_field_too_long")
+        );
+        assert_eq!(
+            code(ConnectorConfig::Caep {
+                name: "idp".to_owned(),
+                url: "https://idp.example/push".to_owned(),
+                audience: String::new(),
+            }),
+            Some("missing_connector_field")
+        );
+    }
+
+    #[test]
+    fn a_connector_goes_to_storage_without_its_secret_and_comes_back_whole() {
+        let connectors: Vec<ConnectorConfig> = serde_json::from_str(
+            r#"[{"kind":"webhook","name":"mdm","url":"https://mdm.example/hook","secret":"webhook-secret-0123456789abcdef0123"},
+                {"kind":"oauth_revocation","name":"idp","url":"https://idp.example/revoke","client_id":"baton","client_secret":"client-secret-s3cret","auth_method":"client_secret_post"},
+                {"kind":"backchannel_logout","name":"ehr","url":"https://ehr.example/logout","audience":"ehr-client"}]"#,
+        )
+        .unwrap();
+        for connector in connectors {
+            let public = connector.public_json().to_string();
+            assert!(!public.contains("secret-"), "{public}");
+            let back =
+                ConnectorConfig::from_public_json(&public, connector.secret().map(str::to_owned))
+                    .unwrap();
+            assert_eq!(format!("{back:?}"), format!("{connector:?}"));
+            assert_eq!(back.secret(), connector.secret());
+            assert_eq!(back.public_json().to_string(), public);
+        }
+        // A kind with a secret cannot be rebuilt without it.
+        assert!(
+            ConnectorConfig::from_public_json(
+                r#"{"kind":"webhook","name":"mdm","url":"https://mdm.example/hook"}"#,
+                None
+            )
+            .is_err()
+        );
     }
 
     #[test]
@@ -398,11 +686,11 @@ mod tests {
             load(&path)
                 .unwrap_err()
                 .to_string()
-                .contains("url must be http(s)://")
+                .contains("the url must be https://")
         );
         std::fs::write(
             &path,
-            r#"[{"kind":"webhook","name":"mdm","url":"http://x","secret":"short"}]"#,
+            r#"[{"kind":"webhook","name":"mdm","url":"http://127.0.0.1:9/hook","secret":"short"}]"#,
         )
         .unwrap();
         assert!(
@@ -411,7 +699,7 @@ mod tests {
                 .to_string()
                 .contains("at least 32 characters")
         );
-        std::fs::write(&path, r#"[{"kind":"webhook","name":"baton_tokens","url":"http://x","secret":"0123456789abcdef0123456789abcdef"}]"#).unwrap();
+        std::fs::write(&path, r#"[{"kind":"webhook","name":"baton_tokens","url":"https://x","secret":"0123456789abcdef0123456789abcdef"}]"#).unwrap();
         assert!(load(&path).unwrap_err().to_string().contains("reserved"));
         std::fs::write(&path, r#"[{"kind":"webhook","name":"mdm","url":"https://mdm.example/hook","secret":"0123456789abcdef0123456789abcdef"}]"#).unwrap();
         assert_eq!(load(&path).unwrap()[0].name(), "mdm");

@@ -4,6 +4,9 @@
 //! `DeliveryPolicy::max_attempts`. Outcomes (confirmed or failed) are appended to the site's ledger, and a
 //! failed delivery leaves the device flagged "access still open" on the board.
 //!
+//! A delivery goes to the connector of that name in the connectors file, or else to the site's
+//! connector of that name made through the admin API, read from storage at each attempt.
+//!
 //! Deliveries are leased in storage, so several server processes can run workers side by side
 //! and a worker killed mid-delivery leaves a lease that simply expires: after a restart every
 //! pending delivery is sent, and the stable idempotency key lets the receiver drop a repeat.
@@ -88,14 +91,25 @@ pub async fn run(
         let attempts = due.into_iter().map(|delivery| {
             let storage = storage.clone();
             let client = client.clone();
-            let connector = by_name.get(&delivery.connector).cloned();
+            let file_connector = by_name.get(&delivery.connector).cloned();
             let signer = signer.clone();
             async move {
+                let connector = match file_connector {
+                    Some(connector) => Ok(Some(connector)),
+                    None => site_connector(storage.as_ref(), &signer, &delivery).await,
+                };
+                let connector = match connector {
+                    Ok(Some(connector)) => Ok(connector),
+                    // Disabled after this delivery was leased: the disabling cancelled it, and
+                    // its outcome is recorded there.
+                    Ok(None) => return,
+                    Err(failure) => Err(failure),
+                };
                 attempt(
                     storage.as_ref(),
                     &client,
                     &signer,
-                    connector.as_ref(),
+                    connector,
                     delivery,
                     policy,
                 )
@@ -106,29 +120,60 @@ pub async fn run(
     }
 }
 
+/// A connector of the delivery's site made through the admin API, read at each attempt (not
+/// cached), so that a connector created, replaced or disabled on any server process applies to
+/// the next attempt of every worker. `Ok(None)`: it is disabled.
+async fn site_connector(
+    storage: &dyn Storage,
+    signer: &connectors::Signer,
+    delivery: &DueDelivery,
+) -> Result<Option<ConnectorConfig>, Failure> {
+    let record = storage
+        .find_site_connector(&delivery.site_id, &delivery.connector)
+        .await
+        .map_err(|error| Failure::retry(format!("cannot read the connector: {error}")))?
+        .ok_or_else(|| {
+            Failure::retry(format!(
+                "connector {:?} is no longer configured",
+                delivery.connector
+            ))
+        })?;
+    if !record.enabled {
+        return Ok(None);
+    }
+    let secret = match &record.sealed_secret {
+        Some(sealed) => Some(
+            signer
+                .token_vault
+                .open_connector_secret(sealed, &record.site_id, &record.config_json)
+                .map_err(|error| Failure::retry(format!("connector {:?}: {error}", record.name)))?,
+        ),
+        None => None,
+    };
+    ConnectorConfig::from_public_json(&record.config_json, secret)
+        .map(Some)
+        .map_err(|error| Failure::retry(format!("connector {:?}: {error}", record.name)))
+}
+
 async fn attempt(
     storage: &dyn Storage,
     client: &reqwest::Client,
     signer: &connectors::Signer,
-    connector: Option<&ConnectorConfig>,
+    connector: Result<ConnectorConfig, Failure>,
     delivery: DueDelivery,
     policy: DeliveryPolicy,
 ) {
     let now = crate::sync::now_ms();
-    let result: Result<Option<String>, Failure> = match connector {
-        Some(connector) if connector.revokes_registered_tokens() => {
+    let result: Result<Option<String>, Failure> = match &connector {
+        Ok(connector) if connector.revokes_registered_tokens() => {
             token_revocation::deliver(storage, client, &signer.token_vault, connector, &delivery)
                 .await
                 .map(Some)
         }
-        Some(connector) => connectors::deliver(client, signer, connector, &delivery, now)
+        Ok(connector) => connectors::deliver(client, signer, connector, &delivery, now)
             .await
-            .map(|()| None)
-            .map_err(Failure::retry),
-        None => Err(Failure::retry(format!(
-            "connector {:?} is no longer configured",
-            delivery.connector
-        ))),
+            .map(|()| None),
+        Err(failure) => Err(failure.clone()),
     };
     let attempts = delivery.attempts + 1;
     let outcome = match result {

@@ -200,6 +200,29 @@ fn init_logging(args: &ServeArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A name in the connectors file that a site's connector (admin API) already has would make
+/// one delivery stand for two connectors: refused at start, naming what to rename.
+async fn refuse_shadowed_connectors(
+    storage: &dyn crate::storage::Storage,
+    file_names: &[String],
+) -> anyhow::Result<()> {
+    if file_names.is_empty() {
+        return Ok(());
+    }
+    for site_id in storage.list_site_ids().await? {
+        for connector in storage.list_site_connectors(&site_id).await? {
+            if file_names.contains(&connector.name) {
+                anyhow::bail!(
+                    "the connectors file names {:?}, which site {site_id:?} already has as a \
+                     connector made through the admin API; rename the file's connector",
+                    connector.name
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
 pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     init_logging(&args)?;
     // TLS files first: a wrong path or a mismatched key fails at once, before the database.
@@ -269,14 +292,14 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             .map(|connector| connector.name().to_owned())
             .collect(),
     );
-    // The key file is made only where it is needed (or already exists): a server without an
-    // RFC 7009 connector never seals a token.
-    let token_key_file = args.effective_token_key_file();
-    if !state.token_revocation_connectors.is_empty() || token_key_file.exists() {
-        state.token_vault = Arc::new(crate::token_vault::TokenVault::load_or_create(
-            &token_key_file,
-        )?);
-    }
+    // The key file is always loaded (made at the first start): an admin may create a connector
+    // with a secret through the API at any time, and its sealed secret must open after a
+    // restart and on every replica.
+    state.token_vault = Arc::new(crate::token_vault::TokenVault::load_or_create(
+        &args.effective_token_key_file(),
+    )?);
+    refuse_shadowed_connectors(state.storage.as_ref(), &state.connectors).await?;
+    state.connector_configs = Arc::new(connectors.clone());
     tokio::spawn(crate::delivery_worker::run(
         state.storage.clone(),
         Arc::new(connectors),

@@ -8,7 +8,7 @@
 //! configured client (RFC 6749 §2.3.1). A token the server revoked has its ciphertext deleted
 //! at once, so a retry after a partial success sends only what is left. What the answers mean
 //! (§2.2, §2.2.1): 200 is revoked, also for a token that was already invalid; 503 asks for a
-//! retry, after `Retry-After` when given; 400 `unsupported_token_type` will never succeed, so
+//! retry, after `Retry-After` (seconds or an HTTP-date) when given; 400 `unsupported_token_type` will never succeed, so
 //! the delivery fails with that reason at once; anything else is retried with backoff.
 
 use base64::Engine;
@@ -129,7 +129,7 @@ pub fn revocation_request(
 pub struct Failure {
     /// Safe to store and show: never a token.
     pub message: String,
-    /// The server's `Retry-After`, when it gave one in seconds.
+    /// The server's `Retry-After` (seconds or an HTTP-date), capped.
     pub retry_after_ms: Option<u64>,
     /// Retrying cannot help (`unsupported_token_type`): the delivery fails at once.
     pub permanent: bool,
@@ -173,18 +173,41 @@ pub fn classify(status: u16, retry_after: Option<&str>, body: &[u8]) -> Result<(
             permanent: true,
         });
     }
-    let retry_after_ms = if status == 503 {
-        retry_after
-            .and_then(|value| value.trim().parse::<u64>().ok())
-            .map(|seconds| seconds.saturating_mul(1000).min(MAX_RETRY_AFTER_MS))
-    } else {
-        None
-    };
+    let retry_after_ms = retry_after_ms(status, retry_after, std::time::SystemTime::now());
     Err(Failure {
         message: described,
         retry_after_ms,
         permanent: false,
     })
+}
+
+/// How long a `Retry-After` header asks the client to wait, in milliseconds, capped at
+/// `MAX_RETRY_AFTER_MS` like the worker's own backoff: honoured on 503 (RFC 7009 §2.2.1,
+/// RFC 9110 §15.6.4) and 429 (RFC 6585 §4), the answers that mean "not now". Both forms of
+/// RFC 9110 §10.2.3: delay-seconds, or an HTTP-date (a date already past means no wait).
+/// Anything else, or another status, is `None`: the worker's backoff applies.
+pub fn retry_after_ms(
+    status: u16,
+    retry_after: Option<&str>,
+    now: std::time::SystemTime,
+) -> Option<u64> {
+    if status != 503 && status != 429 {
+        return None;
+    }
+    let value = retry_after?.trim();
+    let delay_ms = if !value.is_empty() && value.bytes().all(|byte| byte.is_ascii_digit()) {
+        // Digits only; an overflowing number is simply "very long", capped below.
+        value
+            .parse::<u64>()
+            .unwrap_or(u64::MAX)
+            .saturating_mul(1000)
+    } else {
+        let date = httpdate::parse_http_date(value).ok()?;
+        date.duration_since(now).map_or(0, |wait| {
+            u64::try_from(wait.as_millis()).unwrap_or(u64::MAX)
+        })
+    };
+    Some(delay_ms.min(MAX_RETRY_AFTER_MS))
 }
 
 /// One delivery: revokes every live token registered for the revocation's custody with this
@@ -325,12 +348,12 @@ mod tests {
         let unavailable = classify(503, Some("7"), b"").unwrap_err();
         assert_eq!(unavailable.retry_after_ms, Some(7_000));
         assert!(!unavailable.permanent);
-        // An HTTP-date is not parsed: the worker's own backoff applies.
+        // An HTTP-date long past asks for no wait beyond the worker's own backoff.
         assert_eq!(
             classify(503, Some("Wed, 21 Oct 2015 07:28:00 GMT"), b"")
                 .unwrap_err()
                 .retry_after_ms,
-            None
+            Some(0)
         );
         assert_eq!(
             classify(503, Some("99999999"), b"")
@@ -348,6 +371,46 @@ mod tests {
         // Whatever else the body says stays out of the message.
         let odd = classify(400, None, br#"{"error":"<script>token=abc</script>"}"#).unwrap_err();
         assert_eq!(odd.message, "HTTP 400");
+    }
+
+    #[test]
+    fn retry_after_is_read_in_both_forms_of_rfc_9110_and_capped() {
+        use std::time::{Duration, SystemTime};
+        // Sun, 06 Nov 1994 08:49:37 GMT, RFC 9110's own example date.
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(784_111_777);
+        let check = |status, value: Option<&str>| retry_after_ms(status, value, now);
+        assert_eq!(check(503, Some("120")), Some(120_000));
+        assert_eq!(check(429, Some(" 3 ")), Some(3_000));
+        assert_eq!(check(503, Some("0")), Some(0));
+        // The IMF-fixdate form, 90 s from now, and the two obsolete forms a recipient must
+        // also accept (RFC 9110 §5.6.7).
+        assert_eq!(
+            check(503, Some("Sun, 06 Nov 1994 08:51:07 GMT")),
+            Some(90_000)
+        );
+        assert_eq!(
+            check(503, Some("Sunday, 06-Nov-94 08:51:07 GMT")),
+            Some(90_000)
+        );
+        assert_eq!(check(503, Some("Sun Nov  6 08:51:07 1994")), Some(90_000));
+        // A date in the past asks for no wait.
+        assert_eq!(check(503, Some("Sun, 06 Nov 1994 08:00:00 GMT")), Some(0));
+        // Both forms are capped like the worker's backoff.
+        assert_eq!(
+            check(503, Some("99999999999999999999999")),
+            Some(MAX_RETRY_AFTER_MS)
+        );
+        assert_eq!(
+            check(503, Some("Fri, 31 Dec 2100 23:59:59 GMT")),
+            Some(MAX_RETRY_AFTER_MS)
+        );
+        // Garbage, a negative or fractional number, another status: the usual backoff.
+        for garbage in ["soon", "-5", "1.5", "", "Sun, 06 Nov 1994 25:00:00 GMT"] {
+            assert_eq!(check(503, Some(garbage)), None, "{garbage:?}");
+        }
+        assert_eq!(check(503, None), None);
+        assert_eq!(check(500, Some("10")), None);
+        assert_eq!(check(200, Some("10")), None);
     }
 
     #[test]

@@ -1,4 +1,5 @@
-//! The key that seals the external OAuth tokens apps register for RFC 7009 revocation.
+//! The key that seals the external OAuth tokens apps register for RFC 7009 revocation, and the
+//! secrets of the connectors made through the admin API.
 //!
 //! Baton must later send such a token back to the authorization server in the clear, so it
 //! cannot keep only a hash as it does for its own tokens. Each token is sealed with AES-256-GCM
@@ -56,10 +57,10 @@ impl Binding<'_> {
 
 #[derive(Debug, thiserror::Error)]
 pub enum VaultError {
-    #[error("the sealed token is not hex of a nonce and a ciphertext")]
+    #[error("the sealed value is not hex of a nonce and a ciphertext")]
     Malformed,
     #[error(
-        "the sealed token does not open with this key: another --token-key-file, or the row was \
+        "the sealed value does not open with this key: another --token-key-file, or the row was \
          changed or moved"
     )]
     WrongKeyOrBinding,
@@ -104,14 +105,38 @@ impl TokenVault {
 
     /// Hex of nonce ‖ ciphertext (with its tag).
     pub fn seal(&self, token: &str, binding: Binding<'_>) -> String {
+        self.seal_with(token, &binding.associated_data())
+    }
+
+    pub fn open(&self, sealed: &str, binding: Binding<'_>) -> Result<String, VaultError> {
+        self.open_with(sealed, &binding.associated_data())
+    }
+
+    /// Seals a connector's secret (a webhook's HMAC secret, an RFC 7009 client secret) made
+    /// through the admin API, bound to its site and to the rest of its configuration as stored
+    /// (`public_json`): someone who can write the database cannot point the secret at another
+    /// URL, or move it to another connector or site, without it failing to open.
+    pub fn seal_connector_secret(&self, secret: &str, site_id: &str, public_json: &str) -> String {
+        self.seal_with(secret, &connector_associated_data(site_id, public_json))
+    }
+
+    pub fn open_connector_secret(
+        &self,
+        sealed: &str,
+        site_id: &str,
+        public_json: &str,
+    ) -> Result<String, VaultError> {
+        self.open_with(sealed, &connector_associated_data(site_id, public_json))
+    }
+
+    fn seal_with(&self, plaintext: &str, associated_data: &str) -> String {
         let nonce = Aes256Gcm::generate_nonce(OsRng);
-        let associated_data = binding.associated_data();
         let ciphertext = self
             .cipher
             .encrypt(
                 &nonce,
                 Payload {
-                    msg: token.as_bytes(),
+                    msg: plaintext.as_bytes(),
                     aad: associated_data.as_bytes(),
                 },
             )
@@ -121,13 +146,12 @@ impl TokenVault {
         hex::encode(sealed)
     }
 
-    pub fn open(&self, sealed: &str, binding: Binding<'_>) -> Result<String, VaultError> {
+    fn open_with(&self, sealed: &str, associated_data: &str) -> Result<String, VaultError> {
         let bytes = hex::decode(sealed).map_err(|_| VaultError::Malformed)?;
         if bytes.len() <= NONCE_BYTES {
             return Err(VaultError::Malformed);
         }
         let (nonce, ciphertext) = bytes.split_at(NONCE_BYTES);
-        let associated_data = binding.associated_data();
         let plaintext = self
             .cipher
             .decrypt(
@@ -140,6 +164,12 @@ impl TokenVault {
             .map_err(|_| VaultError::WrongKeyOrBinding)?;
         String::from_utf8(plaintext).map_err(|_| VaultError::Malformed)
     }
+}
+
+/// A distinct prefix from the tokens' (`baton.external-token.v1`), so a sealed token can never
+/// pass for a sealed connector secret or the reverse.
+fn connector_associated_data(site_id: &str, public_json: &str) -> String {
+    format!("baton.connector-secret.v1\n{site_id}\n{public_json}")
 }
 
 #[cfg(test)]
@@ -180,6 +210,35 @@ mod tests {
             vault.open("zz", binding("D-0001")),
             Err(VaultError::Malformed)
         ));
+    }
+
+    #[test]
+    fn a_connector_secret_opens_only_with_its_site_and_its_configuration() {
+        let vault = TokenVault::from_key([7; 32]);
+        let public = r#"{"kind":"webhook","name":"mdm","url":"https://mdm.example/hook"}"#;
+        let sealed = vault.seal_connector_secret("hmac-secret", "SITE-DEMO", public);
+        assert_eq!(
+            vault
+                .open_connector_secret(&sealed, "SITE-DEMO", public)
+                .unwrap(),
+            "hmac-secret"
+        );
+        let redirected = r#"{"kind":"webhook","name":"mdm","url":"https://evil.example/hook"}"#;
+        assert!(matches!(
+            vault.open_connector_secret(&sealed, "SITE-DEMO", redirected),
+            Err(VaultError::WrongKeyOrBinding)
+        ));
+        assert!(matches!(
+            vault.open_connector_secret(&sealed, "SITE-OTHER", public),
+            Err(VaultError::WrongKeyOrBinding)
+        ));
+        // A sealed token is not a sealed connector secret.
+        let token = vault.seal("hmac-secret", binding("D-0001"));
+        assert!(
+            vault
+                .open_connector_secret(&token, "SITE-DEMO", public)
+                .is_err()
+        );
     }
 
     #[test]

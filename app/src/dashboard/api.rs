@@ -196,11 +196,12 @@ pub struct RevocationRow {
 }
 
 impl RevocationRow {
-    /// Every connector confirmed: the person's access is closed.
+    /// Every connector confirmed: the person's access is closed. A delivery cancelled because
+    /// an admin disabled its connector no longer counts.
     pub fn confirmed(&self) -> bool {
         self.deliveries
             .iter()
-            .all(|delivery| delivery.status == "confirmed")
+            .all(|delivery| delivery.status == "confirmed" || delivery.status == "cancelled")
     }
 }
 

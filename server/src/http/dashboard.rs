@@ -92,7 +92,9 @@ pub async fn devices(
             revocation
                 .deliveries
                 .iter()
-                .any(|delivery| delivery.status != "confirmed")
+                // A delivery cancelled because an admin disabled its connector is closed,
+                // not open: the ledger records who disabled it.
+                .any(|delivery| delivery.status != "confirmed" && delivery.status != "cancelled")
         })
         .map(|revocation| revocation.device_id)
         .collect();

@@ -77,10 +77,17 @@ pub async fn register(
             "token_type_hint must be \"refresh_token\" or \"access_token\".",
         )
     })?;
-    if !state
+    // The file's RFC 7009 connectors, or an enabled one the site's admin made.
+    let known_connector = state
         .token_revocation_connectors
         .contains(&request.connector)
-    {
+        || state
+            .storage
+            .find_site_connector(&baton_token.site_id, &request.connector)
+            .await
+            .map_err(|error| ApiError::unavailable("database_unreachable", error))?
+            .is_some_and(|connector| connector.enabled && connector.kind == "oauth_revocation");
+    if !known_connector {
         return Err(bad_request(
             "unknown_connector",
             format!(

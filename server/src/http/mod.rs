@@ -5,6 +5,8 @@
 //! - `sync`: push, pull and roster for tablets; `roster`: what a tablet caches; `push_body`: a
 //!   push body taken apart into the tablet's own events, with no state and no I/O (fuzzed).
 //! - `admin`: CSV imports of staff and devices, activation of staff.
+//! - `site_connectors`: a site's revocation connectors, listed, created, replaced, disabled and
+//!   enabled by an admin, their secrets sealed.
 //! - `ledger`: signed heads, proofs, the SIEM feed and the audit bundle.
 //! - `live`: the Server-Sent Events stream of new events for the board.
 //! - `dashboard`: the custody board, tablets, timelines and people of a site; decommissioning;
@@ -44,6 +46,7 @@ pub mod rate_limit;
 pub mod reports;
 pub mod roster;
 pub mod security_headers;
+pub mod site_connectors;
 pub mod static_files;
 pub mod sync;
 pub mod tablet_auth;
@@ -55,7 +58,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use axum::routing::{any, get, post};
+use axum::routing::{any, get, post, put};
 use axum::{Json, Router};
 use tower_http::trace::TraceLayer;
 
@@ -83,12 +86,16 @@ pub struct AppState {
     pub metrics: Arc<metrics::Metrics>,
     /// The bearer token `/metrics` requires; `None` turns metrics off.
     pub metrics_token: Option<Arc<str>>,
-    /// External revocation connectors by name; each revocation gets one delivery per connector.
+    /// The connectors file's revocation connectors by name; each revocation gets one delivery
+    /// per connector (and per enabled connector of its site, kept in storage).
     pub connectors: Arc<Vec<String>>,
+    /// The connectors file's connectors in full, for the admin API to list (never their
+    /// secrets).
+    pub connector_configs: Arc<Vec<crate::connectors::ConnectorConfig>>,
     /// The `oauth_revocation` connectors among them: apps may register tokens for these.
     pub token_revocation_connectors: Arc<std::collections::BTreeSet<String>>,
-    /// Seals the external tokens apps register (an in-memory key unless an RFC 7009 connector is
-    /// configured, when `serve` loads the key file).
+    /// Seals the external tokens apps register and the secrets of the connectors the admin API
+    /// makes (`serve` loads the key file; tests may leave an in-memory key).
     pub token_vault: Arc<crate::token_vault::TokenVault>,
     /// The secret resource servers present (HTTP Basic) to the introspection endpoint; `None`
     /// turns introspection off.
@@ -130,6 +137,7 @@ impl AppState {
             metrics: Arc::default(),
             metrics_token: None,
             connectors: Arc::default(),
+            connector_configs: Arc::default(),
             token_revocation_connectors: Arc::default(),
             token_vault: Arc::new(crate::token_vault::TokenVault::ephemeral()),
             introspection_secret: None,
@@ -223,6 +231,26 @@ pub fn app(state: AppState) -> Router {
         .route(
             "/api/v1/admin/staff/{staff_id}/activate",
             post(admin::activate_staff),
+        )
+        .route(
+            "/api/v1/admin/sites/{site_id}/connectors",
+            get(site_connectors::list),
+        )
+        .route(
+            "/api/v1/admin/sites/{site_id}/connectors",
+            post(site_connectors::create),
+        )
+        .route(
+            "/api/v1/admin/sites/{site_id}/connectors/{name}",
+            put(site_connectors::replace),
+        )
+        .route(
+            "/api/v1/admin/sites/{site_id}/connectors/{name}/disable",
+            post(site_connectors::disable),
+        )
+        .route(
+            "/api/v1/admin/sites/{site_id}/connectors/{name}/enable",
+            post(site_connectors::enable),
         )
         .route("/api/v1/ledger/head", get(ledger::head))
         .route("/api/v1/ledger/inclusion", get(ledger::inclusion))

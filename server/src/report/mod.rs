@@ -207,7 +207,13 @@ fn revocation_figures(revocations: &[RevocationRecord]) -> Revocation {
     let (mut confirmed, mut failed, mut pending) = (0, 0, 0);
     let mut confirm_times = Vec::new();
     for revocation in revocations {
-        let deliveries = &revocation.deliveries;
+        // Deliveries cancelled because an admin disabled their connector are left out: the
+        // revocation counts by the connectors it still had.
+        let deliveries: Vec<_> = revocation
+            .deliveries
+            .iter()
+            .filter(|delivery| delivery.status != "cancelled")
+            .collect();
         if deliveries
             .iter()
             .any(|delivery| delivery.status == "failed")
@@ -336,19 +342,29 @@ mod tests {
             revocation(2_000, &[("confirmed", 2_000), ("confirmed", 2_900)]),
             revocation(3_000, &[("confirmed", 3_000), ("pending", 3_000)]),
             revocation(4_000, &[("confirmed", 4_000), ("failed", 9_000)]),
+            // A delivery cancelled when its connector was disabled (late, at 99 s) leaves the
+            // revocation confirmed by the rest, timed by the rest.
+            revocation(
+                5_000,
+                &[
+                    ("confirmed", 5_000),
+                    ("confirmed", 5_400),
+                    ("cancelled", 99_000),
+                ],
+            ),
         ]);
         assert_eq!(
             figures,
             Revocation {
-                custody_ends: 4,
-                confirmed: 2,
-                confirmed_share: Some(0.5),
+                custody_ends: 5,
+                confirmed: 3,
+                confirmed_share: Some(0.6),
                 failed: 1,
                 pending: 1,
                 confirm_ms: Spread {
-                    median: Some(250),
+                    median: Some(400),
                     p95: Some(900),
-                    samples: 2
+                    samples: 3
                 },
             }
         );

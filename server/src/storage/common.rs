@@ -184,6 +184,25 @@ macro_rules! append_locked {
                 builder.build_query_as().fetch_all(&mut *$tx).await?;
             new_revocations.extend(rows);
         }
+        // The site's own connectors (admin API) are read here, under the site's lock that
+        // enabling and disabling one also take: a revocation gets a delivery to exactly the
+        // connectors enabled when it commits, on every server process.
+        let mut connectors: Vec<&str> = connectors.iter().map(String::as_str).collect();
+        let site_connectors: Vec<(String,)> = if new_revocations.is_empty() {
+            Vec::new()
+        } else {
+            sqlx::query_as(sql::ENABLED_SITE_CONNECTOR_NAMES)
+                .bind(site_id)
+                .bind(true)
+                .fetch_all(&mut *$tx)
+                .await?
+        };
+        for (name,) in &site_connectors {
+            if !connectors.contains(&name.as_str()) {
+                connectors.push(name);
+            }
+        }
+        let connectors = &connectors;
         let deliveries: Vec<(i64, &str, &str)> = new_revocations
             .iter()
             .flat_map(|(revocation_id, ..)| {
@@ -195,7 +214,7 @@ macro_rules! append_locked {
                 .chain(
                     connectors
                         .iter()
-                        .map(move |connector| (*revocation_id, connector.as_str(), "pending")),
+                        .map(move |connector| (*revocation_id, *connector, "pending")),
                 )
             })
             .collect();
@@ -254,6 +273,47 @@ pub(super) fn event_entry(
         server_seq: server_seq as u64,
         received_at_ms: event.received_at_ms as u64,
     })
+}
+
+/// One row of `site_connectors`, in `sql::LIST_SITE_CONNECTORS`'s column order.
+pub(super) type SiteConnectorRow = (
+    String,
+    String,
+    String,
+    String,
+    Option<String>,
+    bool,
+    String,
+    i64,
+    String,
+    i64,
+);
+
+pub(super) fn site_connector_from_row(row: SiteConnectorRow) -> super::SiteConnectorRecord {
+    let (
+        site_id,
+        name,
+        kind,
+        config_json,
+        sealed_secret,
+        enabled,
+        created_by,
+        created_at_ms,
+        updated_by,
+        updated_at_ms,
+    ) = row;
+    super::SiteConnectorRecord {
+        site_id,
+        name,
+        kind,
+        config_json,
+        sealed_secret,
+        enabled,
+        created_by,
+        created_at_ms,
+        updated_by,
+        updated_at_ms,
+    }
 }
 
 macro_rules! storage_impl {
@@ -648,6 +708,148 @@ macro_rules! storage_impl {
             let leaf_index = ledger_append!(tx, site_id, &[entry], review.at_ms);
             tx.commit().await?;
             Ok(leaf_index)
+        }
+
+        async fn list_site_connectors(&self, site_id: &str) -> Result<Vec<SiteConnectorRecord>, StorageError> {
+            let rows: Vec<SiteConnectorRow> = sqlx::query_as(sql::LIST_SITE_CONNECTORS)
+                .bind(site_id)
+                .fetch_all(&self.pool)
+                .await?;
+            Ok(rows.into_iter().map(site_connector_from_row).collect())
+        }
+
+        async fn find_site_connector(&self, site_id: &str, name: &str) -> Result<Option<SiteConnectorRecord>, StorageError> {
+            let row: Option<SiteConnectorRow> = sqlx::query_as(sql::FIND_SITE_CONNECTOR)
+                .bind(site_id)
+                .bind(name)
+                .fetch_optional(&self.pool)
+                .await?;
+            Ok(row.map(site_connector_from_row))
+        }
+
+        async fn create_site_connector(
+            &self,
+            connector: &SiteConnectorRecord,
+            max_per_site: i64,
+            entry: &LedgerEntry,
+        ) -> Result<(), StorageError> {
+            let mut tx = self.pool.begin_with($begin_write).await?;
+            let lock_site: Option<&str> = $lock_site;
+            if let Some(lock_site) = lock_site {
+                sqlx::query(lock_site).bind(&connector.site_id).execute(&mut *tx).await?;
+            }
+            let existing: Option<SiteConnectorRow> = sqlx::query_as(sql::FIND_SITE_CONNECTOR)
+                .bind(&connector.site_id)
+                .bind(&connector.name)
+                .fetch_optional(&mut *tx)
+                .await?;
+            if existing.is_some() {
+                return Err(StorageError::Conflict(format!("the connector name {:?}", connector.name)));
+            }
+            let (n_connectors,): (i64,) = sqlx::query_as(sql::COUNT_SITE_CONNECTORS)
+                .bind(&connector.site_id)
+                .fetch_one(&mut *tx)
+                .await?;
+            if n_connectors >= max_per_site {
+                return Err(StorageError::TooManyConnectors { limit: max_per_site });
+            }
+            sqlx::query(sql::INSERT_SITE_CONNECTOR)
+                .bind(&connector.site_id)
+                .bind(&connector.name)
+                .bind(&connector.kind)
+                .bind(&connector.config_json)
+                .bind(&connector.sealed_secret)
+                .bind(connector.enabled)
+                .bind(&connector.created_by)
+                .bind(connector.created_at_ms)
+                .bind(&connector.updated_by)
+                .bind(connector.updated_at_ms)
+                .execute(&mut *tx)
+                .await
+                .map_err(|error| super::conflict_or(error, &format!("the connector name {:?}", connector.name)))?;
+            ledger_append!(tx, &connector.site_id, &[entry], connector.updated_at_ms);
+            tx.commit().await?;
+            Ok(())
+        }
+
+        async fn replace_site_connector(
+            &self,
+            connector: &SiteConnectorRecord,
+            entry: &LedgerEntry,
+        ) -> Result<bool, StorageError> {
+            let mut tx = self.pool.begin_with($begin_write).await?;
+            let lock_site: Option<&str> = $lock_site;
+            if let Some(lock_site) = lock_site {
+                sqlx::query(lock_site).bind(&connector.site_id).execute(&mut *tx).await?;
+            }
+            let replaced = sqlx::query(sql::REPLACE_SITE_CONNECTOR)
+                .bind(&connector.kind)
+                .bind(&connector.config_json)
+                .bind(&connector.sealed_secret)
+                .bind(&connector.updated_by)
+                .bind(connector.updated_at_ms)
+                .bind(&connector.site_id)
+                .bind(&connector.name)
+                .execute(&mut *tx)
+                .await?;
+            if replaced.rows_affected() == 0 {
+                return Ok(false);
+            }
+            ledger_append!(tx, &connector.site_id, &[entry], connector.updated_at_ms);
+            tx.commit().await?;
+            Ok(true)
+        }
+
+        async fn set_site_connector_enabled(
+            &self,
+            site_id: &str,
+            name: &str,
+            enabled: bool,
+            by: &str,
+            now_ms: i64,
+            mut action: serde_json::Value,
+        ) -> Result<Option<ConnectorSwitched>, StorageError> {
+            let mut tx = self.pool.begin_with($begin_write).await?;
+            let lock_site: Option<&str> = $lock_site;
+            if let Some(lock_site) = lock_site {
+                sqlx::query(lock_site).bind(site_id).execute(&mut *tx).await?;
+            }
+            let existing: Option<SiteConnectorRow> = sqlx::query_as(sql::FIND_SITE_CONNECTOR)
+                .bind(site_id)
+                .bind(name)
+                .fetch_optional(&mut *tx)
+                .await?;
+            let Some(existing) = existing else {
+                return Ok(None);
+            };
+            if existing.5 == enabled {
+                return Ok(Some(ConnectorSwitched { changed: false, cancelled_revocation_ids: Vec::new() }));
+            }
+            sqlx::query(sql::SET_SITE_CONNECTOR_ENABLED)
+                .bind(enabled)
+                .bind(by)
+                .bind(now_ms)
+                .bind(site_id)
+                .bind(name)
+                .execute(&mut *tx)
+                .await?;
+            let mut cancelled_revocation_ids: Vec<i64> = Vec::new();
+            if !enabled {
+                let rows: Vec<(i64,)> = sqlx::query_as(sql::CANCEL_CONNECTOR_DELIVERIES)
+                    .bind(format!("connector disabled by {by}"))
+                    .bind(now_ms)
+                    .bind(name)
+                    .bind(site_id)
+                    .fetch_all(&mut *tx)
+                    .await?;
+                cancelled_revocation_ids = rows.into_iter().map(|(revocation_id,)| revocation_id).collect();
+                cancelled_revocation_ids.sort_unstable();
+                action["cancelled_revocation_ids"] = serde_json::json!(cancelled_revocation_ids);
+            }
+            let entry = crate::ledger::governance_entry(action, by, now_ms as u64);
+            ledger_append!(tx, site_id, &[&entry], now_ms);
+            tx.commit().await?;
+            Ok(Some(ConnectorSwitched { changed: true, cancelled_revocation_ids }))
         }
 
         async fn list_exception_reviews(&self, site_id: &str) -> Result<Vec<ExceptionReviewRecord>, StorageError> {

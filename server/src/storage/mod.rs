@@ -19,10 +19,11 @@ pub use schema::{AppliedMigration, latest_known_version};
 
 pub use records::{
     AccessTokenRecord, AccountRecord, AccountRole, AppendedEvent, AuthorityPrecondition,
-    DeliveryOutcome, DeliveryRecord, DeviceRecord, DueDelivery, EnrollmentCode,
+    ConnectorSwitched, DeliveryOutcome, DeliveryRecord, DeviceRecord, DueDelivery, EnrollmentCode,
     ExceptionReviewRecord, ExternalTokenRegistered, ExternalTokenRow, LedgerRow, NewEvent,
-    NewExternalToken, NewRevocation, OpenDeliveries, RevocationRecord, SessionRecord, SiteSetup,
-    StaffRecord, StaffUpsert, StoredEvent, Summary, TabletRecord, WardRecord,
+    NewExternalToken, NewRevocation, OpenDeliveries, RevocationRecord, SessionRecord,
+    SiteConnectorRecord, SiteSetup, StaffRecord, StaffUpsert, StoredEvent, Summary, TabletRecord,
+    WardRecord,
 };
 
 /// Ledger nodes fetched from storage: a `HashStore` for `baton_core::ledger`'s proofs.
@@ -70,6 +71,8 @@ pub enum StorageError {
     Stale { site_id: String },
     #[error("this custody already has {limit} registered external tokens, the most it may hold")]
     TooManyExternalTokens { limit: i64 },
+    #[error("this site already has {limit} connectors, the most it may hold")]
+    TooManyConnectors { limit: i64 },
 }
 
 impl StorageError {
@@ -144,6 +147,53 @@ pub trait Storage: Send + Sync + 'static {
     /// Counts of what is stored, printed at start-up.
     async fn summary(&self) -> Result<Summary, StorageError>;
 
+    /// The site's connectors made through the admin API, enabled or not, by name.
+    async fn list_site_connectors(
+        &self,
+        site_id: &str,
+    ) -> Result<Vec<SiteConnectorRecord>, StorageError>;
+
+    async fn find_site_connector(
+        &self,
+        site_id: &str,
+        name: &str,
+    ) -> Result<Option<SiteConnectorRecord>, StorageError>;
+
+    /// Creates an enabled site connector and appends `entry` (its governance record) to the
+    /// site's ledger, in one transaction under the site's lock: `Conflict` if the site has one
+    /// of that name, `TooManyConnectors` if it has `max_per_site` already (disabled ones
+    /// count). From its commit on, every revocation recorded for the site gets a delivery to it.
+    async fn create_site_connector(
+        &self,
+        connector: &SiteConnectorRecord,
+        max_per_site: i64,
+        entry: &LedgerEntry,
+    ) -> Result<(), StorageError>;
+
+    /// Replaces a site connector's kind, configuration and sealed secret (its enabled state and
+    /// creation stay) and appends `entry`, in one transaction; `false` if there is none of that
+    /// name. Pending deliveries go to the new configuration at their next attempt.
+    async fn replace_site_connector(
+        &self,
+        connector: &SiteConnectorRecord,
+        entry: &LedgerEntry,
+    ) -> Result<bool, StorageError>;
+
+    /// Enables or disables a site connector, in one transaction under the site's lock. Disabling
+    /// cancels its pending deliveries (status `cancelled`, `last_error` naming who disabled it);
+    /// `action` (the governance action) gets the cancelled revocation ids and is ledgered, by
+    /// `by`, in the same transaction. Nothing is written when it already is as asked. `None` if
+    /// there is no such connector.
+    async fn set_site_connector_enabled(
+        &self,
+        site_id: &str,
+        name: &str,
+        enabled: bool,
+        by: &str,
+        now_ms: i64,
+        action: serde_json::Value,
+    ) -> Result<Option<ConnectorSwitched>, StorageError>;
+
     /// The site's configuration JSON, `None` for an unknown site.
     async fn site_config(&self, site_id: &str) -> Result<Option<String>, StorageError>;
 
@@ -189,7 +239,8 @@ pub trait Storage: Send + Sync + 'static {
     /// so `server_seq` and leaf indices grow in commit order and a pull cursor never skips an
     /// event that commits late.
     /// The revocations the batch causes are recorded in the same transaction (a transactional
-    /// outbox): once per custody, with one delivery per connector in `connectors`. The built-in
+    /// outbox): once per custody, with one delivery per connector in `connectors` and per
+    /// enabled connector of the site (`create_site_connector`), read under the lock. The built-in
     /// connector `baton_tokens` is carried out at once: the custody's access tokens are revoked
     /// in that transaction and its delivery is `confirmed`.
     async fn append_events(

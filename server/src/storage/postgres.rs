@@ -6,14 +6,17 @@ use sqlx::postgres::{PgPool, PgPoolOptions};
 
 use baton_core::ledger::{LedgerEntry, LedgerHash, NodePosition};
 
-use super::common::{TabletRow, append_locked, ledger_append, storage_impl, tablet_from_row};
+use super::common::{
+    SiteConnectorRow, TabletRow, append_locked, ledger_append, site_connector_from_row,
+    storage_impl, tablet_from_row,
+};
 use super::{
     AccessTokenRecord, AccountRecord, AccountRole, AppendedEvent, AuthorityPrecondition, Backend,
-    DeliveryOutcome, DeliveryRecord, DeviceRecord, DueDelivery, EnrollmentCode,
+    ConnectorSwitched, DeliveryOutcome, DeliveryRecord, DeviceRecord, DueDelivery, EnrollmentCode,
     ExceptionReviewRecord, ExternalTokenRegistered, ExternalTokenRow, LedgerNodes, LedgerRow,
     NewEvent, NewExternalToken, NewRevocation, OpenDeliveries, RevocationRecord, SessionRecord,
-    SiteSetup, StaffRecord, StaffUpsert, Storage, StorageError, StoredEvent, Summary, TabletRecord,
-    WardRecord, sql,
+    SiteConnectorRecord, SiteSetup, StaffRecord, StaffUpsert, Storage, StorageError, StoredEvent,
+    Summary, TabletRecord, WardRecord, sql,
 };
 
 /// The database the shared SQL of `common.rs` is built for here (multi-row `INSERT`s).

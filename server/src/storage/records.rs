@@ -210,7 +210,8 @@ pub struct RevocationRecord {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct DeliveryRecord {
     pub connector: String,
-    /// `pending`, `sent`, `confirmed` or `failed`.
+    /// `pending`, `sent`, `confirmed`, `failed`, or `cancelled` (its connector was disabled
+    /// before it was delivered; `last_error` says so).
     pub status: String,
     pub attempts: i64,
     pub last_error: Option<String>,
@@ -335,4 +336,32 @@ pub struct OpenDeliveries {
     pub status: String,
     pub count: i64,
     pub oldest_created_at_ms: i64,
+}
+
+/// A revocation connector of one site, made through the admin API. Its secret is only ever
+/// here sealed (`TokenVault::seal_connector_secret`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SiteConnectorRecord {
+    pub site_id: String,
+    pub name: String,
+    /// `webhook`, `backchannel_logout`, `caep` or `oauth_revocation`.
+    pub kind: String,
+    /// `ConnectorConfig::public_json`: everything but the secret.
+    pub config_json: String,
+    /// Hex of nonce ‖ ciphertext of the secret; `None` for kinds without one.
+    pub sealed_secret: Option<String>,
+    pub enabled: bool,
+    pub created_by: String,
+    pub created_at_ms: i64,
+    pub updated_by: String,
+    pub updated_at_ms: i64,
+}
+
+/// What enabling or disabling a site connector did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnectorSwitched {
+    /// `false` when it already was as asked: nothing was written or ledgered.
+    pub changed: bool,
+    /// The revocations whose pending delivery to it was cancelled (disabling only).
+    pub cancelled_revocation_ids: Vec<i64>,
 }

@@ -122,7 +122,7 @@ pub const DUE_DELIVERY_DETAILS: &str = "SELECT r.site_id, r.device_id, r.staff_i
      FROM revocations r WHERE r.revocation_id = $1";
 pub const FINISH_DELIVERY: &str = "UPDATE revocation_deliveries SET status = $1, attempts = attempts + 1, \
      next_attempt_at_ms = $2, last_error = $3, lease_until_ms = NULL, updated_at_ms = $4, detail = $7 \
-     WHERE revocation_id = $5 AND connector = $6";
+     WHERE revocation_id = $5 AND connector = $6 AND status <> 'cancelled'";
 pub const REVOCATION_SITE: &str = "SELECT site_id FROM revocations WHERE revocation_id = $1";
 /// The external tokens of a revocation's custody for one connector, refresh tokens first
 /// (RFC 7009 §2.1: revoking a refresh token should end the grant's access tokens too).
@@ -166,3 +166,24 @@ pub const REVOCATIONS_CREATED_BETWEEN: &str = "SELECT r.revocation_id, r.device_
      FROM revocations r LEFT JOIN revocation_deliveries d ON d.revocation_id = r.revocation_id \
      WHERE r.site_id = $1 AND r.created_at_ms >= $2 AND r.created_at_ms < $3 \
      ORDER BY r.revocation_id, d.connector";
+pub const LIST_SITE_CONNECTORS: &str = "SELECT site_id, name, kind, config_json, sealed_secret, enabled, \
+     created_by, created_at_ms, updated_by, updated_at_ms FROM site_connectors WHERE site_id = $1 ORDER BY name";
+pub const FIND_SITE_CONNECTOR: &str = "SELECT site_id, name, kind, config_json, sealed_secret, enabled, \
+     created_by, created_at_ms, updated_by, updated_at_ms FROM site_connectors WHERE site_id = $1 AND name = $2";
+pub const COUNT_SITE_CONNECTORS: &str = "SELECT COUNT(*) FROM site_connectors WHERE site_id = $1";
+pub const INSERT_SITE_CONNECTOR: &str = "INSERT INTO site_connectors \
+     (site_id, name, kind, config_json, sealed_secret, enabled, created_by, created_at_ms, updated_by, updated_at_ms) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
+pub const REPLACE_SITE_CONNECTOR: &str = "UPDATE site_connectors SET kind = $1, config_json = $2, sealed_secret = $3, \
+     updated_by = $4, updated_at_ms = $5 WHERE site_id = $6 AND name = $7";
+pub const SET_SITE_CONNECTOR_ENABLED: &str = "UPDATE site_connectors SET enabled = $1, updated_by = $2, \
+     updated_at_ms = $3 WHERE site_id = $4 AND name = $5";
+/// The connectors of a site that each new revocation is delivered to, besides the file's.
+pub const ENABLED_SITE_CONNECTOR_NAMES: &str =
+    "SELECT name FROM site_connectors WHERE site_id = $1 AND enabled = $2 ORDER BY name";
+/// A disabled connector's deliveries not yet made: cancelled with the reason, never dropped.
+pub const CANCEL_CONNECTOR_DELIVERIES: &str = "UPDATE revocation_deliveries SET status = 'cancelled', \
+     last_error = $1, lease_until_ms = NULL, updated_at_ms = $2 \
+     WHERE connector = $3 AND status = 'pending' \
+     AND revocation_id IN (SELECT revocation_id FROM revocations WHERE site_id = $4) \
+     RETURNING revocation_id";

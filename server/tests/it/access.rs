@@ -140,6 +140,18 @@ const fn session_write(status: u16, other: Expect) -> [Expect; 6] {
     ]
 }
 
+/// An admin's route: every other account is refused, whatever its site.
+const fn admin_only(status: u16) -> [Expect; 6] {
+    [
+        NOT_SIGNED_IN,
+        NOT_SIGNED_IN,
+        FORBIDDEN,
+        FORBIDDEN,
+        FORBIDDEN,
+        ok(status),
+    ]
+}
+
 const fn tablet_only(status: u16) -> [Expect; 6] {
     [UNSIGNED, ok(status), UNSIGNED, UNSIGNED, UNSIGNED, UNSIGNED]
 }
@@ -189,6 +201,10 @@ const DEVICES_CSV: &str = "device_id,asset_tag,kind,model,home_ward,active\n\
                            D-0021,BT-20021,tablet,Synthetic Tab 10,W-4E,true\n";
 const DEVICES_CSV_HIJACK: &str = "device_id,asset_tag,kind,model,home_ward,active\n\
                                   D-0002,BT-99999,tablet,Hijacked,W-9X,true\n";
+
+/// A site connector the admin creates and replaces (CAEP: no secret to keep out of answers).
+const CONNECTOR_JSON: &str =
+    r#"{"kind": "caep", "name": "idp", "url": "https://idp.example/caep", "audience": "baton"}"#;
 
 /// Every route, in the order of `mod.rs`, except sign-out, which ends the sessions and so comes
 /// last. Cases run in this order: later cases build on earlier ones (release after quarantine).
@@ -490,6 +506,46 @@ const ROUTES: &[Case] = &[
         guard: Guard::Session,
         body: Body::Empty,
         expect: session_write(200, no(404, "unknown_staff")),
+    },
+    Case {
+        method: "GET",
+        route: "/api/v1/admin/sites/{site_id}/connectors",
+        path: "/api/v1/admin/sites/SITE-DEMO/connectors",
+        guard: Guard::Session,
+        body: Body::Empty,
+        expect: admin_only(200),
+    },
+    Case {
+        method: "POST",
+        route: "/api/v1/admin/sites/{site_id}/connectors",
+        path: "/api/v1/admin/sites/SITE-DEMO/connectors",
+        guard: Guard::Session,
+        body: Body::Json(CONNECTOR_JSON),
+        expect: admin_only(201),
+    },
+    Case {
+        method: "PUT",
+        route: "/api/v1/admin/sites/{site_id}/connectors/{name}",
+        path: "/api/v1/admin/sites/SITE-DEMO/connectors/idp",
+        guard: Guard::Session,
+        body: Body::Json(CONNECTOR_JSON),
+        expect: admin_only(200),
+    },
+    Case {
+        method: "POST",
+        route: "/api/v1/admin/sites/{site_id}/connectors/{name}/disable",
+        path: "/api/v1/admin/sites/SITE-DEMO/connectors/idp/disable",
+        guard: Guard::Session,
+        body: Body::Empty,
+        expect: admin_only(200),
+    },
+    Case {
+        method: "POST",
+        route: "/api/v1/admin/sites/{site_id}/connectors/{name}/enable",
+        path: "/api/v1/admin/sites/SITE-DEMO/connectors/idp/enable",
+        guard: Guard::Session,
+        body: Body::Empty,
+        expect: admin_only(200),
     },
     Case {
         method: "GET",
@@ -1241,12 +1297,19 @@ async fn every_state_changing_session_route_needs_the_sessions_csrf_token_and_ch
             .filter(|case| case.guard == Guard::Session && case.method != "GET")
             .collect();
         // Codes, reviews (2), decommission, device actions (4), imports (4), activation (2),
-        // sign-out.
-        assert_eq!(cases.len(), 15);
+        // site connectors (4), sign-out.
+        assert_eq!(cases.len(), 19);
         for case in cases {
+            // Each change is sent by the account the table lets make it: the site's manager,
+            // or the admin for an admin's route.
+            let caller = if matches!(case.expect[column(Caller::Manager)], Expect::Answer(_)) {
+                Caller::Manager
+            } else {
+                Caller::Admin
+            };
             let ledger_before = fixture.ledger_size().await;
             for csrf in [Csrf::Missing, Csrf::Wrong] {
-                let (sent, answer) = fixture.send_case(case, Caller::Manager, csrf).await;
+                let (sent, answer) = fixture.send_case(case, caller, csrf).await;
                 let context = format!("{} {sent} with CSRF {csrf:?}", case.method);
                 assert_eq!(answer.status, 403, "{context}: {}", answer.body);
                 assert_refusal(&answer.body, "csrf_token_invalid", &context);
@@ -1265,8 +1328,8 @@ async fn every_state_changing_session_route_needs_the_sessions_csrf_token_and_ch
             if signing_out {
                 assert!(fixture.manager_session_is_live().await);
             }
-            let (sent, answer) = fixture.send_case(case, Caller::Manager, Csrf::Valid).await;
-            match case.expect[column(Caller::Manager)] {
+            let (sent, answer) = fixture.send_case(case, caller, Csrf::Valid).await;
+            match case.expect[column(caller)] {
                 Expect::Answer(status) => {
                     assert_eq!(answer.status, status, "{sent}: {}", answer.body);
                     if signing_out {

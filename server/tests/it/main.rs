@@ -19,6 +19,7 @@ mod rate_limits;
 mod registry;
 mod reports;
 mod revocation;
+mod site_connectors;
 mod sites;
 mod storage;
 mod support;
