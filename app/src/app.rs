@@ -2,19 +2,23 @@ use leptos::prelude::*;
 use leptos_router::components::{ParentRoute, Route, Router, Routes};
 use leptos_router::path;
 
+use crate::components::lock_screen::LockScreen;
 use crate::components::network_status::NetworkStatus;
 use crate::components::require_enrolled::RequireEnrolled;
 use crate::components::sync_status::SyncStatus;
 use crate::components::update_ready::UpdateReady;
+use crate::components::wipe_notice::WipeNotice;
 use crate::pages::dashboard::{
     Admin, DashboardBoard, DashboardShell, DeviceView, Exceptions, PersonView, Reports, Tablets,
 };
 use crate::pages::{
     board::Board, break_glass::BreakGlass, check_in::CheckIn, correct::Correct, enroll::Enroll,
-    home::Home, not_found::NotFound, report::Report, transfer::Transfer,
+    home::Home, not_found::NotFound, report::Report, this_device::ThisDevicePage,
+    transfer::Transfer,
 };
 use crate::state::AppState;
 use crate::strings;
+use crate::tablet::lock::Lock;
 
 /// The tablet: offline-first capture screens around the enrolled tablet's state.
 #[component]
@@ -33,6 +37,9 @@ pub fn TabletApp() -> impl IntoView {
                 </div>
             </header>
             <main id="main">
+                <WipeNotice />
+                // While locked only the lock screen exists: the pages are not merely hidden.
+                <Show when=move || state.lock.get() == Lock::Unlocked fallback=LockScreen>
                 <Routes fallback=NotFound>
                     <Route path=path!("/") view=Home />
                     <Route path=path!("/enroll") view=Enroll />
@@ -60,7 +67,12 @@ pub fn TabletApp() -> impl IntoView {
                         path=path!("/board")
                         view=|| view! { <RequireEnrolled><Board /></RequireEnrolled> }
                     />
+                    <Route
+                        path=path!("/this-device")
+                        view=|| view! { <RequireEnrolled><ThisDevicePage /></RequireEnrolled> }
+                    />
                 </Routes>
+                </Show>
             </main>
         </Router>
     }

@@ -15,7 +15,8 @@
 //!   filters, chart geometry, formats. Tested natively.
 //! - `sync`: the sync client (push, pull, roster) and its scheduler.
 //! - `browser`: the few modules that touch browser APIs (IndexedDB, WebCrypto, fetch, clock,
-//!   service worker), so that pages stay about the nurse's task.
+//!   service worker, the origin's caches and storage for the session wipe, input events for the
+//!   lockout), so that pages stay about the nurse's task.
 //! - `strings`: every user-visible sentence, kept in one place for translation.
 
 mod app;

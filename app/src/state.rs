@@ -1,6 +1,9 @@
 //! The app's shared state: whether the tablet is enrolled, the `Tablet` itself, the sync state
 //! and the storage handle, provided as a context to every page. Start-up (`boot`), enrollment and
-//! the commit of a handoff live here because each touches several of them.
+//! the commit of a handoff live here because each touches several of them, as do the two duties
+//! of the device Baton runs on when it is a registry device itself: the session wipe when its
+//! custody ends and the inactivity lockout while someone holds it (`tablet::wipe`,
+//! `tablet::lock`).
 
 use baton_core::body::Body;
 use baton_core::event::SignedEvent;
@@ -8,15 +11,19 @@ use baton_core::ids::SignerKey;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
+use crate::browser::activity;
 use crate::browser::clock::{self, now_ms};
 use crate::browser::crypto::{self, SealedKey};
 use crate::browser::idb::IdbStore;
+use crate::browser::site_data;
 use crate::browser::store::{EventStore, decode_event};
 use crate::strings;
 use crate::sync::scheduler;
 use crate::tablet::Tablet;
 use crate::tablet::enrollment::Enrollment;
+use crate::tablet::lock::{self, Lock};
 use crate::tablet::roster::Roster;
+use crate::tablet::wipe::{self, ThisDevice, WipeReport};
 
 /// Where the app is in its start-up.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -54,6 +61,14 @@ pub struct AppState {
     pub sync: RwSignal<SyncView>,
     /// The current time, refreshed every half minute, for views that depend on it (overdue).
     pub now_ms: RwSignal<u64>,
+    /// The inactivity lockout of this device (`tablet::lock`).
+    pub lock: RwSignal<Lock>,
+    /// The latest session wipe of this device, for the notice that says what it did.
+    pub last_wipe: RwSignal<Option<WipeReport>>,
+    /// When someone last touched the tablet.
+    last_input_ms: StoredValue<u64>,
+    /// Who held this device at the last look, to notice the end of a custody.
+    holders: StoredValue<Vec<String>>,
     store: StoredValue<Option<IdbStore>, LocalStorage>,
 }
 
@@ -64,6 +79,10 @@ impl AppState {
             tablet: RwSignal::new(None),
             sync: RwSignal::new(SyncView::default()),
             now_ms: RwSignal::new(now_ms()),
+            lock: RwSignal::new(Lock::Unlocked),
+            last_wipe: RwSignal::new(None),
+            last_input_ms: StoredValue::new(now_ms()),
+            holders: StoredValue::new(Vec::new()),
             store: StoredValue::new_local(None),
         }
     }
@@ -79,6 +98,7 @@ impl AppState {
             move || self.now_ms.set(now_ms()),
             std::time::Duration::from_secs(30),
         );
+        self.watch_this_device();
         spawn_local(async move {
             let store = match IdbStore::open().await {
                 Ok(store) => store,
@@ -105,6 +125,11 @@ impl AppState {
     }
 
     fn become_ready(self, tablet: Tablet) {
+        let holders = tablet.this_device_holders();
+        let lockout_minutes = tablet.roster.site_config.inactivity_lockout_minutes;
+        self.holders.set_value(holders.clone());
+        self.lock
+            .set(lock::lock_at_start(lockout_minutes, &holders));
         self.tablet.set(Some(tablet));
         self.phase.set(Phase::Ready);
         // Cold start: from navigation to an enrolled tablet ready to capture.
@@ -141,6 +166,104 @@ impl AppState {
         )
         .map_err(|error| error.to_string())?;
         self.become_ready(tablet);
+        Ok(())
+    }
+
+    /// The inactivity lockout and the end-of-custody wipe of the device Baton runs on. Every
+    /// input restarts the idle time; a check every few seconds locks a held device once the
+    /// site's minutes have passed. Whenever the tablet's records change (a handoff here, a pull),
+    /// the device's holders are compared with the last look: a custody that ended wipes the
+    /// session, unless it ended with this tablet's own check-in of itself, which wiped before
+    /// signing so that the record could say how the wipe went.
+    fn watch_this_device(self) {
+        activity::watch_input(move || self.last_input_ms.set_value(now_ms()));
+        set_interval(
+            move || {
+                if self.lock.get_untracked() != Lock::Unlocked {
+                    return;
+                }
+                let due = self.tablet.with_untracked(|tablet| {
+                    tablet.as_ref().is_some_and(|tablet| {
+                        lock::should_lock(
+                            now_ms(),
+                            self.last_input_ms.get_value(),
+                            tablet.roster.site_config.inactivity_lockout_minutes,
+                            &tablet.this_device_holders(),
+                        )
+                    })
+                });
+                if due {
+                    self.lock.set(Lock::Locked);
+                }
+            },
+            std::time::Duration::from_secs(5),
+        );
+        Effect::new(move |_| {
+            let Some((holders, wiped_before_signing)) = self.tablet.with(|tablet| {
+                tablet.as_ref().map(|tablet| {
+                    (
+                        tablet.this_device_holders(),
+                        tablet.last_own_is_check_in_of_this_device(),
+                    )
+                })
+            }) else {
+                return;
+            };
+            let before = self.holders.get_value();
+            if before == holders {
+                return;
+            }
+            self.holders.set_value(holders.clone());
+            self.lock
+                .update(|lock| *lock = lock::lock_after_custody_change(*lock, &holders));
+            if wipe::custody_ended(&before, &holders) && !wiped_before_signing {
+                spawn_local(async move {
+                    self.wipe_session().await;
+                });
+            }
+        });
+    }
+
+    /// Whether `device_id` is the device this tablet runs on.
+    pub fn is_this_device(self, device_id: &str) -> bool {
+        self.tablet.with_untracked(|tablet| {
+            tablet
+                .as_ref()
+                .is_some_and(|tablet| tablet.is_this_device(device_id))
+        })
+    }
+
+    /// Wipes the previous custodian's session from this origin (`browser/site_data.rs`) and
+    /// keeps the report for the notice. `None` when the tablet is not ready.
+    pub async fn wipe_session(self) -> Option<WipeReport> {
+        let signing_key = self
+            .tablet
+            .with_untracked(|tablet| tablet.as_ref().map(|tablet| tablet.signing_key().clone()))?;
+        let report = site_data::wipe_session(&signing_key).await;
+        self.last_wipe.set(Some(report.clone()));
+        Some(report)
+    }
+
+    /// The custodian gave badge and PIN on the lock screen.
+    pub fn unlock(self) {
+        self.last_input_ms.set_value(now_ms());
+        self.lock.set(Lock::Unlocked);
+    }
+
+    /// Records which registry device this tablet is, in IndexedDB, then in the running tablet.
+    pub async fn set_this_device(self, this_device: ThisDevice) -> Result<(), String> {
+        let store = self
+            .store()
+            .ok_or_else(|| strings::STORAGE_FAILED.to_owned())?;
+        store
+            .save_this_device(&this_device)
+            .await
+            .map_err(|error| error.to_string())?;
+        self.tablet.update(|tablet| {
+            if let Some(tablet) = tablet {
+                tablet.this_device = Some(this_device);
+            }
+        });
         Ok(())
     }
 
@@ -215,6 +338,7 @@ async fn load(store: &IdbStore) -> Result<Option<Tablet>, String> {
     )
     .map_err(|error| failed(&error))?;
     tablet.last_sync_ms = store.last_sync_ms().await.map_err(|error| failed(&error))?;
+    tablet.this_device = store.this_device().await.map_err(|error| failed(&error))?;
     // The server keys learned from rotations, so that the authority's events fold as such.
     if let (Ok(witness), Ok(enrolled)) = (
         store.witness_state().await,

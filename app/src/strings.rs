@@ -137,6 +137,65 @@ pub const CONDITION_DAMAGED: &str = "Damaged";
 pub const CONDITION_NEEDS_CHARGING: &str = "Needs charging";
 pub const NOTE_LABEL: &str = "Note (optional)";
 
+pub const AUTO_WIPE: &str = "This is the tablet you are using: its local data is wiped when it is checked in, and the record says whether the wipe succeeded.";
+
+// The session wipe at the end of this device's custody.
+pub const WIPE_DONE: &str =
+    "Local data of the previous custodian wiped from this tablet; Baton's custody records kept.";
+pub const WIPE_FAILED: &str =
+    "The local data wipe did not finish, so it is not recorded as done. Not removed:";
+pub const WIPE_RETRY: &str = "Wipe again";
+
+pub fn wipe_removed(n_removed: usize) -> String {
+    match n_removed {
+        1 => "1 item removed.".to_owned(),
+        n => format!("{n} items removed."),
+    }
+}
+
+pub fn wipe_not_removed(item: &str, reason: &str) -> String {
+    format!("{item}: {reason}")
+}
+
+// The inactivity lockout.
+pub const LOCK_HEADING: &str = "This tablet is locked";
+pub const UNLOCK_LEGEND: &str = "Custodian";
+pub const UNLOCK_BUTTON: &str = "Unlock";
+pub const HAND_IN_INSTEAD: &str = "Someone else: check this tablet in";
+pub const BACK_TO_LOCK: &str = "Back to the lock screen";
+
+pub fn locked_for(names: &str) -> String {
+    format!("It is held by {names}. Scan your badge and enter your PIN to continue.")
+}
+
+pub fn not_the_custodian(name: &str) -> String {
+    format!(
+        "{name} does not hold this tablet. Only its custodian can unlock it; anyone can check it in."
+    )
+}
+
+// Which registry device this tablet is.
+pub const THIS_DEVICE_HEADING: &str = "This device";
+pub const THIS_DEVICE_LINK: &str = "This device";
+pub const THIS_DEVICE_EXPLAINED: &str = "When this tablet is itself a device in the registry, Baton wipes the previous custodian's local data when it is checked in and locks it after inactivity while someone holds it.";
+pub const THIS_DEVICE_UNSET: &str = "This tablet has not been told which registry device it is.";
+pub const THIS_DEVICE_SET_BY: &str = "Set by";
+pub const THIS_DEVICE_SAVE: &str = "Save";
+
+pub fn this_device_is(tag: &str, device_id: &str) -> String {
+    format!("This tablet is {tag} ({device_id}).")
+}
+
+pub fn this_device_saved(tag: &str) -> String {
+    format!("Saved: this tablet is {tag}.")
+}
+
+pub fn this_device_held(tag: &str) -> String {
+    format!(
+        "{tag} is checked out; which device this tablet is can be changed once it is checked in."
+    )
+}
+
 pub fn away_from_home(tag: &str, home_ward: &str) -> String {
     format!("{tag} belongs to {home_ward}. The return is recorded here; put it aside to go home.")
 }

@@ -3,7 +3,8 @@
 //!
 //! One database, `baton-tablet`, with five object stores, all with out-of-line keys:
 //! - `meta`: the enrollment, the roster, the sealed key, the pull cursor, the last sync time,
-//!   and what the tablet witnessed of the ledger (its kept signed head, proven receipts, alarms);
+//!   what the tablet witnessed of the ledger (its kept signed head, proven receipts, alarms),
+//!   and which registry device the tablet itself is (`this_device`);
 //! - `own_events`: this tablet's events by `seq`, as canonical wire JSON, written once with
 //!   `add` so that a `seq` can never be stored twice;
 //! - `receipts`: the server's receipt for each pushed event, by event id;
@@ -28,6 +29,7 @@ use crate::sync::protocol::Receipt;
 use crate::tablet::enrollment::Enrollment;
 use crate::tablet::pin::PinAttempts;
 use crate::tablet::roster::Roster;
+use crate::tablet::wipe::ThisDevice;
 use crate::tablet::witness::WitnessState;
 
 const DB_NAME: &str = "baton-tablet";
@@ -45,6 +47,7 @@ const SEALED_KEY_KEY: &str = "signing_key";
 const PULL_CURSOR_KEY: &str = "pull_cursor";
 const LAST_SYNC_KEY: &str = "last_sync_ms";
 const WITNESS_KEY: &str = "witness";
+const THIS_DEVICE_KEY: &str = "this_device";
 
 fn unavailable(error: impl std::fmt::Display) -> StoreError {
     StoreError::Unavailable(error.to_string())
@@ -158,6 +161,19 @@ impl IdbStore {
             ciphertext: Uint8Array::new(&field("ciphertext")?).to_vec(),
         };
         Ok(Some((enrollment, sealed)))
+    }
+
+    /// The registry device this tablet is, if it was told.
+    pub async fn this_device(&self) -> Result<Option<ThisDevice>, StoreError> {
+        self.get_string(META, THIS_DEVICE_KEY.into())
+            .await?
+            .map(|json| serde_json::from_str(&json).map_err(corrupt))
+            .transpose()
+    }
+
+    pub async fn save_this_device(&self, this_device: &ThisDevice) -> Result<(), StoreError> {
+        let json = serde_json::to_string(this_device).map_err(write_failed)?;
+        self.put(META, THIS_DEVICE_KEY.into(), json.into()).await
     }
 
     /// Stores the enrollment, the sealed key and the first roster in one strict transaction: a

@@ -9,7 +9,11 @@
 //! - `keys`: ed25519 key generation from the browser's secure random source.
 //! - `clock`: the wall clock and local times.
 //! - `service_worker`: registration of the offline shell.
+//! - `site_data`: the origin's caches, storage, databases and cookies, surveyed and wiped at the
+//!   end of this device's custody.
+//! - `activity`: the person's input, for the inactivity lockout.
 
+pub mod activity;
 pub mod clock;
 pub mod crypto;
 pub mod dashboard_api;
@@ -17,4 +21,5 @@ pub mod http;
 pub mod idb;
 pub mod keys;
 pub mod service_worker;
+pub mod site_data;
 pub mod store;

@@ -32,6 +32,10 @@ pub fn IdentifyPerson(
     on_verified: Callback<StaffMember>,
     /// Lets the page reset the badge field.
     badge_ref: NodeRef<html::Input>,
+    /// Refuses a person before their PIN is asked, with the message to show (the lock screen
+    /// takes only the device's custodian).
+    #[prop(optional)]
+    refuse: Option<Callback<StaffMember, Option<String>>>,
 ) -> impl IntoView {
     let state = expect_context::<AppState>();
     let pin_ref = NodeRef::<html::Input>::new();
@@ -51,6 +55,10 @@ pub fn IdentifyPerson(
         };
         if !member.active {
             error.set(Some(strings::inactive_person(&member.display_name)));
+            return;
+        }
+        if let Some(message) = refuse.and_then(|refuse| refuse.run(member.clone())) {
+            error.set(Some(message));
             return;
         }
         // A running lockout is shown at once, not after the PIN.

@@ -1,6 +1,7 @@
 pub mod device_card;
 pub mod handoff_receipt;
 pub mod identify_person;
+pub mod lock_screen;
 pub mod network_status;
 pub mod require_enrolled;
 pub mod scan_field;
@@ -8,3 +9,4 @@ pub mod sync_panel;
 pub mod sync_status;
 pub mod task_tabs;
 pub mod update_ready;
+pub mod wipe_notice;

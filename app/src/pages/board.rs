@@ -206,6 +206,9 @@ pub fn Board() -> impl IntoView {
                 }}
             </section>
             <SyncPanel />
+            <p>
+                <A href="/this-device">{strings::THIS_DEVICE_LINK}</A>
+            </p>
         </section>
     }
 }

@@ -1,5 +1,10 @@
 //! Check-in: scan the device, confirm the return checklist, then the person returning it gives
 //! badge and PIN. As with check-out, the confirmation appears only after the commit.
+//!
+//! When the device returned is the tablet Baton runs on, the checklist's "local data wiped" is
+//! not ticked by anyone: the session wipe runs once the PIN is right, before the check-in is
+//! signed, and the signed checklist says what it achieved (`tablet::wipe`). The lock screen shows
+//! this page for that one device (`handing_in`), without the other tasks.
 
 use baton_core::body::DeviceCondition;
 use leptos::html;
@@ -15,10 +20,16 @@ use crate::components::task_tabs::TaskTabs;
 use crate::state::AppState;
 use crate::strings;
 use crate::tablet::capture::{ReturnChecklist, check_in_body};
+use crate::tablet::lock::Lock;
 use crate::tablet::roster::{Device, StaffMember};
+use crate::tablet::wipe::claim_local_data_wiped;
 
 #[component]
-pub fn CheckIn() -> impl IntoView {
+pub fn CheckIn(
+    /// Shown from the lock screen: only the check-in of this tablet itself, already scanned.
+    #[prop(optional)]
+    handing_in: bool,
+) -> impl IntoView {
     let state = expect_context::<AppState>();
     let device = RwSignal::new(None::<Device>);
     let person = RwSignal::new(None::<StaffMember>);
@@ -58,14 +69,27 @@ pub fn CheckIn() -> impl IntoView {
             busy.set(false);
             return;
         };
-        let checklist = ReturnChecklist {
+        let mut checklist = ReturnChecklist {
             apps_signed_out: apps_signed_out.get_untracked(),
             local_data_wiped: local_data_wiped.get_untracked(),
             condition: condition.get_untracked(),
             note: note.get_untracked(),
         };
+        let returning_this_device = state.is_this_device(&returned.device_id);
         saving.set(true);
         spawn_local(async move {
+            // Wiped before signing, so that the record says what the wipe did, not what was
+            // hoped; a wipe that failed is shown by the notice and not claimed.
+            let wipe = if returning_this_device {
+                state.wipe_session().await
+            } else {
+                None
+            };
+            checklist.local_data_wiped = claim_local_data_wiped(
+                returning_this_device,
+                checklist.local_data_wiped,
+                wipe.as_ref(),
+            );
             let body = state
                 .tablet
                 .with_untracked(|tablet| {
@@ -114,8 +138,21 @@ pub fn CheckIn() -> impl IntoView {
         }
     };
 
+    if handing_in {
+        // The lock screen's hand-in: this device, scanned already.
+        let this_tag = state.tablet.with_untracked(|tablet| {
+            tablet
+                .as_ref()
+                .and_then(|tablet| tablet.this_device.as_ref())
+                .map(|this| this.asset_tag.clone())
+        });
+        if let Some(tag) = this_tag {
+            on_device.run(tag);
+        }
+    }
+
     view! {
-        <TaskTabs />
+        {(!handing_in).then(|| view! { <TaskTabs /> })}
         <section class="capture" aria-labelledby="check-in-heading">
             <h1 id="check-in-heading">{strings::CHECK_IN_HEADING}</h1>
             {move || confirmation.get().map(|confirmation| view! { <HandoffReceipt confirmation /> })}
@@ -146,6 +183,7 @@ pub fn CheckIn() -> impl IntoView {
                                 })
                             })
                         });
+                        let returning_this_device = state.is_this_device(&found.device_id);
                         view! {
                             <DeviceCard device=found />
                             {away.map(|text| view! { <p class="warning" data-testid="away-from-home">{text}</p> })}
@@ -161,16 +199,24 @@ pub fn CheckIn() -> impl IntoView {
                                     />
                                     <span>{strings::APPS_SIGNED_OUT}</span>
                                 </label>
-                                <label class="choice" for="local-data-wiped">
-                                    <input
-                                        type="checkbox"
-                                        id="local-data-wiped"
-                                        prop:checked=move || local_data_wiped.get()
-                                        on:change=move |event| local_data_wiped.set(event_target_checked(&event))
-                                        disabled=move || busy.get()
-                                    />
-                                    <span>{strings::LOCAL_DATA_WIPED}</span>
-                                </label>
+                                {if returning_this_device {
+                                    view! { <p class="hint" data-testid="auto-wipe">{strings::AUTO_WIPE}</p> }
+                                        .into_any()
+                                } else {
+                                    view! {
+                                        <label class="choice" for="local-data-wiped">
+                                            <input
+                                                type="checkbox"
+                                                id="local-data-wiped"
+                                                prop:checked=move || local_data_wiped.get()
+                                                on:change=move |event| local_data_wiped.set(event_target_checked(&event))
+                                                disabled=move || busy.get()
+                                            />
+                                            <span>{strings::LOCAL_DATA_WIPED}</span>
+                                        </label>
+                                    }
+                                        .into_any()
+                                }}
                                 <fieldset class="condition">
                                     <legend>{strings::CONDITION_LEGEND}</legend>
                                     {condition_option(DeviceCondition::Ok, "condition-ok", strings::CONDITION_OK)}
@@ -202,13 +248,26 @@ pub fn CheckIn() -> impl IntoView {
                                 on_verified
                                 badge_ref
                             />
-                            <button type="button" class="secondary" on:click=move |_| reset() disabled=move || busy.get()>
-                                {strings::START_AGAIN}
-                            </button>
+                            {(!handing_in)
+                                .then(|| {
+                                    view! {
+                                        <button type="button" class="secondary" on:click=move |_| reset() disabled=move || busy.get()>
+                                            {strings::START_AGAIN}
+                                        </button>
+                                    }
+                                })}
                         }
                     })
             }}
             {move || saving.get().then(|| view! { <p class="busy" role="status">{strings::SAVING}</p> })}
+            {handing_in
+                .then(|| {
+                    view! {
+                        <button type="button" class="secondary" on:click=move |_| state.lock.set(Lock::Locked)>
+                            {strings::BACK_TO_LOCK}
+                        </button>
+                    }
+                })}
         </section>
     }
 }

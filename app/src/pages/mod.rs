@@ -8,4 +8,5 @@ pub mod enroll;
 pub mod home;
 pub mod not_found;
 pub mod report;
+pub mod this_device;
 pub mod transfer;

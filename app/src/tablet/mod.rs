@@ -9,14 +9,19 @@
 //! - `shift`: which shift a check-out is for.
 //! - `capture`: the check-out and check-in bodies.
 //! - `board`: the ward board and its exceptions, from the local fold.
+//! - `wipe`: what the session wipe at the end of this device's custody removes and keeps, and
+//!   what the check-in may claim.
+//! - `lock`: the inactivity lockout of this device while someone holds it.
 //! - `Tablet` (here): the chain, the clock and the local replica kept in step.
 
 pub mod board;
 pub mod capture;
 pub mod enrollment;
+pub mod lock;
 pub mod pin;
 pub mod roster;
 pub mod shift;
+pub mod wipe;
 pub mod witness;
 
 use std::collections::BTreeMap;
@@ -81,6 +86,8 @@ pub struct Tablet {
     /// its verified rotations lead to.
     server_keys: Vec<SignerKey>,
     pub last_sync_ms: Option<u64>,
+    /// The registry device this tablet is, when it was told (`wipe::ThisDevice`).
+    pub this_device: Option<wipe::ThisDevice>,
 }
 
 impl Tablet {
@@ -118,6 +125,7 @@ impl Tablet {
             replica,
             server_keys,
             last_sync_ms: None,
+            this_device: None,
         };
         for event in own_events {
             if event.seq() != tablet.head.map_or(1, |head| head.seq + 1) {
@@ -233,6 +241,29 @@ impl Tablet {
 
     pub fn replica(&self) -> &Replica {
         &self.replica
+    }
+
+    /// The staff numbers of whoever holds the device this tablet is, as far as its records go:
+    /// empty when nobody does or when the tablet was not told which device it is.
+    pub fn this_device_holders(&self) -> Vec<String> {
+        self.this_device.as_ref().map_or_else(Vec::new, |this| {
+            board::custodian_ids(&self.replica, &this.device_id)
+        })
+    }
+
+    /// Whether this tablet's latest own event is a check-in of the device it is: that check-in
+    /// ran the session wipe before it was signed, so the end of custody it causes needs no other.
+    pub fn last_own_is_check_in_of_this_device(&self) -> bool {
+        self.own_events.last().is_some_and(|own| {
+            matches!(own.event.body(), Body::CheckIn { device, .. } if self.is_this_device(device.as_str()))
+        })
+    }
+
+    /// Whether `device_id` is the device this tablet is.
+    pub fn is_this_device(&self, device_id: &str) -> bool {
+        self.this_device
+            .as_ref()
+            .is_some_and(|this| this.device_id == device_id)
     }
 
     /// The latest `n` events of this tablet, newest first.

@@ -41,6 +41,11 @@ fn sha256_hex(text: &str) -> String {
     hex::encode(Sha256::digest(text.as_bytes()))
 }
 
+/// How a session token is stored: its SHA-256, never the token.
+pub(crate) fn hash_session_token(token: &str) -> String {
+    sha256_hex(token)
+}
+
 fn csrf_for(session_token: &str) -> String {
     sha256_hex(&format!("baton.csrf.v1\n{session_token}"))
 }
@@ -238,7 +243,8 @@ pub struct ManagerSession {
     csrf_token: String,
 }
 
-fn session_token(headers: &HeaderMap) -> Option<String> {
+/// The `baton_session` cookie's token, if the request carries one.
+pub(crate) fn session_token(headers: &HeaderMap) -> Option<String> {
     headers
         .get_all(COOKIE)
         .iter()

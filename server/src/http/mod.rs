@@ -2,6 +2,8 @@
 //!
 //! - `enrollment`: enrollment codes (manager) and their redemption (tablet).
 //! - `tablet_auth`: the `SignedByTablet` extractor: signature, window, nonce, enrolled key.
+//! - `tablet_session`: the tablet's logout at the end of its own custody, which expires the
+//!   session cookies this server sets and ends their sessions.
 //! - `sync`: push, pull and roster for tablets; `roster`: what a tablet caches; `push_body`: a
 //!   push body taken apart into the tablet's own events, with no state and no I/O (fuzzed).
 //! - `admin`: CSV imports of staff and devices, activation of staff.
@@ -50,6 +52,7 @@ pub mod site_connectors;
 pub mod static_files;
 pub mod sync;
 pub mod tablet_auth;
+pub mod tablet_session;
 pub mod tokens;
 
 use std::sync::Arc;
@@ -166,6 +169,10 @@ pub fn app(state: AppState) -> Router {
         .route("/api/v1/sync/pull", get(sync::pull))
         .route("/api/v1/sync/roster", get(sync::roster))
         .route("/api/v1/sync/revocations", get(sync::revocations))
+        .route(
+            "/api/v1/tablet/session/logout",
+            post(tablet_session::logout),
+        )
         .route(
             "/api/v1/auth/sign-in",
             post(manager_auth::sign_in).layer(per_address),

@@ -292,6 +292,14 @@ const ROUTES: &[Case] = &[
     },
     Case {
         method: "POST",
+        route: "/api/v1/tablet/session/logout",
+        path: "/api/v1/tablet/session/logout",
+        guard: Guard::Tablet,
+        body: Body::Empty,
+        expect: tablet_only(200),
+    },
+    Case {
+        method: "POST",
         route: "/api/v1/auth/sign-in",
         path: "/api/v1/auth/sign-in",
         guard: Guard::Public,

@@ -378,6 +378,76 @@ async fn repeated_wrong_passwords_are_throttled_and_the_cookie_is_strict() {
 }
 
 #[tokio::test]
+async fn a_tablets_logout_ends_the_dashboard_session_left_on_it_and_expires_its_cookie() {
+    let backend = support::sqlite().await;
+    let server = tablet::serve(backend.storage.clone()).await;
+    let manager = tablet::sign_in_manager(&server).await;
+    // A manager signed in to the dashboard in the browser of the device, then left.
+    let response = reqwest::Client::new()
+        .post(format!("{}/api/v1/auth/sign-in", server.base_url))
+        .json(&json!({
+            "username": server.credentials.manager_username,
+            "password": server.credentials.manager_password,
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let cookie = response.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let session_answer = |cookie: String| {
+        reqwest::Client::new()
+            .get(format!("{}/api/v1/auth/session", server.base_url))
+            .header("cookie", cookie)
+            .send()
+    };
+    assert_eq!(session_answer(cookie.clone()).await.unwrap().status(), 200);
+
+    // The device's browser sends the cookie with the tablet's signed logout.
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert("cookie", cookie.parse().unwrap());
+    let browser = reqwest::Client::builder()
+        .default_headers(headers)
+        .build()
+        .unwrap();
+    let plain_tablet = SimTablet::enroll(&server, &manager, 41).await;
+    let device_tablet = plain_tablet.through(&server.base_url, browser);
+    let response = device_tablet
+        .request(Method::POST, "/api/v1/tablet/session/logout", Vec::new())
+        .await;
+    assert_eq!(response.status(), 200);
+    let expired = response.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        expired.starts_with("baton_session=;") && expired.contains("Max-Age=0"),
+        "{expired}"
+    );
+    let answer: Value = response.json().await.unwrap();
+    assert_eq!(
+        answer,
+        json!({"expired_cookies": ["baton_session"], "session_ended": true})
+    );
+    // The session is over in storage: a copy of the cookie no longer signs anyone in.
+    let after = session_answer(cookie).await.unwrap();
+    assert_eq!(after.status(), 401);
+
+    // With no cookie there is nothing to end, and the answer says so.
+    let response = plain_tablet
+        .request(Method::POST, "/api/v1/tablet/session/logout", Vec::new())
+        .await;
+    assert_eq!(response.status(), 200);
+    let answer: Value = response.json().await.unwrap();
+    assert_eq!(answer["session_ended"], false);
+}
+
+#[tokio::test]
 async fn two_servers_ingesting_at_once_lose_and_double_nothing() {
     for backend in support::every_backend().await {
         let server_one = tablet::serve(backend.storage.clone()).await;
