@@ -17,7 +17,7 @@ use thiserror::Error;
 
 use crate::body::{FieldError, check_timestamp};
 use crate::canonical::write_canonical;
-use crate::ids::{SignerKey, decode_lower_hex};
+use crate::ids::{EventId, SignerKey, decode_lower_hex};
 
 /// Bytes signed before the canonical statement. A new statement format needs a new prefix.
 pub const KEY_ROTATION_SIGNING_PREFIX: &[u8] = b"baton.key-rotation.v1\n";
@@ -32,6 +32,17 @@ pub const MAX_ROTATIONS: usize = 480;
 pub enum RotatingSigner {
     /// The server's key: tree heads, authority events, tokens.
     Server,
+    /// A tablet's key: its events and its signed requests.
+    Tablet,
+}
+
+/// The last event a rotating key signed: its chain ends there and the next key's chain takes
+/// over, so the record of the signer continues without a gap anyone could fill.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChainEnd {
+    pub seq: u64,
+    pub id: EventId,
 }
 
 /// "From `at_ms` on, `next` signs in place of `previous`."
@@ -43,6 +54,10 @@ pub struct KeyRotation {
     pub next: SignerKey,
     /// When the rotation was made, in milliseconds since the Unix epoch.
     pub at_ms: u64,
+    /// For a tablet: the last event the previous key signed, absent if it signed none. The
+    /// previous key may sign nothing after it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_event: Option<ChainEnd>,
 }
 
 /// A rotation with the signatures of both keys over `KeyRotation::signed_message`.
@@ -118,6 +133,9 @@ impl KeyRotation {
     /// The exact bytes both signatures cover: the prefix, then the canonical JSON.
     pub fn signed_message(&self) -> Result<Vec<u8>, KeyRotationError> {
         check_timestamp("at_ms", Some(self.at_ms))?;
+        if let Some(last_event) = &self.last_event {
+            check_timestamp("last_event.seq", Some(last_event.seq))?;
+        }
         let value = serde_json::to_value(self).expect("rotation fields always serialise to JSON");
         let mut out = Vec::with_capacity(KEY_ROTATION_SIGNING_PREFIX.len() + 200);
         out.extend_from_slice(KEY_ROTATION_SIGNING_PREFIX);
@@ -287,6 +305,7 @@ mod tests {
             previous: public(from),
             next: public(to),
             at_ms,
+            last_event: None,
         }
         .sign(&key(from), &key(to))
         .unwrap()
@@ -369,6 +388,7 @@ mod tests {
                 previous: public(1),
                 next: public(1),
                 at_ms: 1,
+                last_event: None,
             }
             .sign(&key(1), &key(1)),
             Err(KeyRotationError::SameKey { key: public(1) })
@@ -403,6 +423,43 @@ mod tests {
                 public(2).to_hex(),
                 public(1).to_hex()
             )
+        );
+    }
+
+    #[test]
+    fn a_tablet_rotation_names_the_end_of_the_old_chain_under_both_signatures() {
+        let last_event = ChainEnd {
+            seq: 7,
+            id: EventId::from_hex(&"ab".repeat(32)).unwrap(),
+        };
+        let signed = KeyRotation {
+            signer: RotatingSigner::Tablet,
+            previous: public(1),
+            next: public(2),
+            at_ms: 1_000,
+            last_event: Some(last_event),
+        }
+        .sign(&key(1), &key(2))
+        .unwrap();
+        signed.verify().unwrap();
+        let text = String::from_utf8(signed.rotation.signed_message().unwrap()).unwrap();
+        assert!(
+            text.contains(&format!(
+                "\"last_event\":{{\"id\":\"{}\",\"seq\":7}}",
+                "ab".repeat(32)
+            )),
+            "{text}"
+        );
+        // Moving the end of the chain breaks both signatures.
+        let mut moved = signed.clone();
+        moved.rotation.last_event = Some(ChainEnd {
+            seq: 6,
+            ..last_event
+        });
+        assert!(moved.verify().is_err());
+        assert_eq!(
+            SignedKeyRotation::from_json_value(&signed.to_json_value()).unwrap(),
+            signed
         );
     }
 }

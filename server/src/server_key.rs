@@ -390,6 +390,7 @@ pub async fn rotate(path: &Path, storage: &dyn Storage, now_ms: u64) -> anyhow::
         previous: previous.public_key,
         next: next.public_key,
         at_ms: now_ms,
+        last_event: None,
     }
     .sign(&previous.signing_key, &next.signing_key)
     .context("signing the rotation")?;

@@ -317,6 +317,7 @@ mod tests {
                 previous: SignerKey::from_signing_key(&previous),
                 next: SignerKey::from_signing_key(&next),
                 at_ms: 1_764_000_000_000,
+                last_event: None,
             }
             .sign(&previous, &next)
             .unwrap();

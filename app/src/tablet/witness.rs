@@ -396,6 +396,7 @@ mod tests {
             previous: SignerKey::from_signing_key(&previous),
             next: SignerKey::from_signing_key(&next),
             at_ms,
+            last_event: None,
         }
         .sign(&previous, &next)
         .unwrap()
