@@ -3,7 +3,8 @@
 
 use baton_core::ids::SignerKey;
 use baton_core::ledger::{
-    LedgerEntry, LedgerHash, SignedTreeHead, verify_consistency, verify_inclusion,
+    HeadConsistency, LedgerEntry, LedgerHash, MemoryHashStore, SignedTreeHead,
+    check_heads_consistent, verify_consistency, verify_inclusion,
 };
 use baton_server::verify::verify_bundle;
 use reqwest::Method;
@@ -485,5 +486,133 @@ async fn a_tablets_witness_alarm_is_ledgered_only_when_it_is_evidence() {
         }
         let response = post(b"{\"kind\":\"rumour\"}".to_vec()).await;
         assert_eq!(response.status(), 400);
+    }
+}
+
+/// The insider who knows how the ledger works: they rewrite a governance entry (who created an
+/// enrollment code), recompute every hash above it and delete the stored heads, so that the
+/// server, which holds its key, signs the rewritten history without noticing. The offline
+/// verifier has nothing to object to in the new bundle; the tablet that kept a head from before
+/// holds a head of the same size with another root, and that pair is the evidence, which the
+/// server must accept and ledger.
+#[tokio::test]
+async fn a_ledger_rewritten_with_its_hashes_and_heads_is_caught_by_a_tablets_kept_head() {
+    for backend in support::every_backend().await {
+        let server = tablet::serve(backend.storage.clone()).await;
+        let manager = tablet::sign_in_manager(&server).await;
+        let mut tablet_a = SimTablet::enroll(&server, &manager, 66).await;
+        let server_key = tablet_a.enrollment["server_public_key"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let start = baton_server::sync::now_ms() - 60_000;
+        let events = [
+            tablet_a.sign(check_out("D-0006", "S-0007"), start),
+            tablet_a.sign(check_in("D-0006", "S-0007"), start + 1_000),
+        ];
+        tablet_a.push(&events).await;
+        let kept = head(&tablet_a).await;
+
+        // Every entry as stored, leaf 0 (the code's creation, by the manager) rewritten.
+        let lines = get(&tablet_a, "/api/v1/ledger/entries?from=0")
+            .await
+            .text()
+            .await
+            .unwrap();
+        let mut entries: Vec<LedgerEntry> = lines
+            .lines()
+            .map(|line| {
+                let row: Value = serde_json::from_str(line).unwrap();
+                LedgerEntry::from_json_bytes(&serde_json::to_vec(&row["entry"]).unwrap()).unwrap()
+            })
+            .collect();
+        assert_eq!(entries.len() as u64, kept.head.tree_size);
+        let LedgerEntry::Governance { by, .. } = &mut entries[0] else {
+            panic!("leaf 0 is the enrollment code's creation: {:?}", entries[0]);
+        };
+        assert_eq!(by, "manager");
+        *by = "nobody".to_owned();
+        let rewritten = String::from_utf8(entries[0].canonical_bytes().unwrap()).unwrap();
+        let mut tree = MemoryHashStore::new();
+        let mut nodes = Vec::new();
+        for entry in &entries {
+            nodes.extend_from_slice(tree.append(entry.leaf_hash().unwrap()));
+        }
+        let site = kept.head.log_id.as_str().to_owned();
+        support::execute_sql(
+            &backend.url,
+            &format!(
+                "UPDATE ledger_entries SET entry_json = '{}', leaf_hash = '{}' WHERE site_id = '{site}' AND leaf_index = 0",
+                rewritten.replace('\'', "''"),
+                entries[0].leaf_hash().unwrap().to_hex()
+            ),
+        )
+        .await;
+        support::execute_sql(
+            &backend.url,
+            &format!("DELETE FROM ledger_nodes WHERE site_id = '{site}'"),
+        )
+        .await;
+        for node in &nodes {
+            support::execute_sql(
+                &backend.url,
+                &format!(
+                    "INSERT INTO ledger_nodes (site_id, level, node_index, hash) VALUES ('{site}', {}, {}, '{}')",
+                    node.level,
+                    node.index,
+                    node.hash.to_hex()
+                ),
+            )
+            .await;
+        }
+        support::execute_sql(
+            &backend.url,
+            &format!("DELETE FROM tree_heads WHERE site_id = '{site}'"),
+        )
+        .await;
+
+        // The server signs the rewritten history, and its bundle verifies on its own.
+        let offered = head(&tablet_a).await;
+        assert_eq!(offered.head.tree_size, kept.head.tree_size);
+        assert_ne!(offered.head.root_hash, kept.head.root_hash);
+        let report = verify_bundle(&export(&tablet_a).await, Some(&server_key));
+        assert!(
+            report.is_valid(),
+            "the offline verifier alone cannot see this rewrite: {:?}",
+            report.problems().collect::<Vec<_>>()
+        );
+
+        // The tablet's kept head contradicts it: same size, another root, both signed.
+        let server_key = SignerKey::from_hex(&server_key).unwrap();
+        kept.verify(&server_key).unwrap();
+        offered.verify(&server_key).unwrap();
+        assert_eq!(
+            check_heads_consistent(&kept, &offered),
+            HeadConsistency::Fork {
+                tree_size: kept.head.tree_size
+            }
+        );
+        let response = tablet_a
+            .request(
+                Method::POST,
+                "/api/v1/ledger/witness-reports",
+                serde_json::to_vec(&serde_json::json!({
+                    "kind": "fork", "kept": kept, "offered": offered, "proof": [],
+                    "detail": "two signed heads of one size with different roots",
+                    "raised_at_ms": start, "reported": false
+                }))
+                .unwrap(),
+            )
+            .await;
+        assert_eq!(response.status(), 202, "{}", response.text().await.unwrap());
+        let entries = get(&tablet_a, "/api/v1/ledger/entries?from=0")
+            .await
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            entries.contains("\"witness_alarm\""),
+            "the alarm is in the ledger: {entries}"
+        );
     }
 }
