@@ -182,6 +182,10 @@ pub struct HttpTransport {
 }
 
 impl SyncTransport for HttpTransport {
+    fn tablet_key(&self) -> SignerKey {
+        SignerKey::from_signing_key(&self.signing_key)
+    }
+
     async fn push(&self, events: &[SignedEvent]) -> Result<Vec<Receipt>, TransportError> {
         let body = push_body(events);
         let text = send("POST", PUSH_PATH, &body, Some(&self.signing_key)).await?;
