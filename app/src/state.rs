@@ -17,6 +17,7 @@ use crate::browser::crypto::{self, SealedKey};
 use crate::browser::idb::IdbStore;
 use crate::browser::site_data;
 use crate::browser::store::{EventStore, decode_event};
+use crate::key_rotation::KeyChange;
 use crate::strings;
 use crate::sync::scheduler;
 use crate::tablet::Tablet;
@@ -65,6 +66,9 @@ pub struct AppState {
     pub lock: RwSignal<Lock>,
     /// The latest session wipe of this device, for the notice that says what it did.
     pub last_wipe: RwSignal<Option<WipeReport>>,
+    /// Whether the tablet's signing key is changing (`key_rotation`): it signs nothing until
+    /// the change is settled.
+    pub key_change: RwSignal<KeyChange>,
     /// When someone last touched the tablet.
     last_input_ms: StoredValue<u64>,
     /// Who held this device at the last look, to notice the end of a custody.
@@ -81,6 +85,7 @@ impl AppState {
             now_ms: RwSignal::new(now_ms()),
             lock: RwSignal::new(Lock::Unlocked),
             last_wipe: RwSignal::new(None),
+            key_change: RwSignal::new(KeyChange::Settled),
             last_input_ms: StoredValue::new(now_ms()),
             holders: StoredValue::new(Vec::new()),
             store: StoredValue::new_local(None),
@@ -115,6 +120,10 @@ impl AppState {
             if let Ok(witness) = store.witness_state().await {
                 self.sync
                     .update(|sync| sync.ledger_alarms = witness.alarms.len());
+            }
+            // A rotation's new key left pending: the first sync round settles it.
+            if let Ok(Some(_)) = store.pending_key().await {
+                self.key_change.set(KeyChange::Unsettled);
             }
             match load(&store).await {
                 Ok(None) => self.phase.set(Phase::Unenrolled),
@@ -274,6 +283,9 @@ impl AppState {
         let store = self
             .store()
             .ok_or_else(|| strings::STORAGE_FAILED.to_owned())?;
+        if self.key_change.get_untracked() != KeyChange::Settled {
+            return Err(strings::KEY_CHANGING.to_owned());
+        }
         // Tap to commit: signing and the strict IndexedDB write, what the nurse waits for once
         // the PIN is checked (measured by `cargo xtask bench`).
         clock::mark("baton:commit:start");

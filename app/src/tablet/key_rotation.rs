@@ -14,6 +14,7 @@ use ed25519_dalek::SigningKey;
 use serde::Deserialize;
 
 use super::Tablet;
+use super::enrollment::Enrollment;
 use crate::sync::TransportError;
 
 pub const KEY_ROTATION_PATH: &str = "/api/v1/tablet/key-rotation";
@@ -66,6 +67,15 @@ pub fn build_rotation(
         last_event: tablet.chain_end(),
     }
     .sign(tablet.signing_key(), next)
+}
+
+/// The enrollment once `rotation` is accepted: the new key is the tablet's, and the rotation
+/// joins its key history.
+pub fn enrollment_after(enrollment: &Enrollment, rotation: &SignedKeyRotation) -> Enrollment {
+    let mut next = enrollment.clone();
+    next.public_key = rotation.rotation.next.to_hex();
+    next.key_rotations.push(rotation.clone());
+    next
 }
 
 /// The server's 200 to a rotation.

@@ -215,11 +215,10 @@ impl Tablet {
         if rotation.rotation.last_event != self.chain_end() {
             return Err(RotateError::ChainMoved);
         }
-        let mut rotations = self.enrollment.key_rotations.clone();
-        rotations.push(rotation);
-        let own_keys = KeyHistory::from_rotations(RotatingSigner::Tablet, &next, &rotations)?;
-        self.enrollment.key_rotations = rotations;
-        self.enrollment.public_key = next.to_hex();
+        let enrollment = key_rotation::enrollment_after(&self.enrollment, &rotation);
+        let own_keys =
+            KeyHistory::from_rotations(RotatingSigner::Tablet, &next, &enrollment.key_rotations)?;
+        self.enrollment = enrollment;
         self.own_keys = own_keys;
         self.signing_key = next_signing_key;
         self.signer = next;
@@ -435,7 +434,7 @@ fn chains_in_signing_order(
 ) -> Result<Vec<SignedEvent>, TabletError> {
     let mut by_signer: BTreeMap<SignerKey, Vec<SignedEvent>> = BTreeMap::new();
     for event in events {
-        if !own_keys.contains(&event.signer()) {
+        if !own_keys.contains(event.signer()) {
             return Err(TabletError::ForeignEvent {
                 signer: *event.signer(),
                 seq: event.seq(),
