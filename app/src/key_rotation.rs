@@ -9,7 +9,7 @@
 use ed25519_dalek::SigningKey;
 use leptos::prelude::*;
 
-use crate::browser::clock::now_ms;
+use crate::browser::clock::{now_ms, pause};
 use crate::browser::crypto::{self, SealedKey};
 use crate::browser::http;
 use crate::browser::idb::IdbStore;
@@ -66,6 +66,11 @@ impl AppState {
         store: &IdbStore,
         synced: bool,
     ) -> Result<RotationDone, String> {
+        // A handoff signed just before the rotation began must be recorded (and then counted as
+        // unsent) before the chain end is read: nothing the old key signs may follow it.
+        while self.n_commits_in_flight() > 0 {
+            pause(50).await;
+        }
         let online = web_sys::window().is_some_and(|window| window.navigator().on_line());
         let pending_key = store
             .pending_key()

@@ -69,6 +69,9 @@ pub struct AppState {
     /// Whether the tablet's signing key is changing (`key_rotation`): it signs nothing until
     /// the change is settled.
     pub key_change: RwSignal<KeyChange>,
+    /// Handoffs between their signature and their record in the tablet: a key rotation waits
+    /// for none to be left, so that its chain end is the last event the old key signs.
+    commits_in_flight: StoredValue<usize>,
     /// When someone last touched the tablet.
     last_input_ms: StoredValue<u64>,
     /// Who held this device at the last look, to notice the end of a custody.
@@ -86,6 +89,7 @@ impl AppState {
             lock: RwSignal::new(Lock::Unlocked),
             last_wipe: RwSignal::new(None),
             key_change: RwSignal::new(KeyChange::Settled),
+            commits_in_flight: StoredValue::new(0),
             last_input_ms: StoredValue::new(now_ms()),
             holders: StoredValue::new(Vec::new()),
             store: StoredValue::new_local(None),
@@ -276,6 +280,11 @@ impl AppState {
         Ok(())
     }
 
+    /// How many handoffs are signed but not yet recorded in the tablet (or failed).
+    pub fn n_commits_in_flight(self) -> usize {
+        self.commits_in_flight.get_value()
+    }
+
     /// Signs a handoff and commits it to IndexedDB in its own strict transaction. Only once the
     /// commit succeeded is the event part of the tablet's chain and the board; if it fails,
     /// nothing is claimed and the error is returned for the screen.
@@ -286,6 +295,7 @@ impl AppState {
         if self.key_change.get_untracked() != KeyChange::Settled {
             return Err(strings::KEY_CHANGING.to_owned());
         }
+        let _in_flight = CommitInFlight::start(self.commits_in_flight);
         // Tap to commit: signing and the strict IndexedDB write, what the nurse waits for once
         // the PIN is checked (measured by `cargo xtask bench`).
         clock::mark("baton:commit:start");
@@ -311,6 +321,23 @@ impl AppState {
         clock::measure_since("baton:commit", "baton:commit:start");
         scheduler::wake();
         Ok(event)
+    }
+}
+
+/// Counts one handoff in flight for as long as it lives, whichever way `commit_handoff` ends.
+struct CommitInFlight(StoredValue<usize>);
+
+impl CommitInFlight {
+    fn start(counter: StoredValue<usize>) -> CommitInFlight {
+        counter.update_value(|n_in_flight| *n_in_flight += 1);
+        CommitInFlight(counter)
+    }
+}
+
+impl Drop for CommitInFlight {
+    fn drop(&mut self) {
+        self.0
+            .update_value(|n_in_flight| *n_in_flight = n_in_flight.saturating_sub(1));
     }
 }
 
