@@ -42,6 +42,9 @@ struct TabletKey {
     tablet_id: String,
     public_key: String,
     revoked_from_ms: Option<u64>,
+    /// Set for a key the tablet rotated away from: its last event (0: none).
+    #[serde(default)]
+    retired_after_seq: Option<u64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -187,6 +190,7 @@ pub fn verify_bundle(bytes: &[u8], expected_server_key: Option<&str>) -> Report 
             Ok(key) => {
                 let mut info = SignerInfo::tablet();
                 info.revoked_from_ms = tablet.revoked_from_ms;
+                info.retired_after_seq = tablet.retired_after_seq;
                 signers.push((key, info));
                 tablet_of.insert(key, tablet.tablet_id.clone());
             }
@@ -281,6 +285,19 @@ pub fn verify_bundle(bytes: &[u8], expected_server_key: Option<&str>) -> Report 
                         .entry(public_key.to_ascii_lowercase())
                         .or_insert((leaf_index, tablet_id.to_owned()));
                 }
+                if action["type"] == "tablet_key_rotated" {
+                    match rotated_key(action, &enrollments) {
+                        Ok((next_key, tablet_id)) => {
+                            enrollments
+                                .entry(next_key)
+                                .or_insert((leaf_index, tablet_id));
+                        }
+                        Err(reason) => {
+                            report.fail(format!("{label}: tablet_key_rotated: {reason}"));
+                            continue;
+                        }
+                    }
+                }
                 report.ok(format!(
                     "{label}: included; governance {} by {by}",
                     action["type"].as_str().unwrap_or("?")
@@ -303,6 +320,40 @@ pub fn verify_bundle(bytes: &[u8], expected_server_key: Option<&str>) -> Report 
 /// Per tablet public key (lowercase hex): the leaf of its first `tablet_enrolled` entry and the
 /// tablet id that entry names.
 type Enrollments = BTreeMap<String, (u64, String)>;
+
+/// A tablet's key rotation enrolls its new key for the same tablet, if the rotation is signed
+/// by both keys and the key it retires was that tablet's (enrolled, or rotated to, earlier in
+/// the ledger). Returns the new key (hex) and the tablet.
+fn rotated_key(
+    action: &serde_json::Value,
+    enrollments: &Enrollments,
+) -> Result<(String, String), String> {
+    let signed = SignedKeyRotation::from_json_value(&action["rotation"])
+        .map_err(|error| error.to_string())?;
+    signed.verify().map_err(|error| error.to_string())?;
+    let rotation = &signed.rotation;
+    if rotation.signer != RotatingSigner::Tablet {
+        return Err("the rotation is not of a tablet key".to_owned());
+    }
+    let tablet_id = action["tablet_id"]
+        .as_str()
+        .ok_or("the entry names no tablet")?;
+    match enrollments.get(&rotation.previous.to_hex()) {
+        Some((_, enrolled_as)) if enrolled_as == tablet_id => {}
+        Some((_, enrolled_as)) => {
+            return Err(format!(
+                "the retired key belongs to tablet {enrolled_as}, not {tablet_id}"
+            ));
+        }
+        None => {
+            return Err(
+                "the retired key was never enrolled before this entry, so it cannot vouch for another"
+                    .to_owned(),
+            );
+        }
+    }
+    Ok((rotation.next.to_hex(), tablet_id.to_owned()))
+}
 
 /// Every tablet key must have come in through enrollment: a `tablet_enrolled` governance entry
 /// naming it, ledgered before the first event it signed. A key that a database insider added to

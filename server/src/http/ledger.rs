@@ -274,7 +274,12 @@ pub async fn export(
         .list_tablets(site_id)
         .await
         .map_err(LedgerError::from)?;
-    let tablet_keys: Vec<serde_json::Value> = tablets
+    let retired_keys = state
+        .storage
+        .retired_tablet_keys(site_id)
+        .await
+        .map_err(LedgerError::from)?;
+    let mut tablet_keys: Vec<serde_json::Value> = tablets
         .iter()
         .map(|tablet| {
             serde_json::json!({
@@ -284,6 +289,19 @@ pub async fn export(
             })
         })
         .collect();
+    // Keys tablets rotated away from: their events stay verifiable, up to their last one.
+    tablet_keys.extend(retired_keys.iter().map(|retired| {
+        let revoked_from_ms = tablets
+            .iter()
+            .find(|tablet| tablet.tablet_id == retired.tablet_id)
+            .and_then(|tablet| tablet.revoked_from_ms);
+        serde_json::json!({
+            "tablet_id": retired.tablet_id,
+            "public_key": retired.public_key,
+            "revoked_from_ms": revoked_from_ms,
+            "retired_after_seq": retired.last_seq,
+        })
+    }));
     let key_history = state
         .server_key
         .refresh_history(state.storage.as_ref())

@@ -2,6 +2,7 @@
 //!
 //! - `enrollment`: enrollment codes (manager) and their redemption (tablet).
 //! - `tablet_auth`: the `SignedByTablet` extractor: signature, window, nonce, enrolled key.
+//! - `tablet_key`: a tablet's rotation of its own signing key (PROTOCOL.md §2.10).
 //! - `tablet_session`: the tablet's logout at the end of its own custody, which expires the
 //!   session cookies this server sets and ends their sessions.
 //! - `sync`: push, pull and roster for tablets; `roster`: what a tablet caches; `push_body`: a
@@ -52,6 +53,7 @@ pub mod site_connectors;
 pub mod static_files;
 pub mod sync;
 pub mod tablet_auth;
+pub mod tablet_key;
 pub mod tablet_session;
 pub mod tokens;
 
@@ -173,6 +175,7 @@ pub fn app(state: AppState) -> Router {
             "/api/v1/tablet/session/logout",
             post(tablet_session::logout),
         )
+        .route("/api/v1/tablet/key-rotation", post(tablet_key::rotate))
         .route(
             "/api/v1/auth/sign-in",
             post(manager_auth::sign_in).layer(per_address),

@@ -86,17 +86,32 @@ impl FromRequest<AppState> for SignedByTablet {
         verify_request(&signer, &to_sign, &signature, now_ms, REQUEST_WINDOW_MS)
             .map_err(|error| unauthorized("bad_request_signature", error.to_string()))?;
 
-        let tablet = state
+        let key_hex = key_hex.to_ascii_lowercase();
+        let found = state
             .storage
-            .find_tablet_by_key(&key_hex.to_ascii_lowercase())
+            .find_tablet_by_key(&key_hex)
             .await
-            .map_err(|error| ApiError::unavailable("database_unreachable", error))?
-            .ok_or_else(|| {
-                unauthorized(
+            .map_err(|error| ApiError::unavailable("database_unreachable", error))?;
+        let Some(tablet) = found else {
+            // Only on the refusal path: say why a key that used to work no longer does.
+            let retired = state
+                .storage
+                .find_retired_tablet_key(&key_hex)
+                .await
+                .map_err(|error| ApiError::unavailable("database_unreachable", error))?;
+            return Err(match retired {
+                Some(tablet_id) => unauthorized(
+                    "key_rotated",
+                    format!(
+                        "Tablet {tablet_id} rotated to a new key: sign with that key. This key is retired."
+                    ),
+                ),
+                None => unauthorized(
                     "unknown_tablet",
                     "This key is not an enrolled tablet.".to_owned(),
-                )
-            })?;
+                ),
+            });
+        };
         if tablet
             .revoked_from_ms
             .is_some_and(|revoked_from| revoked_from as u64 <= now_ms)

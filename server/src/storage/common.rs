@@ -1186,6 +1186,74 @@ macro_rules! storage_impl {
             Ok(row.map(|(head_json,)| head_json))
         }
 
+        async fn rotate_tablet_key(
+            &self,
+            rotation: &TabletKeyRotation<'_>,
+            entry: &LedgerEntry,
+            now_ms: i64,
+        ) -> Result<i64, StorageError> {
+            let mut tx = self.pool.begin_with($begin_write).await?;
+            let lock_site: Option<&str> = $lock_site;
+            if let Some(lock_site) = lock_site {
+                sqlx::query(lock_site).bind(rotation.site_id).execute(&mut *tx).await?;
+            }
+            let enrolled: Option<(String,)> = sqlx::query_as(sql::FIND_TABLET_ID_BY_KEY)
+                .bind(rotation.next_key)
+                .fetch_optional(&mut *tx)
+                .await?;
+            let retired: Option<(String,)> = sqlx::query_as(sql::FIND_RETIRED_TABLET_KEY)
+                .bind(rotation.next_key)
+                .fetch_optional(&mut *tx)
+                .await?;
+            if let Some((tablet_id,)) = enrolled.or(retired) {
+                return Err(StorageError::KeyAlreadyEnrolled(tablet_id));
+            }
+            let changed = sqlx::query(sql::ROTATE_TABLET_KEY)
+                .bind(rotation.next_key)
+                .bind(rotation.tablet_id)
+                .bind(rotation.site_id)
+                .bind(rotation.previous_key)
+                .execute(&mut *tx)
+                .await?;
+            if changed.rows_affected() != 1 {
+                return Err(StorageError::Conflict(
+                    "the tablet no longer holds this key, or it was decommissioned".to_owned(),
+                ));
+            }
+            sqlx::query(sql::INSERT_RETIRED_TABLET_KEY)
+                .bind(rotation.previous_key)
+                .bind(rotation.tablet_id)
+                .bind(rotation.site_id)
+                .bind(rotation.last_seq)
+                .bind(now_ms)
+                .bind(rotation.rotation_json)
+                .execute(&mut *tx)
+                .await?;
+            let leaf_index = ledger_append!(tx, rotation.site_id, &[entry], now_ms);
+            tx.commit().await?;
+            Ok(leaf_index)
+        }
+
+        async fn retired_tablet_keys(&self, site_id: &str) -> Result<Vec<RetiredTabletKey>, StorageError> {
+            let rows: Vec<(String, String, i64, i64)> =
+                sqlx::query_as(sql::RETIRED_TABLET_KEYS).bind(site_id).fetch_all(&self.pool).await?;
+            Ok(rows
+                .into_iter()
+                .map(|(public_key, tablet_id, last_seq, retired_at_ms)| RetiredTabletKey {
+                    public_key,
+                    tablet_id,
+                    last_seq,
+                    retired_at_ms,
+                })
+                .collect())
+        }
+
+        async fn find_retired_tablet_key(&self, public_key: &str) -> Result<Option<String>, StorageError> {
+            let row: Option<(String,)> =
+                sqlx::query_as(sql::FIND_RETIRED_TABLET_KEY).bind(public_key).fetch_optional(&self.pool).await?;
+            Ok(row.map(|(tablet_id,)| tablet_id))
+        }
+
         async fn server_key_rotations(&self) -> Result<Vec<String>, StorageError> {
             let rows: Vec<(String,)> = sqlx::query_as(sql::SERVER_KEY_ROTATIONS).fetch_all(&self.pool).await?;
             Ok(rows.into_iter().map(|(rotation_json,)| rotation_json).collect())

@@ -21,9 +21,9 @@ pub use records::{
     AccessTokenRecord, AccountRecord, AccountRole, AppendedEvent, AuthorityPrecondition,
     ConnectorSwitched, DeliveryOutcome, DeliveryRecord, DeviceRecord, DueDelivery, EnrollmentCode,
     ExceptionReviewRecord, ExternalTokenRegistered, ExternalTokenRow, LedgerRow, NewEvent,
-    NewExternalToken, NewRevocation, OpenDeliveries, RevocationRecord, SessionRecord,
-    SiteConnectorRecord, SiteSetup, StaffRecord, StaffUpsert, StoredEvent, Summary, TabletRecord,
-    WardRecord,
+    NewExternalToken, NewRevocation, OpenDeliveries, RetiredTabletKey, RevocationRecord,
+    SessionRecord, SiteConnectorRecord, SiteSetup, StaffRecord, StaffUpsert, StoredEvent, Summary,
+    TabletKeyRotation, TabletRecord, WardRecord,
 };
 
 /// Ledger nodes fetched from storage: a `HashStore` for `baton_core::ledger`'s proofs.
@@ -392,6 +392,30 @@ pub trait Storage: Send + Sync + 'static {
 
     /// The newest signed head of the site's ledger (largest size, then latest time), as JSON.
     async fn latest_tree_head(&self, site_id: &str) -> Result<Option<String>, StorageError>;
+
+    /// Replaces a tablet's key with the one its rotation introduces, keeps the old key as
+    /// retired after `last_seq`, and appends `entry` (the `tablet_key_rotated` governance
+    /// action) to the site's ledger, all in one transaction under the site's append lock.
+    /// `Conflict` when the tablet no longer has `previous_key` or was decommissioned;
+    /// `KeyAlreadyEnrolled` when `next_key` is, or was, some tablet's key.
+    async fn rotate_tablet_key(
+        &self,
+        rotation: &TabletKeyRotation<'_>,
+        entry: &LedgerEntry,
+        now_ms: i64,
+    ) -> Result<i64, StorageError>;
+
+    /// The site's retired tablet keys.
+    async fn retired_tablet_keys(
+        &self,
+        site_id: &str,
+    ) -> Result<Vec<RetiredTabletKey>, StorageError>;
+
+    /// The tablet a retired key belonged to, if the key is a retired one.
+    async fn find_retired_tablet_key(
+        &self,
+        public_key: &str,
+    ) -> Result<Option<String>, StorageError>;
 
     /// The server key's rotations (`SignedKeyRotation` JSON), oldest first.
     async fn server_key_rotations(&self) -> Result<Vec<String>, StorageError>;

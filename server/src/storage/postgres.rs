@@ -14,9 +14,9 @@ use super::{
     AccessTokenRecord, AccountRecord, AccountRole, AppendedEvent, AuthorityPrecondition, Backend,
     ConnectorSwitched, DeliveryOutcome, DeliveryRecord, DeviceRecord, DueDelivery, EnrollmentCode,
     ExceptionReviewRecord, ExternalTokenRegistered, ExternalTokenRow, LedgerNodes, LedgerRow,
-    NewEvent, NewExternalToken, NewRevocation, OpenDeliveries, RevocationRecord, SessionRecord,
-    SiteConnectorRecord, SiteSetup, StaffRecord, StaffUpsert, Storage, StorageError, StoredEvent,
-    Summary, TabletRecord, WardRecord, sql,
+    NewEvent, NewExternalToken, NewRevocation, OpenDeliveries, RetiredTabletKey, RevocationRecord,
+    SessionRecord, SiteConnectorRecord, SiteSetup, StaffRecord, StaffUpsert, Storage, StorageError,
+    StoredEvent, Summary, TabletKeyRotation, TabletRecord, WardRecord, sql,
 };
 
 /// The database the shared SQL of `common.rs` is built for here (multi-row `INSERT`s).

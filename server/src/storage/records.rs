@@ -108,6 +108,27 @@ pub struct TabletRecord {
     pub last_sync_ms: Option<i64>,
 }
 
+/// A tablet key retired by a rotation: its events stay good up to `last_seq`, none after.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RetiredTabletKey {
+    pub public_key: String,
+    pub tablet_id: String,
+    /// The last event the key signed (0: none).
+    pub last_seq: i64,
+    pub retired_at_ms: i64,
+}
+
+/// A tablet's key rotation, as `Storage::rotate_tablet_key` records it.
+#[derive(Debug, Clone)]
+pub struct TabletKeyRotation<'a> {
+    pub site_id: &'a str,
+    pub tablet_id: &'a str,
+    pub previous_key: &'a str,
+    pub next_key: &'a str,
+    pub last_seq: i64,
+    pub rotation_json: &'a str,
+}
+
 /// A single-use enrollment code as stored: its SHA-256, never the code.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EnrollmentCode {

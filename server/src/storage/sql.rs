@@ -51,6 +51,14 @@ pub const FIND_SESSION: &str = "SELECT session_hash, username, csrf_hash, create
      FROM sessions WHERE session_hash = $1 AND expires_at_ms > $2";
 pub const DELETE_SESSION: &str = "DELETE FROM sessions WHERE session_hash = $1";
 pub const SITE_CONFIG: &str = "SELECT config_json FROM sites WHERE site_id = $1";
+pub const ROTATE_TABLET_KEY: &str = "UPDATE tablets SET public_key = $1 \
+     WHERE tablet_id = $2 AND site_id = $3 AND public_key = $4 AND revoked_from_ms IS NULL";
+pub const INSERT_RETIRED_TABLET_KEY: &str = "INSERT INTO retired_tablet_keys \
+     (public_key, tablet_id, site_id, last_seq, retired_at_ms, rotation_json) VALUES ($1, $2, $3, $4, $5, $6)";
+pub const RETIRED_TABLET_KEYS: &str = "SELECT public_key, tablet_id, last_seq, retired_at_ms \
+     FROM retired_tablet_keys WHERE site_id = $1 ORDER BY retired_at_ms, public_key";
+pub const FIND_RETIRED_TABLET_KEY: &str =
+    "SELECT tablet_id FROM retired_tablet_keys WHERE public_key = $1";
 pub const DECOMMISSION_TABLET: &str =
     "UPDATE tablets SET revoked_from_ms = $1 WHERE tablet_id = $2 AND site_id = $3";
 pub const LATEST_EVENT_SEQ: &str =

@@ -139,7 +139,27 @@ impl SiteReplicas {
             .iter()
             .map(|key| (*key, SignerInfo::authority()))
             .collect();
-        for tablet in storage.list_tablets(site_id).await? {
+        let tablets = storage.list_tablets(site_id).await?;
+        // A tablet's retired keys: what they signed up to their rotation stays the tablet's,
+        // nothing after it is accepted, and a decommissioning covers them too.
+        for retired in storage.retired_tablet_keys(site_id).await? {
+            match SignerKey::from_hex(&retired.public_key) {
+                Ok(key) => {
+                    let mut info = SignerInfo::tablet();
+                    info.retired_after_seq = Some(retired.last_seq.max(0) as u64);
+                    info.revoked_from_ms = tablets
+                        .iter()
+                        .find(|tablet| tablet.tablet_id == retired.tablet_id)
+                        .and_then(|tablet| tablet.revoked_from_ms)
+                        .map(|ms| ms as u64);
+                    signers.push((key, info));
+                }
+                Err(error) => {
+                    tracing::error!(tablet_id = retired.tablet_id, %error, "stored retired tablet key is invalid")
+                }
+            }
+        }
+        for tablet in tablets {
             // Keys were validated at enrollment; one that no longer parses is skipped loudly
             // rather than taking the whole site down.
             match SignerKey::from_hex(&tablet.public_key) {

@@ -300,6 +300,23 @@ const ROUTES: &[Case] = &[
     },
     Case {
         method: "POST",
+        route: "/api/v1/tablet/key-rotation",
+        path: "/api/v1/tablet/key-rotation",
+        guard: Guard::Tablet,
+        body: Body::Empty,
+        // The tablet gets in; an empty body is no rotation (a real one would retire the
+        // fixture tablet's key: server/tests/it/key_rotation.rs rotates).
+        expect: [
+            UNSIGNED,
+            no(400, "bad_key_rotation"),
+            UNSIGNED,
+            UNSIGNED,
+            UNSIGNED,
+            UNSIGNED,
+        ],
+    },
+    Case {
+        method: "POST",
         route: "/api/v1/auth/sign-in",
         path: "/api/v1/auth/sign-in",
         guard: Guard::Public,

@@ -3,6 +3,7 @@
 //! tokens with it, and everything signed before the rotation still verifies, through the key
 //! history, for tablets (consistency from an old head), receivers (the JWKS) and auditors
 //! (`baton verify` given either key). A key file that is not in the history is refused at start.
+//! Tablets rotate their own keys too (the second test).
 
 use std::process::{Command, Output};
 use std::time::Duration;
@@ -295,5 +296,131 @@ async fn a_rotated_key_signs_from_then_on_and_what_the_old_key_signed_still_veri
             stderr.contains("does not belong to this database's key history"),
             "{stderr}"
         );
+    }
+}
+
+async fn post_rotation(tablet: &SimTablet, rotation: &SignedKeyRotation) -> (u16, Value) {
+    let response = tablet
+        .request(
+            Method::POST,
+            "/api/v1/tablet/key-rotation",
+            serde_json::to_vec(&rotation.to_json_value()).unwrap(),
+        )
+        .await;
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+fn error_code(body: &Value) -> &str {
+    body["error"]["code"].as_str().unwrap_or("<no error code>")
+}
+
+/// A tablet rotates its own key (docs/PROTOCOL.md §2.10): only with the old key's signature on
+/// a statement the new key also signs, only once every event of the old key is in, and from
+/// then on the old key can neither sign requests nor extend its chain; both chains verify.
+#[tokio::test]
+async fn a_tablet_rotates_its_key_through_a_statement_of_both_keys_and_the_old_key_is_refused_after()
+ {
+    for backend in support::every_backend().await {
+        let server = tablet::serve(backend.storage.clone()).await;
+        let manager = tablet::sign_in_manager(&server).await;
+        let mut tablet_a = SimTablet::enroll(&server, &manager, 90).await;
+        let start = baton_server::sync::now_ms() - 600_000;
+        let checked_out = tablet_a.sign(check_out("D-0003", "S-0001"), start);
+        tablet_a.push(std::slice::from_ref(&checked_out)).await;
+        // An event the server does not have yet: the rotation must wait for it.
+        let unpushed = tablet_a.sign(check_in("D-0003", "S-0001"), start + 1_000);
+        let (status, body) = post_rotation(&tablet_a, &tablet_a.key_rotation(91, start)).await;
+        assert_eq!(
+            (status, error_code(&body)),
+            (409, "chain_not_synced"),
+            "{body}"
+        );
+        tablet_a.push(std::slice::from_ref(&unpushed)).await;
+
+        // Statements that must be refused, each changing nothing.
+        let mut one_signature = tablet_a.key_rotation(91, start);
+        one_signature.next_signature = one_signature.previous_signature;
+        let (status, body) = post_rotation(&tablet_a, &one_signature).await;
+        assert_eq!(
+            (status, error_code(&body)),
+            (400, "bad_key_rotation"),
+            "{body}"
+        );
+        let other = SimTablet::enroll(&server, &manager, 92).await;
+        let (status, body) = post_rotation(&other, &tablet_a.key_rotation(91, start)).await;
+        assert_eq!(
+            (status, error_code(&body)),
+            (400, "bad_key_rotation"),
+            "{body}"
+        );
+        let onto_other = tablet_a.key_rotation(92, start);
+        let (status, body) = post_rotation(&tablet_a, &onto_other).await;
+        assert_eq!(
+            (status, error_code(&body)),
+            (409, "key_already_enrolled"),
+            "{body}"
+        );
+
+        let rotation = tablet_a.key_rotation(91, start + 2_000);
+        let (status, body) = post_rotation(&tablet_a, &rotation).await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["last_seq"], 2);
+        let rotated = tablet_a.with_key(91);
+        assert_eq!(body["public_key"], rotated.signer.to_hex().as_str());
+
+        // The old key is retired: its requests are refused with the reason.
+        let response = tablet_a
+            .request(Method::GET, "/api/v1/sync/roster", Vec::new())
+            .await;
+        assert_eq!(response.status(), 401);
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(error_code(&body), "key_rotated");
+        let mut rotated = rotated;
+        let checked_out_again = rotated.sign(check_out("D-0003", "S-0002"), start + 3_000);
+        let receipts = rotated.push(std::slice::from_ref(&checked_out_again)).await;
+        assert_eq!(receipts[0]["status"], "accepted", "{receipts:?}");
+        // The retired key cannot extend its chain: its own requests are refused above, and the
+        // new key's carry only the new key's events (core refuses it too: RetiredKey).
+        let late = tablet_a.sign(check_in("D-0003", "S-0002"), start + 4_000);
+        let receipts = rotated.push(std::slice::from_ref(&late)).await;
+        assert_eq!(
+            (&receipts[0]["status"], &receipts[0]["reason"]["code"]),
+            (&json!("rejected"), &json!("foreign_signer")),
+            "{receipts:?}"
+        );
+        // A second rotation needs the current key.
+        let (status, body) = post_rotation(&tablet_a, &tablet_a.key_rotation(93, start)).await;
+        assert_eq!((status, error_code(&body)), (401, "key_rotated"), "{body}");
+
+        // The ledger records the rotation, and the bundle verifies both chains.
+        let entries = ledger_entries(&manager).await;
+        let rotated_entry = entries
+            .iter()
+            .find(|entry| entry["action"]["type"] == "tablet_key_rotated")
+            .expect("the rotation is in the ledger");
+        assert_eq!(rotated_entry["action"]["last_seq"], 2);
+        assert_eq!(
+            rotated_entry["by"],
+            format!("tablet:{}", tablet_a.tablet_id)
+        );
+        let server_key = tablet_a.enrollment["server_public_key"].as_str().unwrap();
+        let bundle = export(&manager).await;
+        let report = verify_bundle(&bundle, Some(server_key));
+        assert!(
+            report.is_valid(),
+            "{:?}",
+            report.problems().collect::<Vec<_>>()
+        );
+        // A new key slipped into the tablets table without the rotation entry is caught.
+        let mut forged: Value = serde_json::from_slice(&bundle).unwrap();
+        for entry in forged["entries"].as_array_mut().unwrap() {
+            if entry["entry"]["action"]["type"] == "tablet_key_rotated" {
+                entry["entry"]["action"]["rotation"]["next_signature"] =
+                    entry["entry"]["action"]["rotation"]["previous_signature"].clone();
+            }
+        }
+        let report = verify_bundle(&serde_json::to_vec(&forged).unwrap(), Some(server_key));
+        assert!(!report.is_valid());
     }
 }

@@ -352,12 +352,26 @@ impl SimTablet {
             .unwrap()
     }
 
-    /// Pushes raw JSON events and returns the receipts.
+    /// Pushes raw JSON events and returns the receipts. A `503` (the database briefly out of
+    /// reach, as on a machine loaded by the whole test suite) is retried as a tablet retries
+    /// it, a few times, and said on stderr; anything else must be a `200`.
     pub async fn push_json(&self, events: Vec<Value>) -> Vec<Value> {
         let body = serde_json::to_vec(&json!({ "events": events })).unwrap();
-        let response = self
-            .request(reqwest::Method::POST, "/api/v1/sync/push", body)
-            .await;
+        let mut attempt = 1;
+        let response = loop {
+            let response = self
+                .request(reqwest::Method::POST, "/api/v1/sync/push", body.clone())
+                .await;
+            if response.status() != 503 || attempt == 5 {
+                break response;
+            }
+            eprintln!(
+                "push answered 503 ({}); retrying as a tablet would",
+                response.text().await.unwrap_or_default()
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(500 * attempt)).await;
+            attempt += 1;
+        };
         assert_eq!(response.status(), 200, "{}", response.text().await.unwrap());
         let body: Value = response.json().await.unwrap();
         body["receipts"].as_array().unwrap().clone()
@@ -447,6 +461,39 @@ impl SimTablet {
         SimTablet {
             client,
             ..self.pointed_at(base_url)
+        }
+    }
+
+    /// The rotation of this tablet's key to the key of `seed_byte`, signed by both, naming the
+    /// end of the current chain.
+    pub fn key_rotation(
+        &self,
+        seed_byte: u8,
+        at_ms: u64,
+    ) -> baton_core::key_rotation::SignedKeyRotation {
+        let next = SigningKey::from_bytes(&[seed_byte; 32]);
+        baton_core::key_rotation::KeyRotation {
+            signer: baton_core::key_rotation::RotatingSigner::Tablet,
+            previous: self.signer,
+            next: SignerKey::from_signing_key(&next),
+            at_ms,
+            last_event: self.head.map(|head| baton_core::key_rotation::ChainEnd {
+                seq: head.seq,
+                id: head.id,
+            }),
+        }
+        .sign(&self.signing_key, &next)
+        .unwrap()
+    }
+
+    /// This tablet after its rotation to the key of `seed_byte`: a new chain, the clock kept.
+    pub fn with_key(&self, seed_byte: u8) -> SimTablet {
+        let signing_key = SigningKey::from_bytes(&[seed_byte; 32]);
+        SimTablet {
+            signer: SignerKey::from_signing_key(&signing_key),
+            signing_key,
+            head: None,
+            ..self.pointed_at(&self.base_url)
         }
     }
 
