@@ -7,6 +7,7 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 
 use crate::components::identify_person::IdentifyPerson;
+use crate::components::scan_field::focus_soon;
 use crate::components::task_tabs::TaskTabs;
 use crate::key_rotation::RotationDone;
 use crate::state::AppState;
@@ -47,7 +48,12 @@ pub fn TabletKeyPage() -> impl IntoView {
                     done.set(Some(rotated));
                     person.set(None);
                 }
-                Err(message) => error.set(Some(message)),
+                Err(message) => {
+                    // Another try is confirmed again, from the badge.
+                    error.set(Some(message));
+                    person.set(None);
+                    focus_soon(badge_ref);
+                }
             }
             busy.set(false);
         });
