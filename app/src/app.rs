@@ -13,8 +13,8 @@ use crate::pages::dashboard::{
 };
 use crate::pages::{
     board::Board, break_glass::BreakGlass, check_in::CheckIn, correct::Correct, enroll::Enroll,
-    home::Home, not_found::NotFound, report::Report, this_device::ThisDevicePage,
-    transfer::Transfer,
+    home::Home, not_found::NotFound, report::Report, tablet_key::TabletKeyPage,
+    this_device::ThisDevicePage, transfer::Transfer,
 };
 use crate::state::AppState;
 use crate::strings;
@@ -70,6 +70,10 @@ pub fn TabletApp() -> impl IntoView {
                     <Route
                         path=path!("/this-device")
                         view=|| view! { <RequireEnrolled><ThisDevicePage /></RequireEnrolled> }
+                    />
+                    <Route
+                        path=path!("/tablet-key")
+                        view=|| view! { <RequireEnrolled><TabletKeyPage /></RequireEnrolled> }
                     />
                 </Routes>
                 </Show>

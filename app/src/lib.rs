@@ -7,6 +7,8 @@
 //! - `app`: the two root components, `TabletApp` and `DashboardApp`, and their routes.
 //! - `state`: the shared state (enrollment phase, the tablet, sync), start-up, enrollment and
 //!   the commit of a handoff.
+//! - `key_rotation`: the rotation of the tablet's own signing key, and the settling of a new
+//!   key whose answer from the server never arrived.
 //! - `pages`: one module per route, each about one task of a nurse or a manager.
 //! - `components`: reusable widgets, one per file.
 //! - `tablet`: the tablet's domain without browser APIs: roster, PINs, shifts, the bodies it
@@ -23,6 +25,7 @@ mod app;
 mod browser;
 mod components;
 mod dashboard;
+mod key_rotation;
 mod pages;
 mod state;
 mod strings;

@@ -17,6 +17,7 @@ use crate::browser::crypto::{self, SealedKey};
 use crate::browser::idb::IdbStore;
 use crate::browser::site_data;
 use crate::browser::store::{EventStore, decode_event};
+use crate::key_rotation::KeyChange;
 use crate::strings;
 use crate::sync::scheduler;
 use crate::tablet::Tablet;
@@ -65,6 +66,12 @@ pub struct AppState {
     pub lock: RwSignal<Lock>,
     /// The latest session wipe of this device, for the notice that says what it did.
     pub last_wipe: RwSignal<Option<WipeReport>>,
+    /// Whether the tablet's signing key is changing (`key_rotation`): it signs nothing until
+    /// the change is settled.
+    pub key_change: RwSignal<KeyChange>,
+    /// Handoffs between their signature and their record in the tablet: a key rotation waits
+    /// for none to be left, so that its chain end is the last event the old key signs.
+    commits_in_flight: StoredValue<usize>,
     /// When someone last touched the tablet.
     last_input_ms: StoredValue<u64>,
     /// Who held this device at the last look, to notice the end of a custody.
@@ -81,6 +88,8 @@ impl AppState {
             now_ms: RwSignal::new(now_ms()),
             lock: RwSignal::new(Lock::Unlocked),
             last_wipe: RwSignal::new(None),
+            key_change: RwSignal::new(KeyChange::Settled),
+            commits_in_flight: StoredValue::new(0),
             last_input_ms: StoredValue::new(now_ms()),
             holders: StoredValue::new(Vec::new()),
             store: StoredValue::new_local(None),
@@ -115,6 +124,10 @@ impl AppState {
             if let Ok(witness) = store.witness_state().await {
                 self.sync
                     .update(|sync| sync.ledger_alarms = witness.alarms.len());
+            }
+            // A rotation's new key left pending: the first sync round settles it.
+            if let Ok(Some(_)) = store.pending_key().await {
+                self.key_change.set(KeyChange::Unsettled);
             }
             match load(&store).await {
                 Ok(None) => self.phase.set(Phase::Unenrolled),
@@ -267,6 +280,11 @@ impl AppState {
         Ok(())
     }
 
+    /// How many handoffs are signed but not yet recorded in the tablet (or failed).
+    pub fn n_commits_in_flight(self) -> usize {
+        self.commits_in_flight.get_value()
+    }
+
     /// Signs a handoff and commits it to IndexedDB in its own strict transaction. Only once the
     /// commit succeeded is the event part of the tablet's chain and the board; if it fails,
     /// nothing is claimed and the error is returned for the screen.
@@ -274,6 +292,10 @@ impl AppState {
         let store = self
             .store()
             .ok_or_else(|| strings::STORAGE_FAILED.to_owned())?;
+        if self.key_change.get_untracked() != KeyChange::Settled {
+            return Err(strings::KEY_CHANGING.to_owned());
+        }
+        let _in_flight = CommitInFlight::start(self.commits_in_flight);
         // Tap to commit: signing and the strict IndexedDB write, what the nurse waits for once
         // the PIN is checked (measured by `cargo xtask bench`).
         clock::mark("baton:commit:start");
@@ -299,6 +321,23 @@ impl AppState {
         clock::measure_since("baton:commit", "baton:commit:start");
         scheduler::wake();
         Ok(event)
+    }
+}
+
+/// Counts one handoff in flight for as long as it lives, whichever way `commit_handoff` ends.
+struct CommitInFlight(StoredValue<usize>);
+
+impl CommitInFlight {
+    fn start(counter: StoredValue<usize>) -> CommitInFlight {
+        counter.update_value(|n_in_flight| *n_in_flight += 1);
+        CommitInFlight(counter)
+    }
+}
+
+impl Drop for CommitInFlight {
+    fn drop(&mut self) {
+        self.0
+            .update_value(|n_in_flight| *n_in_flight = n_in_flight.saturating_sub(1));
     }
 }
 

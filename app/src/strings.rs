@@ -196,6 +196,49 @@ pub fn this_device_held(tag: &str) -> String {
     )
 }
 
+// The tablet's own signing key.
+pub const TABLET_KEY_HEADING: &str = "This tablet's signing key";
+pub const TABLET_KEY_LINK: &str = "Signing key";
+pub const TABLET_KEY_EXPLAINED: &str = "Rotating gives this tablet a new signing key: the old key signs over to the new one, the server accepts only the new key from then on, and every record signed so far stays valid.";
+pub const TABLET_KEY_CONFIRMED_BY: &str = "Confirmed by a charge nurse or manager";
+pub const TABLET_KEY_ROTATE: &str = "Rotate this tablet's signing key";
+pub const TABLET_KEY_ROTATING: &str = "Sending this tablet's records, then changing its key…";
+pub const KEY_ROTATION_OFFLINE: &str =
+    "Rotating the key needs the network. Connect this tablet and try again.";
+pub const KEY_ROTATION_SYNC_FAILED: &str = "This tablet could not send its records to the server, so its key was not changed. Try again when the sync succeeds.";
+pub const KEY_ROTATION_NOT_SYNCED: &str = "The server does not have all of this tablet's records yet. They are being sent now; try again in a moment.";
+pub const KEY_ROTATION_REFUSED: &str = "The server refused the new key; nothing changed.";
+pub const KEY_ROTATION_NOT_TAKEN: &str =
+    "The server did not take the new key; nothing changed. Try again.";
+pub const KEY_ROTATION_UNSETTLED: &str = "This tablet is finishing a change of its signing key and cannot tell yet which key the server accepts. It retries with every sync; keep it connected.";
+pub const KEY_CHANGING: &str = "This tablet's signing key is being changed. Nothing can be signed until the change is finished; keep the tablet connected and try again in a moment.";
+
+pub fn key_rotation_not_now(not_now: crate::tablet::key_rotation::NotNow) -> String {
+    use crate::tablet::key_rotation::NotNow;
+    match not_now {
+        NotNow::Offline => KEY_ROTATION_OFFLINE.to_owned(),
+        NotNow::Unsynced { n_pending } => format!(
+            "{n_pending} record(s) of this tablet are still waiting to be sent; the key can be rotated once the server has them all."
+        ),
+        NotNow::PendingKey => KEY_ROTATION_UNSETTLED.to_owned(),
+    }
+}
+
+pub fn tablet_key_current(fingerprint: &str, n_earlier: usize) -> String {
+    match n_earlier {
+        0 => format!("Current key: {fingerprint}…"),
+        n => format!("Current key: {fingerprint}… ({n} earlier key(s) retired)"),
+    }
+}
+
+pub fn may_not_rotate(name: &str) -> String {
+    format!("{name} cannot rotate this tablet's key: a charge nurse or a manager must confirm.")
+}
+
+pub const TABLET_KEY_ROTATED: &str = "Signing key rotated.";
+pub const TABLET_KEY_OLD: &str = "Old key";
+pub const TABLET_KEY_NEW: &str = "New key";
+
 pub fn away_from_home(tag: &str, home_ward: &str) -> String {
     format!("{tag} belongs to {home_ward}. The return is recorded here; put it aside to go home.")
 }

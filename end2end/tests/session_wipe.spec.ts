@@ -46,7 +46,7 @@ async function originState(page: Page) {
     const events = await new Promise<string[]>((resolve, reject) => {
       const open = indexedDB.open("baton-tablet");
       open.onsuccess = () => {
-        const get = open.result.transaction("own_events").objectStore("own_events").getAll();
+        const get = open.result.transaction("own_chains").objectStore("own_chains").getAll();
         get.onsuccess = () => {
           open.result.close();
           resolve(get.result);
@@ -240,7 +240,7 @@ test("a held tablet locks after the site's idle minutes until its custodian's ba
     return new Promise<string[]>((resolve, reject) => {
       const open = indexedDB.open("baton-tablet");
       open.onsuccess = () => {
-        const get = open.result.transaction("own_events").objectStore("own_events").getAll();
+        const get = open.result.transaction("own_chains").objectStore("own_chains").getAll();
         get.onsuccess = () => resolve(get.result);
         get.onerror = () => reject(get.error);
       };

@@ -19,6 +19,7 @@ use web_sys::{Headers, Request, RequestCache, RequestInit, Response};
 use crate::sync::protocol::{PullPage, PushResponse, Receipt, pull_path, push_body};
 use crate::sync::{SyncTransport, TransportError};
 use crate::tablet::enrollment::{EnrollRequest, EnrollResponse};
+use crate::tablet::key_rotation::{KEY_ROTATION_PATH, RotationAccepted};
 use crate::tablet::roster::Roster;
 use crate::tablet::witness::WitnessAlarm;
 
@@ -170,6 +171,24 @@ pub fn parse<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, TransportE
     serde_json::from_str(text).map_err(|error| TransportError::BadAnswer(error.to_string()))
 }
 
+/// Asks the server to take `rotation`'s new key in place of the key that signs the request,
+/// the tablet's current one (`POST /api/v1/tablet/key-rotation`).
+pub async fn rotate_key(
+    signing_key: &SigningKey,
+    rotation: &SignedKeyRotation,
+) -> Result<RotationAccepted, TransportError> {
+    let body = rotation.to_json_value().to_string().into_bytes();
+    parse(&send("POST", KEY_ROTATION_PATH, &body, Some(signing_key)).await?)
+}
+
+/// One signed request that changes nothing (the roster), to learn whether the server accepts
+/// `signing_key`: how a pending key is settled.
+pub async fn probe_key(signing_key: &SigningKey) -> Result<(), TransportError> {
+    send("GET", ROSTER_PATH, &[], Some(signing_key))
+        .await
+        .map(|_| ())
+}
+
 /// Redeems an enrollment code with the tablet's new public key.
 pub async fn enroll(request: &EnrollRequest<'_>) -> Result<EnrollResponse, TransportError> {
     let body = serde_json::to_vec(request).expect("the enrollment request serialises");
@@ -182,6 +201,10 @@ pub struct HttpTransport {
 }
 
 impl SyncTransport for HttpTransport {
+    fn tablet_key(&self) -> SignerKey {
+        SignerKey::from_signing_key(&self.signing_key)
+    }
+
     async fn push(&self, events: &[SignedEvent]) -> Result<Vec<Receipt>, TransportError> {
         let body = push_body(events);
         let text = send("POST", PUSH_PATH, &body, Some(&self.signing_key)).await?;

@@ -1,12 +1,16 @@
 //! The IndexedDB implementation of `EventStore`, plus the enrollment record and the sealed
 //! signing key, which only a browser can hold (the key is a `CryptoKey` object).
 //!
-//! One database, `baton-tablet`, with five object stores, all with out-of-line keys:
+//! One database, `baton-tablet`, with six object stores, all with out-of-line keys:
 //! - `meta`: the enrollment, the roster, the sealed key, the pull cursor, the last sync time,
 //!   what the tablet witnessed of the ledger (its kept signed head, proven receipts, alarms),
-//!   and which registry device the tablet itself is (`this_device`);
-//! - `own_events`: this tablet's events by `seq`, as canonical wire JSON, written once with
-//!   `add` so that a `seq` can never be stored twice;
+//!   which registry device the tablet itself is (`this_device`), and, during a key rotation,
+//!   the sealed new key (`pending_signing_key`);
+//! - `own_chains` (version 2): this tablet's events by `[signer hex, seq]`, as canonical wire
+//!   JSON, written once with `add` so that a key's `seq` can never be stored twice. A tablet
+//!   that rotated its key keeps one chain per key;
+//! - `own_events` (version 1, emptied): the events by `seq` alone, from before a tablet could
+//!   hold two keys; `IdbStore::open` moves them into `own_chains` in one transaction;
 //! - `receipts`: the server's receipt for each pushed event, by event id;
 //! - `pulled_events`: the site's events by `server_seq`, as wire JSON;
 //! - `pin_attempts`: wrong-PIN counts by staff number (never a PIN).
@@ -16,6 +20,7 @@
 //! is relaxed). indexed_db_futures rolls a transaction back unless `commit` is awaited.
 
 use baton_core::event::SignedEvent;
+use baton_core::key_rotation::SignedKeyRotation;
 use indexed_db_futures::database::Database;
 use indexed_db_futures::prelude::*;
 use indexed_db_futures::transaction::{TransactionDurability, TransactionMode, TransactionOptions};
@@ -33,10 +38,12 @@ use crate::tablet::wipe::ThisDevice;
 use crate::tablet::witness::WitnessState;
 
 const DB_NAME: &str = "baton-tablet";
-const DB_VERSION: u32 = 1;
+const DB_VERSION: u32 = 2;
 
 const META: &str = "meta";
-const OWN_EVENTS: &str = "own_events";
+/// Version 1's events, keyed by `seq` alone; empty once `open` has moved them.
+const LEGACY_OWN_EVENTS: &str = "own_events";
+const OWN_CHAINS: &str = "own_chains";
 const RECEIPTS: &str = "receipts";
 const PULLED_EVENTS: &str = "pulled_events";
 const PIN_ATTEMPTS: &str = "pin_attempts";
@@ -48,6 +55,7 @@ const PULL_CURSOR_KEY: &str = "pull_cursor";
 const LAST_SYNC_KEY: &str = "last_sync_ms";
 const WITNESS_KEY: &str = "witness";
 const THIS_DEVICE_KEY: &str = "this_device";
+const PENDING_KEY_KEY: &str = "pending_signing_key";
 
 fn unavailable(error: impl std::fmt::Display) -> StoreError {
     StoreError::Unavailable(error.to_string())
@@ -72,17 +80,75 @@ impl IdbStore {
         let db = Database::open(DB_NAME)
             .with_version(DB_VERSION)
             .with_on_upgrade_needed(|event, db| {
-                // Version 1 creates everything; later versions add their migrations here.
+                // Each version adds its stores; moving records happens after the open
+                // (`move_legacy_own_events`), where transactions can read.
                 if event.old_version() < 1.0 {
-                    for store in [META, OWN_EVENTS, RECEIPTS, PULLED_EVENTS, PIN_ATTEMPTS] {
+                    for store in [
+                        META,
+                        LEGACY_OWN_EVENTS,
+                        RECEIPTS,
+                        PULLED_EVENTS,
+                        PIN_ATTEMPTS,
+                    ] {
                         db.create_object_store(store).build()?;
                     }
+                }
+                if event.old_version() < 2.0 {
+                    db.create_object_store(OWN_CHAINS).build()?;
                 }
                 Ok(())
             })
             .await
             .map_err(unavailable)?;
-        Ok(IdbStore { db })
+        let store = IdbStore { db };
+        store.move_legacy_own_events().await?;
+        Ok(store)
+    }
+
+    /// The key of an own event in `own_chains`: its signer, then its seq, so that each key's
+    /// events sort in chain order and two keys' seq 1 do not collide.
+    fn own_event_key(event: &SignedEvent) -> JsValue {
+        js_sys::Array::of2(
+            &event.signer().to_hex().into(),
+            &(event.seq() as f64).into(),
+        )
+        .into()
+    }
+
+    /// Moves version 1's events (keyed by seq, one key only) into `own_chains`, in one strict
+    /// transaction over both stores: a crash leaves them either all moved or all where they
+    /// were. Does nothing once the old store is empty.
+    async fn move_legacy_own_events(&self) -> Result<(), StoreError> {
+        if self.all_strings(LEGACY_OWN_EVENTS).await?.is_empty() {
+            return Ok(());
+        }
+        let transaction = self
+            .db
+            .transaction([LEGACY_OWN_EVENTS, OWN_CHAINS])
+            .with_mode(TransactionMode::Readwrite)
+            .with_options(Self::strict())
+            .build()
+            .map_err(write_failed)?;
+        let legacy = transaction
+            .object_store(LEGACY_OWN_EVENTS)
+            .map_err(write_failed)?;
+        let chains = transaction.object_store(OWN_CHAINS).map_err(write_failed)?;
+        let records = legacy
+            .get_all::<String>()
+            .primitive()
+            .map_err(write_failed)?
+            .await
+            .map_err(write_failed)?;
+        for record in records {
+            let event = decode_event(&record.map_err(corrupt)?)?;
+            chains
+                .add(String::from_utf8(event.to_json_bytes()).expect("wire JSON is UTF-8"))
+                .with_key(Self::own_event_key(&event))
+                .primitive()
+                .map_err(write_failed)?;
+        }
+        legacy.clear().map_err(write_failed)?;
+        transaction.commit().await.map_err(write_failed)
     }
 
     fn strict() -> TransactionOptions {
@@ -151,16 +217,86 @@ impl IdbStore {
             .get(META, SEALED_KEY_KEY.into())
             .await?
             .ok_or_else(|| corrupt("the tablet is enrolled but its signing key is missing"))?;
-        let field = |name: &str| Reflect::get(&record, &name.into()).map_err(|_| corrupt(name));
-        let wrapping_key: CryptoKey = field("wrapping_key")?
-            .dyn_into()
-            .map_err(|_| corrupt("wrapping_key is not a CryptoKey"))?;
-        let sealed = SealedKey {
-            wrapping_key,
-            iv: Uint8Array::new(&field("iv")?).to_vec(),
-            ciphertext: Uint8Array::new(&field("ciphertext")?).to_vec(),
+        Ok(Some((enrollment, sealed_from_record(&record)?)))
+    }
+
+    /// The new key of a rotation whose outcome is not settled yet, with the rotation.
+    pub async fn pending_key(&self) -> Result<Option<(SealedKey, SignedKeyRotation)>, StoreError> {
+        let Some(record) = self.get(META, PENDING_KEY_KEY.into()).await? else {
+            return Ok(None);
         };
-        Ok(Some((enrollment, sealed)))
+        let rotation_json = Reflect::get(&record, &"rotation".into())
+            .ok()
+            .and_then(|value| value.as_string())
+            .ok_or_else(|| corrupt("the pending key's rotation is missing"))?;
+        let value: serde_json::Value = serde_json::from_str(&rotation_json).map_err(corrupt)?;
+        let rotation = SignedKeyRotation::from_json_value(&value).map_err(corrupt)?;
+        Ok(Some((sealed_from_record(&record)?, rotation)))
+    }
+
+    /// Keeps the sealed new key and its rotation durably before the server is asked, so that a
+    /// crash after the server's answer cannot lose the only key it then accepts.
+    pub async fn save_pending_key(
+        &self,
+        sealed: &SealedKey,
+        rotation: &SignedKeyRotation,
+    ) -> Result<(), StoreError> {
+        let record = sealed_record(sealed, &rotation.rotation.next.to_hex())?;
+        Reflect::set(
+            &record,
+            &"rotation".into(),
+            &rotation.to_json_value().to_string().into(),
+        )
+        .map_err(|_| write_failed("rotation"))?;
+        self.put(META, PENDING_KEY_KEY.into(), record.into()).await
+    }
+
+    /// Forgets a pending key the server never took.
+    pub async fn discard_pending_key(&self) -> Result<(), StoreError> {
+        let transaction = self
+            .db
+            .transaction(META)
+            .with_mode(TransactionMode::Readwrite)
+            .with_options(Self::strict())
+            .build()
+            .map_err(write_failed)?;
+        let meta = transaction.object_store(META).map_err(write_failed)?;
+        meta.delete(PENDING_KEY_KEY)
+            .primitive()
+            .map_err(write_failed)?;
+        transaction.commit().await.map_err(write_failed)
+    }
+
+    /// Makes the pending key the tablet's key, in one strict transaction: the enrollment (with
+    /// the new public key and the rotation) and the sealed key are replaced and the pending key
+    /// deleted together, so the tablet never holds an enrollment and a key that do not match.
+    pub async fn promote_pending_key(
+        &self,
+        enrollment: &Enrollment,
+        sealed: &SealedKey,
+    ) -> Result<(), StoreError> {
+        let record = sealed_record(sealed, &enrollment.public_key)?;
+        let enrollment_json = serde_json::to_string(enrollment).map_err(write_failed)?;
+        let transaction = self
+            .db
+            .transaction(META)
+            .with_mode(TransactionMode::Readwrite)
+            .with_options(Self::strict())
+            .build()
+            .map_err(write_failed)?;
+        let meta = transaction.object_store(META).map_err(write_failed)?;
+        meta.put(JsValue::from(record))
+            .with_key(SEALED_KEY_KEY)
+            .primitive()
+            .map_err(write_failed)?;
+        meta.put(enrollment_json)
+            .with_key(ENROLLMENT_KEY)
+            .primitive()
+            .map_err(write_failed)?;
+        meta.delete(PENDING_KEY_KEY)
+            .primitive()
+            .map_err(write_failed)?;
+        transaction.commit().await.map_err(write_failed)
     }
 
     /// The registry device this tablet is, if it was told.
@@ -184,17 +320,7 @@ impl IdbStore {
         sealed: &SealedKey,
         roster: &Roster,
     ) -> Result<(), StoreError> {
-        let record = Object::new();
-        let set = |name: &str, value: &JsValue| {
-            Reflect::set(&record, &name.into(), value).map_err(|_| write_failed(name))
-        };
-        set("wrapping_key", &sealed.wrapping_key)?;
-        set("iv", &Uint8Array::from(sealed.iv.as_slice()))?;
-        set(
-            "ciphertext",
-            &Uint8Array::from(sealed.ciphertext.as_slice()),
-        )?;
-        set("public_key", &enrollment.public_key.as_str().into())?;
+        let record = sealed_record(sealed, &enrollment.public_key)?;
         let enrollment_json = serde_json::to_string(enrollment).map_err(write_failed)?;
         let roster_json = serde_json::to_string(roster).map_err(write_failed)?;
 
@@ -222,29 +348,58 @@ impl IdbStore {
     }
 }
 
+/// A sealed key as an IndexedDB record: the `CryptoKey` object is stored by structured clone.
+fn sealed_record(sealed: &SealedKey, public_key_hex: &str) -> Result<Object, StoreError> {
+    let record = Object::new();
+    let set = |name: &str, value: &JsValue| {
+        Reflect::set(&record, &name.into(), value).map_err(|_| write_failed(name))
+    };
+    set("wrapping_key", &sealed.wrapping_key)?;
+    set("iv", &Uint8Array::from(sealed.iv.as_slice()))?;
+    set(
+        "ciphertext",
+        &Uint8Array::from(sealed.ciphertext.as_slice()),
+    )?;
+    set("public_key", &public_key_hex.into())?;
+    Ok(record)
+}
+
+fn sealed_from_record(record: &JsValue) -> Result<SealedKey, StoreError> {
+    let field = |name: &str| Reflect::get(record, &name.into()).map_err(|_| corrupt(name));
+    let wrapping_key: CryptoKey = field("wrapping_key")?
+        .dyn_into()
+        .map_err(|_| corrupt("wrapping_key is not a CryptoKey"))?;
+    Ok(SealedKey {
+        wrapping_key,
+        iv: Uint8Array::new(&field("iv")?).to_vec(),
+        ciphertext: Uint8Array::new(&field("ciphertext")?).to_vec(),
+    })
+}
+
 impl EventStore for IdbStore {
     async fn append_own_event(&self, event: &SignedEvent) -> Result<(), StoreError> {
         let json = String::from_utf8(event.to_json_bytes()).expect("wire JSON is UTF-8");
         let transaction = self
             .db
-            .transaction(OWN_EVENTS)
+            .transaction(OWN_CHAINS)
             .with_mode(TransactionMode::Readwrite)
             .with_options(Self::strict())
             .build()
             .map_err(write_failed)?;
-        let own_events = transaction.object_store(OWN_EVENTS).map_err(write_failed)?;
-        // `add`, not `put`: a second event with the same seq fails with ConstraintError.
+        let own_events = transaction.object_store(OWN_CHAINS).map_err(write_failed)?;
+        // `add`, not `put`: a second event with the same key and seq fails with
+        // ConstraintError.
         own_events
             .add(json)
-            .with_key(event.seq() as f64)
+            .with_key(Self::own_event_key(event))
             .primitive()
             .map_err(write_failed)?;
         transaction.commit().await.map_err(write_failed)
     }
 
     async fn own_events(&self) -> Result<Vec<SignedEvent>, StoreError> {
-        // Numeric keys come back in ascending order: chain order.
-        self.all_strings(OWN_EVENTS)
+        // `[signer, seq]` keys come back grouped by key, each key's in chain order.
+        self.all_strings(OWN_CHAINS)
             .await?
             .iter()
             .map(|json| decode_event(json))

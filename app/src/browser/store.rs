@@ -44,9 +44,11 @@ pub struct PulledRecord {
 #[allow(async_fn_in_trait)]
 pub trait EventStore {
     /// Commits one captured event durably, in its own transaction, before the tablet claims
-    /// anything. Refuses a second event with the same `seq`: a chain never forks on one tablet.
+    /// anything. Refuses a second event with the same signer and `seq`: a chain never forks on
+    /// one tablet.
     async fn append_own_event(&self, event: &SignedEvent) -> Result<(), StoreError>;
-    /// This tablet's events, in chain order.
+    /// This tablet's events of every key it signed with, grouped by key, each key's in chain
+    /// order.
     async fn own_events(&self) -> Result<Vec<SignedEvent>, StoreError>;
     /// The latest receipt of each pushed event.
     async fn receipts(&self) -> Result<Vec<Receipt>, StoreError>;
@@ -84,7 +86,7 @@ pub fn decode_event(json: &str) -> Result<SignedEvent, StoreError> {
 #[cfg(test)]
 #[derive(Default)]
 struct MemoryData {
-    own_events: BTreeMap<u64, String>,
+    own_events: BTreeMap<(String, u64), String>,
     receipts: BTreeMap<String, Receipt>,
     pulled: BTreeMap<i64, String>,
     cursor: i64,
@@ -127,14 +129,15 @@ impl MemoryStore {
 impl EventStore for MemoryStore {
     async fn append_own_event(&self, event: &SignedEvent) -> Result<(), StoreError> {
         let json = String::from_utf8(event.to_json_bytes()).expect("wire JSON is UTF-8");
+        let key = (event.signer().to_hex(), event.seq());
         self.write(|data| {
-            if data.own_events.contains_key(&event.seq()) {
+            if data.own_events.contains_key(&key) {
                 return Err(StoreError::WriteFailed(format!(
                     "an event with seq {} is already stored",
                     event.seq()
                 )));
             }
-            data.own_events.insert(event.seq(), json);
+            data.own_events.insert(key, json);
             Ok(())
         })?
     }

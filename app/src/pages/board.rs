@@ -208,6 +208,8 @@ pub fn Board() -> impl IntoView {
             <SyncPanel />
             <p>
                 <A href="/this-device">{strings::THIS_DEVICE_LINK}</A>
+                " · "
+                <A href="/tablet-key">{strings::TABLET_KEY_LINK}</A>
             </p>
         </section>
     }

@@ -160,6 +160,7 @@ fn EnrollForm() -> impl IntoView {
                 public_key,
                 label,
                 enrolled_at_ms: now_ms(),
+                key_rotations: Vec::new(),
             };
             match state
                 .complete_enrollment(enrollment, signing_key, answer.roster)

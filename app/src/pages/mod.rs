@@ -8,5 +8,6 @@ pub mod enroll;
 pub mod home;
 pub mod not_found;
 pub mod report;
+pub mod tablet_key;
 pub mod this_device;
 pub mod transfer;

@@ -14,6 +14,7 @@ pub mod scheduler;
 pub mod witness;
 
 use baton_core::event::SignedEvent;
+use baton_core::ids::SignerKey;
 use baton_core::key_rotation::SignedKeyRotation;
 use baton_core::ledger::{LedgerHash, SignedTreeHead};
 use thiserror::Error;
@@ -45,6 +46,8 @@ pub enum TransportError {
 /// The sync and ledger routes, signed by the tablet.
 #[allow(async_fn_in_trait)]
 pub trait SyncTransport {
+    /// The key that signs the requests: the pull's `chain_seq` is about this key's chain.
+    fn tablet_key(&self) -> SignerKey;
     async fn push(&self, events: &[SignedEvent]) -> Result<Vec<Receipt>, TransportError>;
     async fn pull(&self, after: i64, limit: u32) -> Result<PullPage, TransportError>;
     async fn roster(&self) -> Result<Roster, TransportError>;
@@ -173,24 +176,28 @@ async fn run<S: EventStore, T: SyncTransport>(
     };
 
     // Events the server acknowledged before but no longer holds go again, in chain order, so
-    // that nothing this tablet captured is missing from a restored server.
+    // that nothing this tablet captured is missing from a restored server. `chain_seq` is about
+    // the requesting key's chain: a retired key's events are not compared with it.
     if let Some(chain_seq) = chain_seq {
+        let tablet_key = transport.tablet_key();
         let receipted: std::collections::BTreeSet<String> = store
             .receipts()
             .await?
             .into_iter()
             .filter_map(|receipt| receipt.event_id)
             .collect();
-        let lost: Vec<SignedEvent> = store
+        let mut lost: Vec<SignedEvent> = store
             .own_events()
             .await?
             .into_iter()
             .filter(|event| {
-                event.seq() as i64 > chain_seq
+                *event.signer() == tablet_key
+                    && event.seq() as i64 > chain_seq
                     && receipted.contains(&event.id().to_hex())
                     && !to_push.iter().any(|pushed| pushed.id() == event.id())
             })
             .collect();
+        lost.sort_by_key(SignedEvent::seq);
         if !lost.is_empty() {
             outcome.n_repushed = lost.len();
             push_all(store, transport, &lost, outcome).await?;
@@ -230,7 +237,7 @@ async fn push_all<S: EventStore, T: SyncTransport>(
 mod tests {
     use std::cell::{Cell, RefCell};
 
-    use baton_core::ids::{SignerKey, SiteId};
+    use baton_core::ids::SiteId;
     use baton_core::ledger::{
         HashStore, LedgerEntry, MemoryHashStore, TreeHead, consistency_proof, inclusion_proof,
         leaf_hash,
@@ -287,6 +294,8 @@ mod tests {
         /// The key it signs heads with, and the rotations that led to it.
         key_seed: Cell<[u8; 32]>,
         rotations: RefCell<Vec<SignedKeyRotation>>,
+        /// The tablet key that signs the requests.
+        tablet_key: Cell<SignerKey>,
     }
 
     impl FakeServer {
@@ -305,6 +314,9 @@ mod tests {
                 reports: RefCell::new(Vec::new()),
                 key_seed: Cell::new(SERVER_SEED),
                 rotations: RefCell::new(Vec::new()),
+                tablet_key: Cell::new(SignerKey::from_signing_key(
+                    &crate::tablet::tests::signing_key(),
+                )),
             }
         }
 
@@ -352,6 +364,10 @@ mod tests {
     }
 
     impl SyncTransport for FakeServer {
+        fn tablet_key(&self) -> SignerKey {
+            self.tablet_key.get()
+        }
+
         async fn push(&self, events: &[SignedEvent]) -> Result<Vec<Receipt>, TransportError> {
             if self.offline {
                 return Err(TransportError::Unreachable("offline".to_owned()));
@@ -400,8 +416,11 @@ mod tests {
                     event: serde_json::from_slice(&stored[event_idx].to_json_bytes()).unwrap(),
                 })
                 .collect();
-            let seqs: std::collections::BTreeSet<u64> =
-                stored.iter().map(SignedEvent::seq).collect();
+            let seqs: std::collections::BTreeSet<u64> = stored
+                .iter()
+                .filter(|event| *event.signer() == self.tablet_key.get())
+                .map(SignedEvent::seq)
+                .collect();
             let chain_seq = (1..).take_while(|seq| seqs.contains(seq)).count() as i64;
             Ok(PullPage {
                 events,
@@ -504,6 +523,10 @@ mod tests {
     }
 
     impl SyncTransport for TamperedServer {
+        fn tablet_key(&self) -> SignerKey {
+            *self.good.signer()
+        }
+
         async fn push(&self, _events: &[SignedEvent]) -> Result<Vec<Receipt>, TransportError> {
             Ok(Vec::new())
         }
@@ -739,5 +762,36 @@ mod tests {
         assert!(view.state.alarms.is_empty());
         assert_eq!(view.state.server_key_rotations.len(), 1);
         assert_eq!(block_on(store.witness_state()).unwrap(), view.state);
+    }
+
+    #[test]
+    fn after_the_tablet_rotates_its_key_both_chains_are_proven_and_nothing_is_pushed_twice() {
+        let store = MemoryStore::new();
+        let server = FakeServer::new();
+        let (tablet, events) = crate::tablet::tests::rotated_tablet();
+        let (old_events, new_events) = events.split_at(2);
+        for event in &events {
+            block_on(store.append_own_event(event)).unwrap();
+        }
+        // The old key's events went before the rotation, with requests of the old key.
+        block_on(sync_once(&store, &server, old_events, "v2", &context()))
+            .result
+            .unwrap();
+        // From now on the new key signs the requests; its chain_seq is about its own chain.
+        server.tablet_key.set(tablet.signer());
+        let outcome = block_on(sync_once(&store, &server, new_events, "v2", &context()));
+        outcome.result.unwrap();
+        assert_eq!(
+            outcome.n_repushed, 0,
+            "the old key's events are not the new chain's"
+        );
+        assert_eq!(*server.push_sizes.borrow(), [2, 1]);
+        let view = outcome.witness.unwrap();
+        assert!(view.state.alarms.is_empty());
+        assert_eq!(
+            view.state.proven_below_leaf, 3,
+            "the events of both keys are proven in the ledger"
+        );
+        assert!(server.reports.borrow().is_empty());
     }
 }

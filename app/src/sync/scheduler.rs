@@ -13,9 +13,10 @@ use baton_core::ids::SignerKey;
 
 use super::witness::WitnessContext;
 use super::{SyncError, TransportError, sync_once};
-use crate::browser::clock::now_ms;
+use crate::browser::clock::{now_ms, pause};
 use crate::browser::http::HttpTransport;
 use crate::browser::store::EventStore;
+use crate::key_rotation::KeyChange;
 use crate::state::AppState;
 use crate::tablet::witness::trusted_server_keys;
 
@@ -36,6 +37,8 @@ pub fn retry_delay_ms(n_failures: u32) -> u32 {
 
 thread_local! {
     static RUNNING: Cell<bool> = const { Cell::new(false) };
+    /// A round is under way: the next one waits, so that two never push the same outbox.
+    static IN_ROUND: Cell<bool> = const { Cell::new(false) };
     static WAKE_PENDING: Cell<bool> = const { Cell::new(false) };
     static WAKE: RefCell<Option<js_sys::Function>> = const { RefCell::new(None) };
 }
@@ -92,11 +95,33 @@ pub fn start(state: AppState) {
     });
 }
 
-/// One round; true if it completed.
+/// Runs one round now, after the one under way if any; true if it completed. The key rotation
+/// calls it to push everything the old key signed.
+pub async fn sync_now(state: AppState) -> bool {
+    round(state).await
+}
+
+/// One round, never two at once; true if it completed.
 async fn round(state: AppState) -> bool {
+    while IN_ROUND.with(Cell::get) {
+        pause(100).await;
+    }
+    IN_ROUND.with(|in_round| in_round.set(true));
+    let completed = round_alone(state).await;
+    IN_ROUND.with(|in_round| in_round.set(false));
+    completed
+}
+
+async fn round_alone(state: AppState) -> bool {
     let Some(store) = state.store() else {
         return false;
     };
+    // A rotation whose answer never arrived is settled first: until then it is not known which
+    // key the server accepts.
+    if state.key_change.get_untracked() == KeyChange::Unsettled && !state.settle_pending_key().await
+    {
+        return false;
+    }
     let Some((to_push, roster_version, signing_key, witness_context)) =
         state.tablet.with_untracked(|tablet| {
             let tablet = tablet.as_ref()?;

@@ -1,5 +1,6 @@
 //! Enrollment: what the tablet sends to join a ward (docs/PROTOCOL.md §2.1) and what it keeps.
 
+use baton_core::key_rotation::SignedKeyRotation;
 use serde::{Deserialize, Serialize};
 
 use super::roster::Roster;
@@ -16,10 +17,15 @@ pub struct Enrollment {
     pub ward_id: String,
     /// The server's authority key, hex: the only signer allowed to quarantine and release.
     pub server_public_key: String,
-    /// This tablet's own key, hex.
+    /// This tablet's own key, hex: the key it signs with now.
     pub public_key: String,
     pub label: String,
     pub enrolled_at_ms: u64,
+    /// The rotations of this tablet's own key, oldest first (`tablet::key_rotation`): the first
+    /// one's `previous` is the key it enrolled with, the last one's `next` is `public_key`. Its
+    /// events signed by the earlier keys stay its own.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub key_rotations: Vec<SignedKeyRotation>,
 }
 
 /// `POST /api/v1/enroll`.

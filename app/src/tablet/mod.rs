@@ -12,11 +12,13 @@
 //! - `wipe`: what the session wipe at the end of this device's custody removes and keeps, and
 //!   what the check-in may claim.
 //! - `lock`: the inactivity lockout of this device while someone holds it.
-//! - `Tablet` (here): the chain, the clock and the local replica kept in step.
+//! - `key_rotation`: the decisions of a rotation of the tablet's own signing key.
+//! - `Tablet` (here): the chains of its keys, the clock and the local replica kept in step.
 
 pub mod board;
 pub mod capture;
 pub mod enrollment;
+pub mod key_rotation;
 pub mod lock;
 pub mod pin;
 pub mod roster;
@@ -30,6 +32,9 @@ use baton_core::body::Body;
 use baton_core::event::{ChainHead, SignedEvent, UnsignedEvent};
 use baton_core::hlc::Hlc;
 use baton_core::ids::SignerKey;
+use baton_core::key_rotation::{
+    ChainEnd, KeyHistory, KeyRotationError, RotatingSigner, SignedKeyRotation,
+};
 use baton_core::keys::{KeySet, SignerInfo};
 use baton_core::replica::Replica;
 use ed25519_dalek::{Signature, SigningKey};
@@ -44,8 +49,25 @@ use roster::Roster;
 pub enum TabletError {
     #[error("the stored signing key does not belong to this tablet's enrolled public key")]
     KeyMismatch,
-    #[error("a stored event of this tablet is out of order at seq {seq}")]
-    BrokenChain { seq: u64 },
+    #[error("a stored event of this tablet's key {signer} is out of order at seq {seq}")]
+    BrokenChain { signer: SignerKey, seq: u64 },
+    #[error("this tablet's key history does not hold: {0}")]
+    KeyHistory(KeyRotationError),
+    #[error("a stored event at seq {seq} is signed by {signer}, a key this tablet never held")]
+    ForeignEvent { signer: SignerKey, seq: u64 },
+}
+
+/// Why the tablet refused to switch to a new key.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum RotateError {
+    #[error("the rotation does not hand over from the key this tablet signs with")]
+    NotFromCurrentKey,
+    #[error("the rotation does not hand over to the new signing key")]
+    NotToNewKey,
+    #[error("the rotation names another end of this tablet's chain than its latest event")]
+    ChainMoved,
+    #[error(transparent)]
+    History(#[from] KeyRotationError),
 }
 
 /// Why a handoff could not be signed.
@@ -73,13 +95,23 @@ impl OwnEvent {
 }
 
 /// An enrolled tablet: its key, its chain, its clock and its replica of the site's events.
+///
+/// A tablet that rotated its key (`key_rotation`) has one chain per key: each key's events run
+/// from seq 1 without a gap, the retired keys' chains end where their rotation says, and only
+/// the current key's chain grows. Its events of every key stay its own: on the board, in the
+/// receipts, and correctable.
 pub struct Tablet {
     pub enrollment: Enrollment,
     pub roster: Roster,
     signing_key: SigningKey,
     signer: SignerKey,
+    /// Every key this tablet has signed with, oldest first; the last is `signer`.
+    own_keys: KeyHistory,
+    /// The end of the current key's chain.
     head: Option<ChainHead>,
     clock: Hlc,
+    /// The events of every key, in the order they were signed (HLC order: one clock signs
+    /// them all, so it also orders the keys' chains one after the other).
     own_events: Vec<OwnEvent>,
     replica: Replica,
     /// The server keys whose events fold as the authority's: the enrolled key, and the keys
@@ -91,8 +123,8 @@ pub struct Tablet {
 }
 
 impl Tablet {
-    /// Brings a tablet up from storage: its own events in chain order with their receipts, and
-    /// the events pulled from the server.
+    /// Brings a tablet up from storage: its own events (of every key it held, each key's in
+    /// chain order) with their receipts, and the events pulled from the server.
     pub fn new(
         enrollment: Enrollment,
         roster: Roster,
@@ -106,12 +138,19 @@ impl Tablet {
         if signer.to_hex() != enrollment.public_key {
             return Err(TabletError::KeyMismatch);
         }
+        let own_keys =
+            KeyHistory::from_rotations(RotatingSigner::Tablet, &signer, &enrollment.key_rotations)
+                .map_err(TabletError::KeyHistory)?;
+        if own_keys.current() != signer {
+            return Err(TabletError::KeyMismatch);
+        }
+        let own_events = chains_in_signing_order(&own_keys, own_events)?;
         let server_keys: Vec<SignerKey> = SignerKey::from_hex(&enrollment.server_public_key)
             .into_iter()
             .collect();
         let replica = Replica::new(
             roster.site_config.rules.clone(),
-            fold_keys(&server_keys, signer),
+            fold_keys(&server_keys, own_keys.keys()),
             roster.device_registry(),
         );
         let mut tablet = Tablet {
@@ -119,6 +158,7 @@ impl Tablet {
             roster,
             signing_key,
             signer,
+            own_keys,
             head: None,
             clock: Hlc::ZERO,
             own_events: Vec::new(),
@@ -128,9 +168,6 @@ impl Tablet {
             this_device: None,
         };
         for event in own_events {
-            if event.seq() != tablet.head.map_or(1, |head| head.seq + 1) {
-                return Err(TabletError::BrokenChain { seq: event.seq() });
-            }
             tablet.record_own(event);
         }
         tablet.apply_receipts(receipts);
@@ -140,6 +177,65 @@ impl Tablet {
 
     pub fn signing_key(&self) -> &SigningKey {
         &self.signing_key
+    }
+
+    /// The key this tablet signs with now.
+    pub fn signer(&self) -> SignerKey {
+        self.signer
+    }
+
+    /// Every key this tablet has signed with, oldest first; the last is the current one.
+    pub fn own_keys(&self) -> &[SignerKey] {
+        self.own_keys.keys()
+    }
+
+    /// The latest event of the current key's chain, as a key rotation names it.
+    pub fn chain_end(&self) -> Option<ChainEnd> {
+        self.head.map(|head| ChainEnd {
+            seq: head.seq,
+            id: head.id,
+        })
+    }
+
+    /// Switches to the key `rotation` hands over to, once the server accepted the rotation and
+    /// storage holds the new key. The new key's chain starts afresh at seq 1; the clock goes on,
+    /// so its events sort after the old key's; the old key's events stay this tablet's own.
+    pub fn rotate(
+        &mut self,
+        next_signing_key: SigningKey,
+        rotation: SignedKeyRotation,
+    ) -> Result<(), RotateError> {
+        let next = SignerKey::from_signing_key(&next_signing_key);
+        if rotation.rotation.previous != self.signer {
+            return Err(RotateError::NotFromCurrentKey);
+        }
+        if rotation.rotation.next != next {
+            return Err(RotateError::NotToNewKey);
+        }
+        if rotation.rotation.last_event != self.chain_end() {
+            return Err(RotateError::ChainMoved);
+        }
+        let enrollment = key_rotation::enrollment_after(&self.enrollment, &rotation);
+        let own_keys =
+            KeyHistory::from_rotations(RotatingSigner::Tablet, &next, &enrollment.key_rotations)?;
+        self.enrollment = enrollment;
+        self.own_keys = own_keys;
+        self.signing_key = next_signing_key;
+        self.signer = next;
+        self.head = None;
+        self.refold();
+        Ok(())
+    }
+
+    /// Rebuilds the fold from the log with the current roster and keys.
+    fn refold(&mut self) {
+        let log = self.replica.log().clone();
+        self.replica = Replica::from_log(
+            log,
+            self.roster.site_config.rules.clone(),
+            fold_keys(&self.server_keys, self.own_keys.keys()),
+            self.roster.device_registry(),
+        );
     }
 
     /// Signs the next event of this tablet's chain without recording it: the caller records it
@@ -154,7 +250,9 @@ impl Tablet {
 
     /// Records an event of this tablet that storage has committed.
     pub fn record_own(&mut self, event: SignedEvent) {
-        self.head = Some(event.chain_head());
+        if *event.signer() == self.signer {
+            self.head = Some(event.chain_head());
+        }
         self.clock = self.clock.max(event.hlc());
         // The tablet's own events are trusted: it signed them itself.
         if let Err(error) = self.replica.insert_verified(event.clone()) {
@@ -213,14 +311,8 @@ impl Tablet {
 
     /// Replaces the roster and re-folds, since shifts and home wards feed the fold.
     pub fn set_roster(&mut self, roster: Roster) {
-        let log = self.replica.log().clone();
-        self.replica = Replica::from_log(
-            log,
-            roster.site_config.rules.clone(),
-            fold_keys(&self.server_keys, self.signer),
-            roster.device_registry(),
-        );
         self.roster = roster;
+        self.refold();
     }
 
     /// Replaces the server keys the authority's events are folded with (after the server
@@ -230,13 +322,7 @@ impl Tablet {
             return;
         }
         self.server_keys = server_keys;
-        let log = self.replica.log().clone();
-        self.replica = Replica::from_log(
-            log,
-            self.roster.site_config.rules.clone(),
-            fold_keys(&self.server_keys, self.signer),
-            self.roster.device_registry(),
-        );
+        self.refold();
     }
 
     pub fn replica(&self) -> &Replica {
@@ -295,15 +381,21 @@ impl Tablet {
             })
     }
 
-    /// The events to push: never delivered, or refused for a reason that may pass.
+    /// The events to push: never delivered, or refused for a reason that may pass. Only the
+    /// current key's: the server takes a tablet's events only with requests of the key that
+    /// signed them, and a retired key signs no request. A rotation waits for an empty outbox, so
+    /// a retired key's event is pending only if something went badly wrong, and it stays
+    /// counted in `pending_count` for people to see.
     pub fn to_push(&self) -> Vec<SignedEvent> {
         self.own_events
             .iter()
+            .filter(|own| *own.event.signer() == self.signer)
             .filter(|own| matches!(own.delivery(), Delivery::Pending | Delivery::RetryLater))
             .map(|own| own.event.clone())
             .collect()
     }
 
+    /// Own events not yet stored by the server, of every key.
     pub fn pending_count(&self) -> usize {
         self.own_events
             .iter()
@@ -320,14 +412,54 @@ impl Tablet {
 }
 
 /// The key set the tablet folds with: the server as the authority (so its quarantines count)
-/// and this tablet. Other tablets are unknown here and fold as tablets, which is their role.
-fn fold_keys(server_keys: &[SignerKey], signer: SignerKey) -> KeySet {
+/// and this tablet's keys. Other tablets are unknown here and fold as tablets, which is their
+/// role.
+fn fold_keys(server_keys: &[SignerKey], own_keys: &[SignerKey]) -> KeySet {
     let mut keys = KeySet::new();
     for server in server_keys {
         let _ = keys.enroll(*server, SignerInfo::authority());
     }
-    let _ = keys.enroll(signer, SignerInfo::tablet());
+    for own in own_keys {
+        let _ = keys.enroll(*own, SignerInfo::tablet());
+    }
     keys
+}
+
+/// Checks that the stored events of each of this tablet's keys form one chain from seq 1
+/// without a gap, and puts them all in the order they were signed. Storage returns them grouped
+/// by key, so the order across keys comes from the clock: the tablet's one HLC signed them all.
+fn chains_in_signing_order(
+    own_keys: &KeyHistory,
+    events: Vec<SignedEvent>,
+) -> Result<Vec<SignedEvent>, TabletError> {
+    let mut by_signer: BTreeMap<SignerKey, Vec<SignedEvent>> = BTreeMap::new();
+    for event in events {
+        if !own_keys.contains(event.signer()) {
+            return Err(TabletError::ForeignEvent {
+                signer: *event.signer(),
+                seq: event.seq(),
+            });
+        }
+        by_signer.entry(*event.signer()).or_default().push(event);
+    }
+    let mut ordered = Vec::new();
+    for (signer, mut chain) in by_signer {
+        chain.sort_by_key(SignedEvent::seq);
+        for (event_idx, event) in chain.iter().enumerate() {
+            let expected_prev = event_idx
+                .checked_sub(1)
+                .map(|prev_idx| chain[prev_idx].id());
+            if event.seq() != event_idx as u64 + 1 || event.prev() != expected_prev {
+                return Err(TabletError::BrokenChain {
+                    signer,
+                    seq: event.seq(),
+                });
+            }
+        }
+        ordered.extend(chain);
+    }
+    ordered.sort_by_key(SignedEvent::hlc);
+    Ok(ordered)
 }
 
 /// Whether an event's signature verifies (strictly) for the key the event names, so that a
@@ -374,6 +506,7 @@ pub(crate) mod tests {
             public_key: SignerKey::from_signing_key(&signing_key()).to_hex(),
             label: "test tablet".to_owned(),
             enrolled_at_ms: NOW_MS,
+            key_rotations: Vec::new(),
         }
     }
 
@@ -510,6 +643,182 @@ pub(crate) mod tests {
             NOW_MS,
         );
         assert_eq!(wrong_key.err(), Some(TabletError::KeyMismatch));
+    }
+
+    pub fn next_signing_key() -> SigningKey {
+        SigningKey::from_bytes(&[43; 32])
+    }
+
+    /// A tablet that checked D-0001 out and D-0002 out with its enrolled key, rotated to
+    /// `next_signing_key`, then checked D-0001 in with the new key.
+    pub fn rotated_tablet() -> (Tablet, Vec<SignedEvent>) {
+        let mut tablet = tablet();
+        let mut events = Vec::new();
+        for (minute, device) in [(0, "D-0001"), (1, "D-0002")] {
+            let body = check_out_body(device, "S-0001", "W-4E", None).unwrap();
+            let event = tablet.sign(body, NOW_MS + minute * 60_000).unwrap();
+            tablet.record_own(event.clone());
+            events.push(event);
+        }
+        let rotation =
+            key_rotation::build_rotation(&tablet, &next_signing_key(), NOW_MS + 120_000).unwrap();
+        tablet.rotate(next_signing_key(), rotation).unwrap();
+        let checklist = ReturnChecklist {
+            apps_signed_out: true,
+            local_data_wiped: true,
+            condition: DeviceCondition::Ok,
+            note: String::new(),
+        };
+        let body = check_in_body("D-0001", "S-0001", "W-4E", &checklist).unwrap();
+        // The wall clock stepped back: the HLC still orders the new key's event last.
+        let event = tablet.sign(body, NOW_MS + 30_000).unwrap();
+        tablet.record_own(event.clone());
+        events.push(event);
+        (tablet, events)
+    }
+
+    #[test]
+    fn after_a_rotation_the_new_key_starts_its_own_chain_and_the_old_events_stay() {
+        let (tablet, events) = rotated_tablet();
+        let old = SignerKey::from_signing_key(&signing_key());
+        let new = SignerKey::from_signing_key(&next_signing_key());
+        assert_eq!(tablet.signer(), new);
+        assert_eq!(tablet.own_keys(), &[old, new]);
+        assert_eq!(tablet.enrollment.public_key, new.to_hex());
+        assert_eq!(tablet.enrollment.key_rotations.len(), 1);
+        let check_in = &events[2];
+        assert_eq!(
+            (*check_in.signer(), check_in.seq(), check_in.prev()),
+            (new, 1, None)
+        );
+        assert!(check_in.hlc() > events[1].hlc());
+        // The board folds both keys' events: D-0001 went out under the old key and came back
+        // under the new one.
+        let device = baton_core::ids::DeviceId::new("D-0001").unwrap();
+        let custody = tablet.replica().custody().device(&device).unwrap();
+        assert_eq!(custody.status(NOW_MS + 200_000), DeviceStatus::Available);
+        // Old events can still be found for a correction, newest first in the list.
+        assert!(tablet.own_event(&events[0].id().to_hex()).is_some());
+        let recent: Vec<_> = tablet
+            .recent_own_events(3)
+            .map(|own| own.event.id())
+            .collect();
+        assert_eq!(recent, [events[2].id(), events[1].id(), events[0].id()]);
+        // Only the current key's events are pushed; everything unsent is counted.
+        assert_eq!(tablet.to_push(), vec![events[2].clone()]);
+        assert_eq!(tablet.pending_count(), 3);
+    }
+
+    #[test]
+    fn a_rotated_tablet_comes_back_from_storage_with_both_chains() {
+        let (before, events) = rotated_tablet();
+        // Storage groups the events by key; the order across keys does not matter.
+        let mut stored = events.clone();
+        stored.reverse();
+        let receipts = vec![
+            receipt_for(&events[0], ReceiptStatus::Accepted),
+            receipt_for(&events[1], ReceiptStatus::Accepted),
+        ];
+        let tablet = Tablet::new(
+            before.enrollment.clone(),
+            roster::tests::roster(),
+            next_signing_key(),
+            stored,
+            receipts,
+            Vec::new(),
+            NOW_MS,
+        )
+        .unwrap();
+        assert_eq!(tablet.chain_end(), before.chain_end());
+        assert_eq!(tablet.pending_count(), 1);
+        let recent: Vec<_> = tablet
+            .recent_own_events(3)
+            .map(|own| own.event.id())
+            .collect();
+        assert_eq!(recent, [events[2].id(), events[1].id(), events[0].id()]);
+        let next = tablet
+            .sign(
+                check_out_body("D-0003", "S-0001", "W-4E", None).unwrap(),
+                NOW_MS,
+            )
+            .unwrap();
+        assert_eq!((next.seq(), next.prev()), (2, Some(events[2].id())));
+
+        // The enrolled key alone no longer opens it: the enrollment names the new key.
+        let stale_key = Tablet::new(
+            before.enrollment.clone(),
+            roster::tests::roster(),
+            signing_key(),
+            Vec::new(),
+            Vec::new(),
+            Vec::new(),
+            NOW_MS,
+        );
+        assert_eq!(stale_key.err(), Some(TabletError::KeyMismatch));
+    }
+
+    #[test]
+    fn each_key_chain_is_checked_and_a_stranger_event_is_refused() {
+        let (before, events) = rotated_tablet();
+        let load = |own_events: Vec<SignedEvent>| {
+            Tablet::new(
+                before.enrollment.clone(),
+                roster::tests::roster(),
+                next_signing_key(),
+                own_events,
+                Vec::new(),
+                Vec::new(),
+                NOW_MS,
+            )
+            .err()
+        };
+        // The old key's seq 1 is missing: its chain has a gap, although the new key's is fine.
+        assert_eq!(
+            load(vec![events[1].clone(), events[2].clone()]),
+            Some(TabletError::BrokenChain {
+                signer: SignerKey::from_signing_key(&signing_key()),
+                seq: 2
+            })
+        );
+        let stranger_key = SigningKey::from_bytes(&[77; 32]);
+        let stranger = UnsignedEvent::next(
+            SignerKey::from_signing_key(&stranger_key),
+            None,
+            Hlc::ZERO,
+            NOW_MS,
+            check_out_body("D-0003", "S-0002", "W-4E", None).unwrap(),
+        )
+        .unwrap()
+        .sign(&stranger_key)
+        .unwrap();
+        assert!(matches!(
+            load(vec![stranger]),
+            Some(TabletError::ForeignEvent { seq: 1, .. })
+        ));
+    }
+
+    #[test]
+    fn a_rotation_is_refused_unless_it_hands_over_from_this_chain_end_to_the_new_key() {
+        let mut tablet = tablet();
+        let stale = key_rotation::build_rotation(&tablet, &next_signing_key(), NOW_MS).unwrap();
+        let body = check_out_body("D-0001", "S-0001", "W-4E", None).unwrap();
+        let event = tablet.sign(body, NOW_MS).unwrap();
+        tablet.record_own(event);
+        assert_eq!(
+            tablet.rotate(next_signing_key(), stale),
+            Err(RotateError::ChainMoved)
+        );
+        let rotation = key_rotation::build_rotation(&tablet, &next_signing_key(), NOW_MS).unwrap();
+        assert_eq!(
+            tablet.rotate(SigningKey::from_bytes(&[44; 32]), rotation.clone()),
+            Err(RotateError::NotToNewKey)
+        );
+        assert_eq!(tablet.signer(), SignerKey::from_signing_key(&signing_key()));
+        tablet.rotate(next_signing_key(), rotation.clone()).unwrap();
+        assert_eq!(
+            tablet.rotate(next_signing_key(), rotation),
+            Err(RotateError::NotFromCurrentKey)
+        );
     }
 
     #[test]
