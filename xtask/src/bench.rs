@@ -21,6 +21,8 @@ use crate::process::{self, cargo, header};
 
 const START_MARKER: &str = "<!-- bench:ingest:start -->";
 const END_MARKER: &str = "<!-- bench:ingest:end -->";
+const PROOFS_START_MARKER: &str = "<!-- bench:proofs:start -->";
+const PROOFS_END_MARKER: &str = "<!-- bench:proofs:end -->";
 const TABLET_START_MARKER: &str = "<!-- bench:tablet:start -->";
 const TABLET_END_MARKER: &str = "<!-- bench:tablet:end -->";
 
@@ -278,6 +280,32 @@ pub fn run(arguments: &[String]) -> anyhow::Result<()> {
             label,
         )?;
     }
+    header("Ledger proofs from stored hashes (cargo bench -p baton-server --bench ledger_proofs)");
+    let proofs_results = out_dir.join("proofs.jsonl");
+    let entries: u64 = if quick { 10_000 } else { 1_000_000 };
+    let mut proofs = cargo(&root);
+    proofs.args([
+        "bench",
+        "-p",
+        "baton-server",
+        "--bench",
+        "ledger_proofs",
+        "--",
+        "--entries",
+        &entries.to_string(),
+        "--samples",
+        if quick { "200" } else { "2000" },
+        "--json",
+    ]);
+    proofs.arg(&proofs_results);
+    if let Some(database) = &database {
+        proofs
+            .arg("--postgres")
+            .arg(database.create_database("baton_proofs")?);
+    }
+    process::run(&mut proofs)?;
+    let proofs_report = render_proofs(&proofs_results, entries)?;
+    println!("\n{proofs_report}");
     drop(database);
 
     let report = render(&results, &peaks, &load_size)?;
@@ -296,6 +324,12 @@ pub fn run(arguments: &[String]) -> anyhow::Result<()> {
     text = replace_section(&text, START_MARKER, END_MARKER, &report)?;
     text = replace_section(
         &text,
+        PROOFS_START_MARKER,
+        PROOFS_END_MARKER,
+        &proofs_report,
+    )?;
+    text = replace_section(
+        &text,
         TABLET_START_MARKER,
         TABLET_END_MARKER,
         &tablet_report,
@@ -303,6 +337,35 @@ pub fn run(arguments: &[String]) -> anyhow::Result<()> {
     std::fs::write(&path, text)?;
     println!("BENCHMARKS.md updated.");
     Ok(())
+}
+
+/// The proof table from the bench's JSON lines.
+fn render_proofs(results: &Path, entries: u64) -> anyhow::Result<String> {
+    let text = std::fs::read_to_string(results)
+        .with_context(|| format!("cannot read {}", results.display()))?;
+    let mut out = format!(
+        "Command: `cargo xtask bench` (runs `cargo bench -p baton-server --bench ledger_proofs`: \
+         {entries} ledger entries seeded with SQL, then proofs read from the stored nodes one \
+         at a time, as the HTTP handlers do; a fresh head also checks consistency with the \
+         previous one, signs and stores). Generated {}.\n\n\
+         | backend | request at {entries} entries | p50 | p99 | per second, one at a time |\n\
+         | --- | --- | --- | --- | --- |\n",
+        process::output(Command::new("date").arg("-u").arg("+%Y-%m-%d %H:%M UTC"))
+            .unwrap_or_default()
+            .trim()
+    );
+    for line in text.lines().filter(|line| !line.trim().is_empty()) {
+        let value: serde_json::Value = serde_json::from_str(line)?;
+        out.push_str(&format!(
+            "| {} | {} | {:.0} µs | {:.0} µs | {:.0} |\n",
+            value["backend"].as_str().unwrap_or("?"),
+            value["what"].as_str().unwrap_or("?"),
+            value["p50_us"].as_f64().unwrap_or(f64::NAN),
+            value["p99_us"].as_f64().unwrap_or(f64::NAN),
+            value["per_second"].as_f64().unwrap_or(f64::NAN),
+        ));
+    }
+    Ok(out)
 }
 
 pub fn replace_section(
