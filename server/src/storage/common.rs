@@ -1141,17 +1141,31 @@ macro_rules! storage_impl {
         }
 
         async fn ledger_nodes(&self, site_id: &str, positions: &[NodePosition]) -> Result<LedgerNodes, StorageError> {
-            let mut connection = self.pool.acquire().await?;
+            // One round trip for the whole proof (O(log n) positions, a few dozen at most)
+            // rather than one per node: on PostgreSQL each round trip costs more than the
+            // lookup. Each position is its own primary-key lookup, joined by UNION ALL: with
+            // the positions OR-ed instead, SQLite scans every node of the site.
             let mut nodes = LedgerNodes::default();
-            for position in positions {
-                let row: Option<(String,)> = sqlx::query_as(sql::LEDGER_NODE)
-                    .bind(site_id)
-                    .bind(position.level as i32)
-                    .bind(position.index as i64)
-                    .fetch_optional(&mut *connection)
-                    .await?;
-                if let Some(hash) = row.and_then(|(hash,)| LedgerHash::from_hex(&hash).ok()) {
-                    nodes.0.insert((position.level, position.index), hash);
+            for chunk in positions.chunks(sql::LEDGER_NODES_PER_QUERY) {
+                let mut builder = sqlx::QueryBuilder::<Db>::new("");
+                for (position_idx, position) in chunk.iter().enumerate() {
+                    if position_idx > 0 {
+                        builder.push(" UNION ALL ");
+                    }
+                    builder
+                        .push(sql::LEDGER_NODES_LOOKUP)
+                        .push_bind(site_id)
+                        .push(" AND level = ")
+                        .push_bind(position.level as i32)
+                        .push(" AND node_index = ")
+                        .push_bind(position.index as i64);
+                }
+                let rows: Vec<(i32, i64, String)> =
+                    builder.build_query_as().fetch_all(&self.pool).await?;
+                for (level, node_index, hash) in rows {
+                    if let Ok(hash) = LedgerHash::from_hex(&hash) {
+                        nodes.0.insert((level as u32, node_index as u64), hash);
+                    }
                 }
             }
             Ok(nodes)

@@ -100,6 +100,13 @@ pub const INSERT_LEDGER_NODES_HEAD: &str =
 /// PostgreSQL's 65,535 bind parameters, and one statement replaces hundreds of round trips to
 /// the database (for SQLite, to its worker thread).
 pub const ROWS_PER_INSERT: usize = 500;
+/// One position of the query for a proof's nodes; `ledger_nodes` binds the site, level and
+/// index of each and joins them with UNION ALL.
+pub const LEDGER_NODES_LOOKUP: &str =
+    "SELECT level, node_index, hash FROM ledger_nodes WHERE site_id = ";
+/// Positions per query of `ledger_nodes`: a proof at 2^63 entries needs fewer than 130, and
+/// SQLite allows at most 500 terms in one compound SELECT.
+pub const LEDGER_NODES_PER_QUERY: usize = 200;
 pub const LEDGER_NODE: &str =
     "SELECT hash FROM ledger_nodes WHERE site_id = $1 AND level = $2 AND node_index = $3";
 pub const LEDGER_ENTRIES: &str = "SELECT leaf_index, entry_json, leaf_hash, appended_at_ms FROM ledger_entries \
