@@ -36,6 +36,9 @@ struct Load {
     batch: usize,
     concurrency: usize,
     catch_up_events: usize,
+    /// Tablets that come back at once after an outage, each pushing its queue in one request.
+    reconnect_tablets: usize,
+    reconnect_events: usize,
 }
 
 /// A `baton serve` process, killed when dropped.
@@ -54,6 +57,7 @@ impl Server {
         database_url: Option<&str>,
         label: &str,
         webhook_port: Option<u16>,
+        extra_flags: &[&str],
     ) -> anyhow::Result<Server> {
         let port = postgres::free_port()?;
         let data_dir = std::env::temp_dir().join(format!("baton-bench-{label}-{port}"));
@@ -89,6 +93,7 @@ impl Server {
             // the latency, not the limit, is measured here.
             command.args(["--tablet-rate-per-minute", "0"]);
         }
+        command.args(extra_flags);
         let child = command.spawn().context("starting the release server")?;
         let mut server = Server {
             child,
@@ -177,6 +182,8 @@ pub fn run(arguments: &[String]) -> anyhow::Result<()> {
             batch: 10,
             concurrency: 4,
             catch_up_events: 100,
+            reconnect_tablets: 10,
+            reconnect_events: 20,
         }
     } else {
         Load {
@@ -186,6 +193,8 @@ pub fn run(arguments: &[String]) -> anyhow::Result<()> {
             batch: 100,
             concurrency: 32,
             catch_up_events: 10_000,
+            reconnect_tablets: 500,
+            reconnect_events: 200,
         }
     };
     let root = crate::workspace_root();
@@ -227,9 +236,10 @@ pub fn run(arguments: &[String]) -> anyhow::Result<()> {
         backends.push(("postgres", Some(database.url.clone())));
     }
     let mut peaks = Vec::new();
+    let mut reconnect_peaks = Vec::new();
     for (label, url) in &backends {
         header(&format!("Ingest and catch-up on {label}"));
-        let server = Server::start(&root, url.as_deref(), label, None)?;
+        let server = Server::start(&root, url.as_deref(), label, None, &[])?;
         let ingest = [
             "--tablets".to_owned(),
             load_size.tablets.to_string(),
@@ -262,7 +272,13 @@ pub fn run(arguments: &[String]) -> anyhow::Result<()> {
             (Some(database), Some(_)) => Some(database.create_database("baton_latency")?),
             _ => None,
         };
-        let server = Server::start(&root, latency_url.as_deref(), label, Some(receiver_port))?;
+        let server = Server::start(
+            &root,
+            latency_url.as_deref(),
+            label,
+            Some(receiver_port),
+            &[],
+        )?;
         let latency = [
             "--events".to_owned(),
             load_size.latency_check_ins.to_string(),
@@ -279,6 +295,45 @@ pub fn run(arguments: &[String]) -> anyhow::Result<()> {
             &results,
             label,
         )?;
+        drop(server);
+
+        header(&format!(
+            "{} tablets reconnecting at once on {label}, {} queued events each",
+            load_size.reconnect_tablets, load_size.reconnect_events
+        ));
+        let reconnect_url = match (&database, url) {
+            (Some(database), Some(_)) => Some(database.create_database("baton_reconnect")?),
+            _ => None,
+        };
+        // Enrolling hundreds of tablets from one address is the harness, not the scenario:
+        // the per-address limit on enrollment is off for it.
+        let server = Server::start(
+            &root,
+            reconnect_url.as_deref(),
+            label,
+            None,
+            &["--address-rate-per-minute", "0"],
+        )?;
+        let reconnect = [
+            "--tablets".to_owned(),
+            load_size.reconnect_tablets.to_string(),
+            "--events".to_owned(),
+            load_size.reconnect_events.to_string(),
+            "--batch".to_owned(),
+            load_size.reconnect_events.to_string(),
+            "--concurrency".to_owned(),
+            load_size.reconnect_tablets.to_string(),
+        ];
+        let reconnect_label = format!("{label}-reconnect");
+        load(
+            &root,
+            &server,
+            "ingest",
+            &reconnect,
+            &results,
+            &reconnect_label,
+        )?;
+        reconnect_peaks.push((reconnect_label, server.peak_rss_mib()));
     }
     header("Ledger proofs from stored hashes (cargo bench -p baton-server --bench ledger_proofs)");
     let proofs_results = out_dir.join("proofs.jsonl");
@@ -308,7 +363,7 @@ pub fn run(arguments: &[String]) -> anyhow::Result<()> {
     println!("\n{proofs_report}");
     drop(database);
 
-    let report = render(&results, &peaks, &load_size)?;
+    let report = render(&results, &peaks, &reconnect_peaks, &load_size)?;
     println!("\n{report}");
     std::fs::write(out_dir.join("ingest.md"), &report)?;
 
@@ -448,6 +503,7 @@ fn tablet_timings(root: &Path, out_dir: &Path) -> anyhow::Result<String> {
 fn render(
     results: &Path,
     peaks: &[(String, Option<f64>)],
+    reconnect_peaks: &[(String, Option<f64>)],
     load_size: &Load,
 ) -> anyhow::Result<String> {
     let lines: Vec<Value> = std::fs::read_to_string(results)?
@@ -528,6 +584,25 @@ fn render(
             line["delivery_ms_p50"].as_f64().unwrap_or(f64::NAN),
             if p99 < 250.0 { "met" } else { "not met" },
             line["delivery_ms_max"].as_f64().unwrap_or(f64::NAN),
+        ));
+    }
+    out.push_str(&format!(
+        "\n| backend | {} tablets reconnecting at once after an outage, {} queued events each, one push each | events accepted (all, or the run fails) | events/s | push p50 / p99 | server peak RSS |\n| --- | --- | --- | --- | --- | --- |\n",
+        load_size.reconnect_tablets, load_size.reconnect_events
+    ));
+    for (label, peak) in reconnect_peaks {
+        let Some(line) = find("ingest", label) else {
+            continue;
+        };
+        out.push_str(&format!(
+            "| {} | all {} in flight together | {} | {:.0} | {:.0} / {:.0} ms | {} |\n",
+            label.trim_end_matches("-reconnect"),
+            load_size.reconnect_tablets,
+            line["accepted"],
+            line["events_per_second"].as_f64().unwrap_or(0.0),
+            line["push_ms_p50"].as_f64().unwrap_or(0.0),
+            line["push_ms_p99"].as_f64().unwrap_or(0.0),
+            peak.map_or("–".to_owned(), |mib| format!("{mib:.0} MiB")),
         ));
     }
     out.push('\n');
