@@ -12,12 +12,13 @@
 //! over a domain-separation prefix followed by its RFC 8785 canonical JSON.
 
 use ed25519_dalek::{Signature, Signer, SigningKey};
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use crate::body::{FieldError, check_timestamp};
 use crate::canonical::write_canonical;
-use crate::ids::{EventId, SignerKey, decode_lower_hex};
+use crate::ids::{EventId, SignerKey};
+use crate::ledger::head::{deserialize_signature, serialize_signature};
 
 /// Bytes signed before the canonical statement. A new statement format needs a new prefix.
 pub const KEY_ROTATION_SIGNING_PREFIX: &[u8] = b"baton.key-rotation.v1\n";
@@ -115,18 +116,6 @@ pub enum KeyRotationError {
     /// Invalid JSON, a missing, duplicate or unknown field, or a field of the wrong type.
     #[error("malformed key rotation JSON: {message}")]
     Json { message: String },
-}
-
-fn serialize_signature<S: Serializer>(
-    signature: &[u8; 64],
-    serializer: S,
-) -> Result<S::Ok, S::Error> {
-    serializer.serialize_str(&hex::encode(signature))
-}
-
-fn deserialize_signature<'de, D: Deserializer<'de>>(deserializer: D) -> Result<[u8; 64], D::Error> {
-    let text = String::deserialize(deserializer)?;
-    decode_lower_hex("signature", &text).map_err(serde::de::Error::custom)
 }
 
 impl KeyRotation {

@@ -353,8 +353,7 @@ fn sync_parent(path: &Path) -> anyhow::Result<()> {
 /// What `baton rotate-server-key` did.
 #[derive(Debug)]
 pub struct Rotated {
-    pub previous: SignerKey,
-    pub next: SignerKey,
+    pub signed: SignedKeyRotation,
     pub position: usize,
 }
 
@@ -413,11 +412,7 @@ pub async fn rotate(path: &Path, storage: &dyn Storage, now_ms: u64) -> anyhow::
     std::fs::rename(&next_path, path)
         .with_context(|| format!("cannot move {} to {}", next_path.display(), path.display()))?;
     sync_parent(path)?;
-    Ok(Rotated {
-        previous: previous.public_key,
-        next: next.public_key,
-        position,
-    })
+    Ok(Rotated { signed, position })
 }
 
 /// The longest `--reason` kept in the ledger, in characters.
@@ -440,24 +435,23 @@ pub async fn run_rotate(args: crate::config::RotateServerKeyArgs) -> anyhow::Res
         .with_context(|| format!("cannot open {}", crate::storage::redact_url(&database_url)))?;
     let now_ms = crate::sync::now_ms();
     let rotated = rotate(&path, storage.as_ref(), now_ms).await?;
+    let (previous, next) = (
+        rotated.signed.rotation.previous,
+        rotated.signed.rotation.next,
+    );
     println!(
         "Rotated the server key (rotation {} of the history):\n  retired: {}\n  in use:  {}",
         rotated.position + 1,
-        rotated.previous.to_hex(),
-        rotated.next.to_hex()
+        previous.to_hex(),
+        next.to_hex()
     );
-    let rotation = storage
-        .server_key_rotations()
-        .await?
-        .pop()
-        .context("the rotation just recorded is not in the database")?;
-    let rotation: serde_json::Value = serde_json::from_str(&rotation)?;
+    let rotation = rotated.signed.to_json_value();
     let mut failed = Vec::new();
     for site_id in storage.list_site_ids().await? {
         let action = serde_json::json!({
             "type": "server_key_rotated",
-            "previous_key": rotated.previous.to_hex(),
-            "next_key": rotated.next.to_hex(),
+            "previous_key": previous.to_hex(),
+            "next_key": next.to_hex(),
             "rotation": rotation,
             "reason": reason,
         });

@@ -66,14 +66,17 @@ pub enum TreeHeadError {
     Json { message: String },
 }
 
-fn serialize_signature<S: Serializer>(
+/// The hex form of an Ed25519 signature in signed JSON (heads, key rotations).
+pub(crate) fn serialize_signature<S: Serializer>(
     signature: &[u8; 64],
     serializer: S,
 ) -> Result<S::Ok, S::Error> {
     serializer.serialize_str(&hex::encode(signature))
 }
 
-fn deserialize_signature<'de, D: Deserializer<'de>>(deserializer: D) -> Result<[u8; 64], D::Error> {
+pub(crate) fn deserialize_signature<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<[u8; 64], D::Error> {
     let text = String::deserialize(deserializer)?;
     decode_lower_hex("signature", &text).map_err(serde::de::Error::custom)
 }
