@@ -13,7 +13,7 @@ use crate::pages::dashboard::{
 };
 use crate::pages::{
     board::Board, break_glass::BreakGlass, check_in::CheckIn, correct::Correct, enroll::Enroll,
-    home::Home, not_found::NotFound, report::Report, tablet_key::TabletKeyPage,
+    hand_out::HandOut, home::Home, not_found::NotFound, report::Report, tablet_key::TabletKeyPage,
     this_device::ThisDevicePage, transfer::Transfer,
 };
 use crate::state::AppState;
@@ -46,6 +46,10 @@ pub fn TabletApp() -> impl IntoView {
                     <Route
                         path=path!("/check-in")
                         view=|| view! { <RequireEnrolled><CheckIn /></RequireEnrolled> }
+                    />
+                    <Route
+                        path=path!("/hand-out")
+                        view=|| view! { <RequireEnrolled><HandOut /></RequireEnrolled> }
                     />
                     <Route
                         path=path!("/transfer")

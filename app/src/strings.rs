@@ -125,6 +125,45 @@ pub fn checked_out(tag: &str, name: &str, time: &str) -> String {
     format!("{tag} checked out to {name} at {time}.")
 }
 
+// Bulk hand-out.
+pub const NAV_HAND_OUT: &str = "Hand out";
+pub const HAND_OUT_HEADING: &str = "Hand out devices at shift start";
+pub const HAND_OUT_EXPLAINED: &str = "A charge nurse gives badge and PIN once, then scans each person's badge and the devices they take. Every device is recorded as its own check-out, naming both.";
+pub const HAND_OUT_ISSUED_BY: &str = "Charge nurse";
+pub const HAND_OUT_START: &str = "Start hand-out";
+pub const HAND_OUT_RECIPIENT: &str = "Hand out to: scan their badge";
+pub const HAND_OUT_BUTTON: &str = "Hand out";
+pub const HAND_OUT_NEXT_PERSON: &str = "Next person";
+pub const HAND_OUT_FINISH: &str = "Finish hand-out";
+pub const HAND_OUT_LIST: &str = "Handed out in this run";
+pub const HAND_OUT_EXPIRED: &str = "The hand-out was idle for two minutes and has ended. The charge nurse gives badge and PIN again to go on.";
+pub const HAND_OUT_TO_SELF: &str =
+    "The charge nurse cannot hand a device to themself here. Use Check out with badge and PIN.";
+
+pub fn may_not_issue(name: &str) -> String {
+    format!(
+        "{name} cannot start a hand-out: only a charge nurse or a manager can. Use Check out instead."
+    )
+}
+
+pub fn hand_out_issued_by(name: &str) -> String {
+    format!("Hand-out started by {name}.")
+}
+
+pub fn hand_out_device_label(name: &str) -> String {
+    format!("Devices for {name}: scan each one")
+}
+
+pub fn hand_out_held(tag: &str, names: &str, since: &str) -> String {
+    format!(
+        "{tag} is held by {names} since {since}. Check it in first, or hand it over with both people present."
+    )
+}
+
+pub fn handed_out(tag: &str, name: &str, time: &str) -> String {
+    format!("{tag} handed out to {name} at {time}.")
+}
+
 // Check-in.
 pub const CHECK_IN_HEADING: &str = "Check in a device";
 pub const CHECK_IN_BUTTON: &str = "Check in";

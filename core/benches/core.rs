@@ -43,6 +43,7 @@ fn body(device: &DeviceId, event_idx: u64) -> Body {
             shift: Some("day".to_owned()),
             expected_return_ms: None,
             purpose: None,
+            issued_by: None,
         }
     } else {
         let checklist = Checklist {

@@ -22,6 +22,10 @@ pub enum AuthMethod {
     BadgePin,
     PinOnly,
     BreakGlass,
+    /// Only the person's badge was scanned, without a PIN. Valid only for the custodian of a
+    /// check-out that names, in `issued_by`, the colleague who gave badge and PIN and handed the
+    /// device out (a charge nurse's bulk hand-out at shift start).
+    Badge,
     /// A manager signed in to the dashboard with a password session, not at a tablet. Only the
     /// authority (the server) may sign an event naming a person authenticated this way: a
     /// tablet never sees the session, so from a tablet the claim would be unfounded.
@@ -88,6 +92,14 @@ pub enum Body {
             deserialize_with = "present"
         )]
         purpose: Option<String>,
+        /// Who handed the device out, when not the custodian: required when the custodian gave
+        /// only a badge (`AuthMethod::Badge`), and then authenticated with badge and PIN.
+        #[serde(
+            default,
+            skip_serializing_if = "Option::is_none",
+            deserialize_with = "present"
+        )]
+        issued_by: Option<PersonAuth>,
     },
     CheckIn {
         device: DeviceId,
@@ -211,6 +223,15 @@ pub enum FieldRule {
     PrevDoesNotMatchSeq { seq: u64 },
     #[error("version {found} is not supported; this implementation reads version 1")]
     UnsupportedVersion { found: u64 },
+    #[error(
+        "a badge without a PIN is accepted only for the custodian of a check-out issued by a \
+         colleague who gave badge and PIN"
+    )]
+    BadgeWithoutIssuer,
+    #[error("the person who issues a check-out must give badge and PIN")]
+    IssuerNotBadgePin,
+    #[error("the person who issues a check-out cannot be its custodian")]
+    IssuerIsCustodian,
 }
 
 impl Body {
@@ -267,9 +288,19 @@ impl Body {
     /// The authenticated people the event names, with the path of each one's `method` field.
     pub fn persons(&self) -> Vec<(&'static str, &PersonAuth)> {
         match self {
-            Body::CheckOut { custodian, .. } | Body::BreakGlass { custodian, .. } => {
-                vec![("body.custodian.method", custodian)]
-            }
+            Body::CheckOut {
+                custodian,
+                issued_by,
+                ..
+            } => [("body.custodian.method", custodian)]
+                .into_iter()
+                .chain(
+                    issued_by
+                        .iter()
+                        .map(|issuer| ("body.issued_by.method", issuer)),
+                )
+                .collect(),
+            Body::BreakGlass { custodian, .. } => vec![("body.custodian.method", custodian)],
             Body::CheckIn { returned_by, .. } => vec![("body.returned_by.method", returned_by)],
             Body::Transfer { from, to, .. } => {
                 vec![("body.from.method", from), ("body.to.method", to)]
@@ -286,9 +317,15 @@ impl Body {
     /// The people the event names, in field order.
     pub fn people(&self) -> Vec<&StaffId> {
         match self {
-            Body::CheckOut { custodian, .. } | Body::BreakGlass { custodian, .. } => {
-                vec![&custodian.staff]
-            }
+            Body::CheckOut {
+                custodian,
+                issued_by,
+                ..
+            } => [&custodian.staff]
+                .into_iter()
+                .chain(issued_by.iter().map(|issuer| &issuer.staff))
+                .collect(),
+            Body::BreakGlass { custodian, .. } => vec![&custodian.staff],
             Body::CheckIn { returned_by, .. } => vec![&returned_by.staff],
             Body::Transfer { from, to, .. } => vec![&from.staff, &to.staff],
             Body::ReportMissing { reported_by, .. } => vec![&reported_by.staff],
@@ -303,32 +340,80 @@ impl Body {
     pub fn validate(&self) -> Result<(), FieldError> {
         match self {
             Body::CheckOut {
+                custodian,
                 shift,
                 expected_return_ms,
                 purpose,
+                issued_by,
                 ..
             } => {
                 check_shift(shift.as_deref())?;
                 check_timestamp("body.expected_return_ms", *expected_return_ms)?;
-                check_optional_note("body.purpose", purpose.as_deref())
+                check_optional_note("body.purpose", purpose.as_deref())?;
+                check_issuer(custodian, issued_by.as_ref())?;
+                self.check_badge_only_methods()
             }
             Body::CheckIn { note, .. }
             | Body::ReportMissing { note, .. }
-            | Body::ReportFound { note, .. } => check_optional_note("body.note", note.as_deref()),
+            | Body::ReportFound { note, .. } => {
+                check_optional_note("body.note", note.as_deref())?;
+                self.check_badge_only_methods()
+            }
             Body::Transfer {
                 shift,
                 expected_return_ms,
                 ..
             } => {
                 check_shift(shift.as_deref())?;
-                check_timestamp("body.expected_return_ms", *expected_return_ms)
+                check_timestamp("body.expected_return_ms", *expected_return_ms)?;
+                self.check_badge_only_methods()
             }
             Body::Lockout { .. } => Ok(()),
             Body::BreakGlass { note, .. }
             | Body::Correction { note, .. }
             | Body::Quarantine { note, .. }
-            | Body::Release { note, .. } => check_required_note("body.note", note),
+            | Body::Release { note, .. } => {
+                check_required_note("body.note", note)?;
+                self.check_badge_only_methods()
+            }
         }
+    }
+
+    /// A badge without a PIN proves too little on its own: it is refused for every person an
+    /// event names except a check-out's custodian (whose issuer `check_issuer` checks).
+    fn check_badge_only_methods(&self) -> Result<(), FieldError> {
+        let badge_only = self.persons().into_iter().find(|(field, person)| {
+            person.method == AuthMethod::Badge
+                && !(matches!(self, Body::CheckOut { .. }) && *field == "body.custodian.method")
+        });
+        match badge_only {
+            Some((field, _)) => Err(FieldError {
+                field,
+                rule: FieldRule::BadgeWithoutIssuer,
+            }),
+            None => Ok(()),
+        }
+    }
+}
+
+/// A check-out's issuer: present when the custodian gave only a badge, and then someone else
+/// who gave badge and PIN.
+fn check_issuer(custodian: &PersonAuth, issued_by: Option<&PersonAuth>) -> Result<(), FieldError> {
+    match issued_by {
+        None if custodian.method == AuthMethod::Badge => Err(FieldError {
+            field: "body.issued_by",
+            rule: FieldRule::BadgeWithoutIssuer,
+        }),
+        None => Ok(()),
+        Some(issuer) if issuer.method != AuthMethod::BadgePin => Err(FieldError {
+            field: "body.issued_by.method",
+            rule: FieldRule::IssuerNotBadgePin,
+        }),
+        Some(issuer) if issuer.staff == custodian.staff => Err(FieldError {
+            field: "body.issued_by.staff",
+            rule: FieldRule::IssuerIsCustodian,
+        }),
+        Some(_) => Ok(()),
     }
 }
 

@@ -216,6 +216,7 @@ impl SimTablet {
                 shift: None,
                 expected_return_ms: None,
                 purpose: None,
+                issued_by: None,
             }
         })
     }

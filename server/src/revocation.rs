@@ -203,6 +203,7 @@ mod tests {
             shift: None,
             expected_return_ms: None,
             purpose: None,
+            issued_by: None,
         }
     }
 

@@ -19,6 +19,7 @@ mod bench;
 mod faults;
 mod fuzz;
 mod postgres;
+mod precompress;
 mod process;
 mod start;
 mod test;

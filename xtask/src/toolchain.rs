@@ -138,8 +138,9 @@ fn pinned_wasm_bindgen(root: &Path) -> anyhow::Result<String> {
 }
 
 /// Builds the PWA in release mode with Trunk, offline: the tablet app into `dist/`, then the
-/// manager dashboard into `dist/dashboard/` (served at `/dashboard/`). The tablet's build comes
-/// first because Trunk empties its own `dist/` before writing it.
+/// manager dashboard into `dist/dashboard/` (served at `/dashboard/`), then the brotli twins the
+/// server sends to browsers. The tablet's build comes first because Trunk empties its own
+/// `dist/` before writing it.
 pub fn build_pwa(root: &std::path::Path, toolchain: &Toolchain) -> anyhow::Result<()> {
     crate::process::run(
         std::process::Command::new("trunk")
@@ -160,7 +161,10 @@ pub fn build_pwa(root: &std::path::Path, toolchain: &Toolchain) -> anyhow::Resul
             ])
             .env("PATH", toolchain.path_variable())
             .current_dir(root),
-    )
+    )?;
+    crate::process::header("Writing brotli twins of the hashed assets (dist/**/*.br)");
+    crate::precompress::run(&root.join("dist"))?;
+    Ok(())
 }
 
 #[cfg(test)]

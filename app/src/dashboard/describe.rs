@@ -13,8 +13,27 @@ pub fn describe(body: &Body, name: impl Fn(&str) -> String) -> String {
     };
     match body {
         Body::CheckOut {
-            custodian, ward, ..
-        } => format!("Checked out to {} on {ward}", who(custodian)),
+            custodian,
+            ward,
+            issued_by: Some(issuer),
+            ..
+        } if custodian.method == baton_core::body::AuthMethod::Badge => format!(
+            "Handed out to {} (badge scanned) on {ward} by {} (badge and PIN)",
+            who(custodian),
+            who(issuer)
+        ),
+        Body::CheckOut {
+            custodian,
+            ward,
+            issued_by,
+            ..
+        } => {
+            let issued = issued_by
+                .as_ref()
+                .map(|issuer| format!(", issued by {}", who(issuer)))
+                .unwrap_or_default();
+            format!("Checked out to {} on {ward}{issued}", who(custodian))
+        }
         Body::CheckIn {
             returned_by,
             ward,
@@ -118,6 +137,17 @@ mod tests {
         assert_eq!(
             describe(&check_out, name),
             "Checked out to Ada Example on W-4N"
+        );
+    }
+
+    #[test]
+    fn a_bulk_hand_out_names_the_recipient_by_badge_and_the_charge_nurse() {
+        let hand_out = body(
+            r#"{"type":"check_out","device":"D-1","custodian":{"staff":"S-0002","method":"badge"},"ward":"W-4N","issued_by":{"staff":"S-0001","method":"badge_pin"}}"#,
+        );
+        assert_eq!(
+            describe(&hand_out, name),
+            "Handed out to S-0002 (badge scanned) on W-4N by Ada Example (badge and PIN)"
         );
     }
 

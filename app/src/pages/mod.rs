@@ -5,6 +5,7 @@ pub mod check_out;
 pub mod correct;
 pub mod dashboard;
 pub mod enroll;
+pub mod hand_out;
 pub mod home;
 pub mod not_found;
 pub mod report;

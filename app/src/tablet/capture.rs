@@ -19,6 +19,8 @@ pub enum CaptureError {
     SamePerson,
     #[error("a note saying why is required")]
     NoteRequired,
+    #[error("whoever issues a hand-out cannot also receive it: use Check out")]
+    IssuerIsRecipient,
 }
 
 /// A trimmed note, `None` when empty, refused when longer than the signed format allows.
@@ -83,6 +85,33 @@ pub fn check_out_body(
         shift,
         expected_return_ms: None,
         purpose: None,
+        issued_by: None,
+    })
+}
+
+/// A check-out in a charge nurse's bulk hand-out: the recipient's badge was scanned without a
+/// PIN, and the issuer gave badge and PIN once for the run (core refuses a badge-only custodian
+/// without such an issuer).
+pub fn hand_out_body(
+    device_id: &str,
+    staff_id: &str,
+    issuer_staff_id: &str,
+    ward_id: &str,
+    shift: Option<String>,
+) -> Result<Body, CaptureError> {
+    if staff_id == issuer_staff_id {
+        return Err(CaptureError::IssuerIsRecipient);
+    }
+    let (device, mut custodian, ward) = identifiers(device_id, staff_id, ward_id)?;
+    custodian.method = AuthMethod::Badge;
+    Ok(Body::CheckOut {
+        device,
+        custodian,
+        ward,
+        shift,
+        expected_return_ms: None,
+        purpose: None,
+        issued_by: Some(badge_pin(issuer_staff_id)?),
     })
 }
 
@@ -217,6 +246,27 @@ mod tests {
             check_out_body("D 1", "S-0007", "W-4E", None),
             Err(CaptureError::BadIdentifier(_))
         ));
+    }
+
+    #[test]
+    fn a_hand_out_names_the_recipient_by_badge_and_the_issuer_by_badge_and_pin() {
+        let body = hand_out_body("D-0001", "S-0007", "S-0101", "W-4E", None).unwrap();
+        assert_eq!(
+            serde_json::to_value(&body).unwrap(),
+            serde_json::json!({
+                "type": "check_out",
+                "device": "D-0001",
+                "custodian": {"staff": "S-0007", "method": "badge"},
+                "ward": "W-4E",
+                "issued_by": {"staff": "S-0101", "method": "badge_pin"},
+            })
+        );
+        // What core checks when it signs: a badge-only custodian with a PIN-checked issuer.
+        assert_eq!(body.validate(), Ok(()));
+        assert_eq!(
+            hand_out_body("D-0001", "S-0101", "S-0101", "W-4E", None),
+            Err(CaptureError::IssuerIsRecipient)
+        );
     }
 
     #[test]

@@ -19,9 +19,6 @@ use crate::sync::TransportError;
 
 pub const KEY_ROTATION_PATH: &str = "/api/v1/tablet/key-rotation";
 
-/// The staff roles the tablet lets rotate its key: whoever answers for the ward's tablets.
-pub const ROTATING_ROLES: [&str; 2] = ["charge_nurse", "manager"];
-
 /// Why a rotation cannot start now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum NotNow {
@@ -47,9 +44,10 @@ pub fn may_start(online: bool, n_pending: usize, pending_key: bool) -> Result<()
     }
 }
 
-/// Whether a member of staff with this role may rotate the tablet's key.
+/// Whether a member of staff with this role may rotate the tablet's key: a supervisor, who
+/// answers for the ward's tablets.
 pub fn may_rotate(role: &str) -> bool {
-    ROTATING_ROLES.contains(&role)
+    super::roster::is_supervisor(role)
 }
 
 /// The rotation from the tablet's current key to `next`, naming the end of its current chain,

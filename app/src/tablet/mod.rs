@@ -18,6 +18,7 @@
 pub mod board;
 pub mod capture;
 pub mod enrollment;
+pub mod hand_out;
 pub mod key_rotation;
 pub mod lock;
 pub mod pin;

@@ -24,6 +24,15 @@ pub struct Ward {
     pub name: String,
 }
 
+/// The roles that answer for a ward's devices and tablets: they confirm a tablet's key rotation
+/// and issue a bulk hand-out at shift start.
+pub const SUPERVISOR_ROLES: [&str; 2] = ["charge_nurse", "manager"];
+
+/// Whether `role` is one of `SUPERVISOR_ROLES`.
+pub fn is_supervisor(role: &str) -> bool {
+    SUPERVISOR_ROLES.contains(&role)
+}
+
 /// A person who may take or return devices. Never carries a PIN: `pin_verifier` is an argon2id
 /// PHC string.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -87,6 +87,7 @@ pub fn check_out(device_id: &str, custodian: &str, shift: Option<&str>) -> Body 
         shift: shift.map(str::to_owned),
         expected_return_ms: None,
         purpose: None,
+        issued_by: None,
     }
 }
 

@@ -1,8 +1,8 @@
 //! The signed envelope: wire form, decoding rules and field limits.
 
 use baton_core::{
-    Body, DecodeError, FieldError, FieldRule, Hlc, MAX_EVENT_BYTES, SIGNING_PREFIX, SignError,
-    SignedEvent, UnsignedEvent,
+    AuthMethod, Body, DecodeError, FieldError, FieldRule, Hlc, MAX_EVENT_BYTES, PersonAuth,
+    SIGNING_PREFIX, SignError, SignedEvent, UnsignedEvent,
 };
 use expect_test::{Expect, expect};
 use sha2::{Digest, Sha256};
@@ -77,7 +77,7 @@ fn decoding_refuses_what_is_not_signed_or_not_version_1() {
             event["body"]["colour"] = "red".into();
         }),
         expect![
-            "malformed event JSON: unknown field `colour`, expected one of `device`, `custodian`, `ward`, `shift`, `expected_return_ms`, `purpose` at line 1 column 135"
+            "malformed event JSON: unknown field `colour`, expected one of `device`, `custodian`, `ward`, `shift`, `expected_return_ms`, `purpose`, `issued_by` at line 1 column 135"
         ],
     );
     check_decode(
@@ -255,4 +255,86 @@ fn chain_building_follows_the_previous_event() {
     assert_eq!((second.seq(), second.prev()), (2, Some(first.id())));
     assert!(second.hlc() > first.hlc());
     assert_eq!(second.wall_ms(), T0 - 5 * MINUTE);
+}
+
+/// A bulk hand-out's check-out: `custodian` gave only a badge, `issuer` badge and PIN.
+fn handed_out(custodian: &str, issuer: Option<PersonAuth>) -> Body {
+    let mut body = check_out("TAB-1", custodian, Some("day"));
+    if let Body::CheckOut {
+        custodian,
+        issued_by,
+        ..
+    } = &mut body
+    {
+        custodian.method = AuthMethod::Badge;
+        *issued_by = issuer;
+    }
+    body
+}
+
+fn sign_error(body: Body) -> String {
+    let tablet = Tablet::new(1);
+    match UnsignedEvent::next(tablet.signer, None, Hlc::ZERO, T0, body)
+        .unwrap()
+        .sign(&tablet.key)
+    {
+        Ok(_) => "ok".to_owned(),
+        Err(error) => error.to_string(),
+    }
+}
+
+#[test]
+fn a_badge_without_a_pin_needs_a_colleague_who_gave_badge_and_pin() {
+    expect!["ok"].assert_eq(&sign_error(handed_out("N-1", Some(badge("C-1")))));
+    expect!["body.issued_by: a badge without a PIN is accepted only for the custodian of a check-out issued by a colleague who gave badge and PIN"]
+        .assert_eq(&sign_error(handed_out("N-1", None)));
+    let mut badge_only_issuer = badge("C-1");
+    badge_only_issuer.method = AuthMethod::Badge;
+    expect!["body.issued_by.method: the person who issues a check-out must give badge and PIN"]
+        .assert_eq(&sign_error(handed_out("N-1", Some(badge_only_issuer))));
+    expect!["body.issued_by.staff: the person who issues a check-out cannot be its custodian"]
+        .assert_eq(&sign_error(handed_out("N-1", Some(badge("N-1")))));
+
+    // Anywhere else a badge alone is refused: a return or a transfer proves who is present.
+    let mut check_in = check_in("TAB-1", "N-1");
+    if let Body::CheckIn { returned_by, .. } = &mut check_in {
+        returned_by.method = AuthMethod::Badge;
+    }
+    expect!["body.returned_by.method: a badge without a PIN is accepted only for the custodian of a check-out issued by a colleague who gave badge and PIN"]
+        .assert_eq(&sign_error(check_in));
+
+    // An issuer beside a custodian who gave badge and PIN too is a plain, allowed record.
+    let mut both_authenticated = check_out("TAB-1", "N-1", None);
+    if let Body::CheckOut { issued_by, .. } = &mut both_authenticated {
+        *issued_by = Some(badge("C-1"));
+    }
+    expect!["ok"].assert_eq(&sign_error(both_authenticated));
+}
+
+#[test]
+fn a_forged_badge_only_check_out_is_refused_when_decoding_too() {
+    let tablet = Tablet::new(1);
+    let allowed = tablet_sign(&tablet, handed_out("N-1", Some(badge("C-1"))));
+    let mut value: serde_json::Value = serde_json::from_slice(&allowed.to_json_bytes()).unwrap();
+    value["body"]
+        .as_object_mut()
+        .unwrap()
+        .remove("issued_by")
+        .unwrap();
+    let error = SignedEvent::from_json_bytes(value.to_string().as_bytes()).unwrap_err();
+    expect!["body.issued_by: a badge without a PIN is accepted only for the custodian of a check-out issued by a colleague who gave badge and PIN"]
+        .assert_eq(&error.to_string());
+    // The issuer is part of the signed bytes: the wire form names it.
+    assert!(
+        String::from_utf8(allowed.to_json_bytes())
+            .unwrap()
+            .contains(r#""issued_by":{"method":"badge_pin","staff":"C-1"}"#)
+    );
+}
+
+fn tablet_sign(tablet: &Tablet, body: Body) -> SignedEvent {
+    UnsignedEvent::next(tablet.signer, None, Hlc::ZERO, T0, body)
+        .unwrap()
+        .sign(&tablet.key)
+        .unwrap()
 }

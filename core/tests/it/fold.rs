@@ -346,6 +346,7 @@ fn break_glass_authentication_on_a_check_out_is_reported() {
         shift: None,
         expected_return_ms: Some(T0 + 9 * HOUR),
         purpose: Some("drug round".to_owned()),
+        issued_by: None,
     };
     let events = [tablet.sign(T0 + 8 * HOUR, body)];
     check(
@@ -357,5 +358,38 @@ fn break_glass_authentication_on_a_check_out_is_reported() {
         exceptions:
           TAB-1 +08:00 break_glass_used warning [e1] N-1: authenticated by break-glass
     "#]],
+    );
+}
+
+#[test]
+fn a_bulk_hand_out_opens_each_recipients_custody_authenticated_by_badge_only() {
+    let mut tablet = Tablet::new(1);
+    let hand_out = |device_id: &str, custodian: &str| {
+        let mut body = check_out(device_id, custodian, Some("day"));
+        if let Body::CheckOut {
+            custodian,
+            issued_by,
+            ..
+        } = &mut body
+        {
+            custodian.method = AuthMethod::Badge;
+            *issued_by = Some(badge("C-1"));
+        }
+        body
+    };
+    let events = [
+        tablet.sign(T0 + 7 * HOUR, hand_out("TAB-1", "N-1")),
+        tablet.sign(T0 + 7 * HOUR + 1_000, hand_out("TAB-2", "N-2")),
+    ];
+    check(
+        &events,
+        T0 + 8 * HOUR,
+        expect![[r#"
+            TAB-1 InUse since +07:00 due +20:00 held by N-1
+              N-1 Badge e1 +07:00 -> open
+            TAB-2 InUse since +07:00 due +20:00 held by N-2
+              N-2 Badge e2 +07:00 -> open
+            exceptions:
+        "#]],
     );
 }

@@ -117,6 +117,7 @@ mod tests {
             shift: None,
             expected_return_ms: None,
             purpose: None,
+            issued_by: None,
         };
         let signer = SignerKey::from_signing_key(signing_key);
         UnsignedEvent::next(signer, None, Hlc::ZERO, T0, body)

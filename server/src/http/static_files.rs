@@ -60,7 +60,9 @@ impl StaticFiles {
 }
 
 /// Adds the PWA to `router` as its fallback: a known file is served as is, any other path gets
-/// `index.html` with status 200 so that client-side routes survive a reload. Paths under
+/// `index.html` with status 200 so that client-side routes survive a reload. A file with a
+/// brotli twin (`FILE.br`, written at build time by `cargo xtask`) is sent as that twin to a
+/// browser that accepts `br`; any other response is gzipped on the fly by the compression layer. Paths under
 /// `/dashboard` get the dashboard's own build the same way.
 pub fn add_fallback<S: Clone + Send + Sync + 'static>(
     router: Router<S>,
@@ -74,13 +76,19 @@ pub fn add_fallback<S: Clone + Send + Sync + 'static>(
         let index = dashboard.join("index.html");
         router.nest_service(
             &format!("/{DASHBOARD_DIR}"),
-            ServeDir::new(&dashboard).fallback(ServeFile::new(index)),
+            ServeDir::new(&dashboard)
+                .precompressed_br()
+                .fallback(ServeFile::new(index)),
         )
     } else {
         router
     };
     let index = static_files.dist.join("index.html");
-    router.fallback_service(ServeDir::new(&static_files.dist).fallback(ServeFile::new(index)))
+    router.fallback_service(
+        ServeDir::new(&static_files.dist)
+            .precompressed_br()
+            .fallback(ServeFile::new(index)),
+    )
 }
 
 async fn not_built() -> Response {

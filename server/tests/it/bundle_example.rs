@@ -42,6 +42,7 @@ fn example_entries() -> Vec<LedgerEntry> {
             shift: None,
             expected_return_ms: None,
             purpose: None,
+            issued_by: None,
         },
         Body::CheckIn {
             device,

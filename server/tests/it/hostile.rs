@@ -410,6 +410,7 @@ async fn sql_metacharacters_in_every_free_text_field_come_back_byte_for_byte() {
                     shift: Some(SQL_TEXT.chars().take(64).collect()),
                     expected_return_ms: None,
                     purpose: Some(SQL_TEXT.to_owned()),
+                    issued_by: None,
                 },
                 start,
             ),

@@ -13,6 +13,8 @@ const INDEX_HTML: &str = "<!DOCTYPE html><html><head>\
     <script type=\"module\">import init from '/baton-app-0123456789abcdef.js';</script>\
     </head><body></body></html>";
 
+const BROTLI_TWIN: &[u8] = b"brotli twin of the hashed asset";
+
 struct Fixture {
     router: axum::Router,
     _dist: tempfile::TempDir,
@@ -26,6 +28,12 @@ async fn fixture_with_dist(write_files: bool) -> Fixture {
         std::fs::write(
             dist.path().join("baton-app-0123456789abcdef.js"),
             "export default 1;",
+        )
+        .unwrap();
+        // What `cargo xtask` writes beside each hashed asset; the bytes only have to be told apart.
+        std::fs::write(
+            dist.path().join("baton-app-0123456789abcdef.js.br"),
+            BROTLI_TWIN,
         )
         .unwrap();
         std::fs::write(
@@ -174,6 +182,61 @@ async fn hashed_assets_are_immutable_and_the_shell_is_revalidated() {
         assert_eq!(status, StatusCode::OK, "{path}");
         assert_eq!(cache_control(&headers), "no-cache", "{path}");
     }
+}
+
+async fn get_accepting(
+    router: &axum::Router,
+    path: &str,
+    accept_encoding: &str,
+) -> (axum::http::HeaderMap, Vec<u8>) {
+    let response = router
+        .clone()
+        .oneshot(
+            Request::get(path)
+                .header(header::ACCEPT_ENCODING, accept_encoding)
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK, "{path}");
+    let headers = response.headers().clone();
+    let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
+        .await
+        .unwrap();
+    (headers, bytes.to_vec())
+}
+
+#[tokio::test]
+async fn a_browser_that_accepts_brotli_gets_the_build_time_twin_of_a_hashed_asset() {
+    let fixture = fixture_with_dist(true).await;
+    let (headers, body) = get_accepting(
+        &fixture.router,
+        "/baton-app-0123456789abcdef.js",
+        "gzip, deflate, br, zstd",
+    )
+    .await;
+    assert_eq!(headers.get(header::CONTENT_ENCODING).unwrap(), "br");
+    assert_eq!(body, BROTLI_TWIN);
+    assert_eq!(
+        cache_control(&headers),
+        "public, max-age=31536000, immutable"
+    );
+
+    // Without `br`, the file itself (the compression layer gzips only bodies over 32 bytes).
+    let (headers, body) =
+        get_accepting(&fixture.router, "/baton-app-0123456789abcdef.js", "gzip").await;
+    assert!(!headers.contains_key(header::CONTENT_ENCODING));
+    assert_eq!(body, b"export default 1;");
+
+    // The service worker has no twin: it keeps its name across versions.
+    let (headers, _) = get_accepting(&fixture.router, "/sw.js", "br").await;
+    assert_ne!(
+        headers
+            .get(header::CONTENT_ENCODING)
+            .map(|value| value.to_str().unwrap()),
+        Some("br")
+    );
 }
 
 #[tokio::test]

@@ -55,6 +55,7 @@ async fn the_scrape_says_what_is_overdue_unconfirmed_and_silent_and_serves_every
                     shift: None,
                     expected_return_ms: Some(start + 60_000),
                     purpose: None,
+                    issued_by: None,
                 },
                 start + 2_000,
             ),

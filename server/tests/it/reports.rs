@@ -23,6 +23,7 @@ fn check_out_for(device: &str, staff: &str, shift: &str) -> Body {
         shift: Some(shift.to_owned()),
         expected_return_ms: None,
         purpose: None,
+        issued_by: None,
     }
 }
 

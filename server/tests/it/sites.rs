@@ -67,6 +67,7 @@ fn north_check_out() -> Body {
         shift: None,
         expected_return_ms: None,
         purpose: None,
+        issued_by: None,
     }
 }
 

@@ -428,6 +428,7 @@ pub fn check_out(device: &str, staff: &str) -> Body {
         shift: Some("day".to_owned()),
         expected_return_ms: None,
         purpose: None,
+        issued_by: None,
     }
 }
 
