@@ -605,7 +605,10 @@ pub mod dash {
     pub const EVIDENCE_REPORT: &str = "Evidence report";
     pub const CONTROLS: &str = "Controls evidenced";
     pub const EXPORT_HEADING: &str = "Audit export";
-    pub const EXPORT_BUNDLE: &str = "Download the verifiable audit bundle (JSON)";
+    pub const EXPORT_BUNDLE: &str =
+        "Download the verifiable audit bundle of the whole ledger (JSON)";
+    pub const EXPORT_BUNDLE_PERIOD: &str = "Download the verifiable audit bundle of this period (JSON): every entry recorded in it, proven complete";
+    pub const EXPORT_DEVICE_BUNDLE: &str = "Download this device's verifiable audit bundle (JSON): each of its events proven in the ledger";
     pub const EXPORT_CSV: &str = "Download custodies of this period (CSV)";
     pub const VERIFY_HOW: &str = "An auditor verifies the bundle offline, without trusting this server: compare the server key below with the one received out of band, then run";
 

@@ -253,4 +253,34 @@ test("an auditor reads everything, changes nothing, and verifies the exported bu
     expect(String(error.stdout)).toContain("FAIL");
   }
   expect(failed, "a doctored bundle must fail verification").toBe(true);
+
+  // The device page's bundle: that device's events, each proven; the CLI says it is a selection.
+  await page.goto("/dashboard/devices/D-0015");
+  const [deviceDownload] = await Promise.all([
+    page.waitForEvent("download"),
+    page.getByTestId("export-device-bundle").click(),
+  ]);
+  const deviceFile = join(dir, "device.json");
+  await deviceDownload.saveAs(deviceFile);
+  const deviceReport = execFileSync(
+    bin,
+    ["verify", deviceFile, "--server-key", meta.server_public_key],
+    { encoding: "utf8" },
+  );
+  expect(deviceReport).toContain("SCOPE: a selection of the events about device D-0015");
+
+  // The reports page's bundle of the period shown: complete between its two ends.
+  await page.getByRole("link", { name: "Reports and export" }).click();
+  const [periodDownload] = await Promise.all([
+    page.waitForEvent("download"),
+    page.getByTestId("export-bundle-period").click(),
+  ]);
+  const periodFile = join(dir, "period.json");
+  await periodDownload.saveAs(periodFile);
+  const periodReport = execFileSync(
+    bin,
+    ["verify", periodFile, "--server-key", meta.server_public_key],
+    { encoding: "utf8" },
+  );
+  expect(periodReport).toMatch(/SCOPE: complete from leaf \d+ to leaf \d+/);
 });

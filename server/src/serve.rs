@@ -43,6 +43,9 @@ fn verify(args: crate::config::VerifyArgs) -> anyhow::Result<()> {
             "VERIFIED: {} entries, every one included in the signed tree head and correctly signed.",
             report.n_entries
         );
+        if let Some(scope) = &report.scope {
+            println!("SCOPE: {scope}.");
+        }
         Ok(())
     } else {
         anyhow::bail!(

@@ -8,6 +8,10 @@
 //! signature of an enrolled tablet, every tablet's events must chain, and every tablet key must
 //! have a `tablet_enrolled` entry in the ledger before the first event it signed. It names each
 //! altered, missing, inserted or reordered entry with its index and the rule it broke.
+//!
+//! A scoped bundle (docs/PROTOCOL.md §4.2a) holds a period, every leaf between the first and the
+//! last recorded in it with the two neighbours that show where it ends, or a selection of one
+//! device's events, which the report calls a selection: it cannot show what was left out.
 
 use std::collections::BTreeMap;
 
@@ -34,6 +38,47 @@ struct Bundle {
     tablet_keys: Vec<TabletKey>,
     tree_head: SignedTreeHead,
     entries: Vec<BundleEntry>,
+    /// Set when the bundle holds part of the ledger (docs/PROTOCOL.md §3.8).
+    #[serde(default)]
+    scope: Option<BundleScope>,
+    /// A time range's neighbours: the entries just before its first leaf and after its last.
+    #[serde(default)]
+    boundary: Vec<BundleEntry>,
+    /// The enrollments and key rotations of the listed tablets that lie outside the scope.
+    #[serde(default)]
+    context: Vec<BundleEntry>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BundleScope {
+    from_ms: u64,
+    to_ms: u64,
+    device_id: Option<String>,
+    first_leaf: u64,
+    last_leaf: u64,
+}
+
+/// The end of a time range left open (`to_ms` not given): the largest timestamp.
+pub const OPEN_RANGE_END_MS: u64 = (1 << 53) - 1;
+
+/// When the server recorded a ledger entry: an event's `received_at_ms`, a governance action's
+/// `at_ms`. Both are inside the hashed entry, so a bundle cannot move an entry in time.
+pub fn recorded_at_ms(entry: &serde_json::Value) -> Option<u64> {
+    entry["received_at_ms"]
+        .as_u64()
+        .or_else(|| entry["at_ms"].as_u64())
+}
+
+/// How much of the ledger a bundle holds, for the checks that depend on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Coverage {
+    /// Every entry of the signed tree.
+    Whole,
+    /// Every entry from one leaf to another: chains may start mid-way.
+    Range,
+    /// Some entries of a range (one device's): chains have holes.
+    Selection,
 }
 
 #[derive(Debug, Deserialize)]
@@ -69,6 +114,9 @@ pub struct Finding {
 pub struct Report {
     pub findings: Vec<Finding>,
     pub n_entries: usize,
+    /// What part of the ledger a scoped bundle holds, for the summary line; `None` for a whole
+    /// ledger.
+    pub scope: Option<String>,
 }
 
 impl Report {
@@ -210,56 +258,115 @@ pub fn verify_bundle(bytes: &[u8], expected_server_key: Option<&str>) -> Report 
         max_clock_skew_ms: 0,
     };
 
+    let coverage = match &bundle.scope {
+        None => Coverage::Whole,
+        Some(scope) if scope.device_id.is_none() => Coverage::Range,
+        Some(_) => Coverage::Selection,
+    };
+    if let Some(scope) = &bundle.scope {
+        if scope.first_leaf > scope.last_leaf || scope.last_leaf >= head.head.tree_size {
+            report.fail(format!(
+                "scope: leaves {} to {} are not within the signed tree of {} entries",
+                scope.first_leaf, scope.last_leaf, head.head.tree_size
+            ));
+            return report;
+        }
+        report.ok(describe_scope(scope));
+        report.scope = Some(match &scope.device_id {
+            None => format!(
+                "complete from leaf {} to leaf {}, the entries recorded from {} ms to {} ms",
+                scope.first_leaf, scope.last_leaf, scope.from_ms, scope.to_ms
+            ),
+            Some(device) => format!(
+                "a selection of the events about device {device}: it cannot show that none was left out"
+            ),
+        });
+    }
+
     let mut chains = Chains::new();
     let mut already_failed = std::collections::BTreeSet::new();
     let mut enrollments = Enrollments::new();
+    // The enrollments a scoped bundle carries from outside its scope, first.
+    for (position, bundle_entry) in bundle.context.iter().enumerate() {
+        let label = format!("context {position} (leaf {})", bundle_entry.leaf_index);
+        match included_entry(bundle_entry, head) {
+            Ok(LedgerEntry::Governance { action, .. }) => {
+                if let Err(reason) =
+                    record_enrollment(&action, bundle_entry.leaf_index, &mut enrollments)
+                {
+                    report.fail(format!("{label}: {reason}"));
+                } else {
+                    report.ok(format!(
+                        "{label}: included; governance {}",
+                        action["type"].as_str().unwrap_or("?")
+                    ));
+                }
+            }
+            Ok(LedgerEntry::Event { .. }) => {
+                report.fail(format!("{label}: an event, where only enrollments belong"))
+            }
+            Err(reason) => report.fail(format!("{label}: {reason}")),
+        }
+    }
+    let mut previous_leaf = None;
+    let mut n_outside_range = 0;
     for (position, bundle_entry) in bundle.entries.iter().enumerate() {
         report.n_entries += 1;
         let leaf_index = bundle_entry.leaf_index;
         let label = format!("entry {position} (leaf {leaf_index})");
-        if leaf_index != position as u64 {
+        let scope = bundle.scope.as_ref();
+        let expected = match coverage {
+            Coverage::Whole => Some(position as u64),
+            Coverage::Range => scope.map(|scope| scope.first_leaf + position as u64),
+            Coverage::Selection => None,
+        };
+        if let Some(expected) = expected
+            && leaf_index != expected
+        {
             report.fail(format!(
-                "{label}: leaf index {leaf_index} at position {position}: an entry before it is missing, or entries were inserted or reordered"
+                "{label}: leaf index {leaf_index} where leaf {expected} belongs: an entry before it is missing, or entries were inserted or reordered"
             ));
         }
-        let entry_bytes =
-            serde_json::to_vec(&bundle_entry.entry).expect("a JSON value always serialises");
-        let entry = match LedgerEntry::from_json_bytes(&entry_bytes) {
+        if let (Coverage::Selection, Some(scope)) = (coverage, scope)
+            && (previous_leaf.is_some_and(|previous| leaf_index <= previous)
+                || leaf_index < scope.first_leaf
+                || leaf_index > scope.last_leaf)
+        {
+            report.fail(format!(
+                "{label}: out of order, or outside the scope's leaves {} to {}",
+                scope.first_leaf, scope.last_leaf
+            ));
+        }
+        previous_leaf = Some(leaf_index);
+        let entry = match included_entry(bundle_entry, head) {
             Ok(entry) => entry,
-            Err(error) => {
-                report.fail(format!("{label}: not a ledger entry: {error}"));
+            Err(reason) => {
+                report.fail(format!("{label}: {reason}"));
+                // Its successor's chain link is not reported again: the cause is named here.
+                if let Ok(LedgerEntry::Event { event, .. }) = parse_entry(bundle_entry) {
+                    already_failed.insert((*event.signer(), event.seq()));
+                }
                 continue;
             }
         };
-        let proof: Result<Vec<LedgerHash>, _> = bundle_entry
-            .inclusion_proof
-            .iter()
-            .map(|hash| LedgerHash::from_hex(hash))
-            .collect();
-        let included = match (entry.leaf_hash(), proof) {
-            (Ok(leaf), Ok(proof)) => verify_inclusion(
-                &leaf,
-                leaf_index,
-                head.head.tree_size,
-                &proof,
-                &head.head.root_hash,
-            )
-            .map_err(|error| error.to_string()),
-            (Err(error), _) => Err(error.to_string()),
-            (_, Err(error)) => Err(format!("proof: {error}")),
-        };
-        if let Err(reason) = included {
-            report.fail(format!("{label}: not in the signed tree at this position (altered, inserted or moved): {reason}"));
-            // Its successor's chain link is not reported again: the cause is named here.
-            if let LedgerEntry::Event { event, .. } = &entry {
-                already_failed.insert((*event.signer(), event.seq()));
-            }
-            continue;
+        if let Some(scope) = scope
+            && recorded_at_ms(&bundle_entry.entry)
+                .is_none_or(|at| at < scope.from_ms || at >= scope.to_ms)
+        {
+            n_outside_range += 1;
         }
         match &entry {
             LedgerEntry::Event {
                 event, server_seq, ..
             } => {
+                if let Some(device) = scope.and_then(|scope| scope.device_id.as_deref())
+                    && event.body().device().as_str() != device
+                {
+                    report.fail(format!(
+                        "{label}: an event about {}, in a selection of device {device}",
+                        event.body().device().as_str()
+                    ));
+                }
                 check_event(
                     &mut report,
                     &label,
@@ -277,26 +384,14 @@ pub fn verify_bundle(bytes: &[u8], expected_server_key: Option<&str>) -> Report 
                     .push((leaf_index, event.id(), event.prev()));
             }
             LedgerEntry::Governance { action, by, .. } => {
-                if action["type"] == "tablet_enrolled"
-                    && let (Some(public_key), Some(tablet_id)) =
-                        (action["public_key"].as_str(), action["tablet_id"].as_str())
-                {
-                    enrollments
-                        .entry(public_key.to_ascii_lowercase())
-                        .or_insert((leaf_index, tablet_id.to_owned()));
+                if coverage == Coverage::Selection {
+                    report.fail(format!(
+                        "{label}: a governance entry, in a selection of one device's events"
+                    ));
                 }
-                if action["type"] == "tablet_key_rotated" {
-                    match rotated_key(action, &enrollments) {
-                        Ok((next_key, tablet_id)) => {
-                            enrollments
-                                .entry(next_key)
-                                .or_insert((leaf_index, tablet_id));
-                        }
-                        Err(reason) => {
-                            report.fail(format!("{label}: tablet_key_rotated: {reason}"));
-                            continue;
-                        }
-                    }
+                if let Err(reason) = record_enrollment(action, leaf_index, &mut enrollments) {
+                    report.fail(format!("{label}: {reason}"));
+                    continue;
                 }
                 report.ok(format!(
                     "{label}: included; governance {} by {by}",
@@ -305,16 +400,167 @@ pub fn verify_bundle(bytes: &[u8], expected_server_key: Option<&str>) -> Report 
             }
         }
     }
-    if bundle.entries.len() as u64 != head.head.tree_size {
-        report.fail(format!(
-            "bundle: {} entries, the signed head covers {}: entries are missing or added",
+    match (coverage, bundle.scope.as_ref()) {
+        (Coverage::Whole, _) if bundle.entries.len() as u64 != head.head.tree_size => {
+            report.fail(format!(
+                "bundle: {} entries, the signed head covers {}: entries are missing or added",
+                bundle.entries.len(),
+                head.head.tree_size
+            ));
+        }
+        (Coverage::Range, Some(scope)) => {
+            let expected = scope.last_leaf - scope.first_leaf + 1;
+            if bundle.entries.len() as u64 != expected {
+                report.fail(format!(
+                    "scope: {} entries, leaves {} to {} are {expected}: entries are missing or added",
+                    bundle.entries.len(),
+                    scope.first_leaf,
+                    scope.last_leaf
+                ));
+            }
+            check_boundary(&mut report, scope, &bundle.boundary, head);
+            if n_outside_range > 0 {
+                report.ok(format!(
+                    "scope: {n_outside_range} entries between leaves {} and {} were recorded outside the range (requests that overlapped its ends); they are part of the ledger between them",
+                    scope.first_leaf, scope.last_leaf
+                ));
+            }
+        }
+        (Coverage::Selection, Some(scope)) => report.ok(format!(
+            "scope: a selection of {} events about device {}: each is in the signed ledger, but a selection cannot show that none was left out; a time-range bundle of the same period shows every entry",
             bundle.entries.len(),
-            head.head.tree_size
-        ));
+            scope.device_id.as_deref().unwrap_or("?")
+        )),
+        _ => {}
     }
-    check_chains(&mut report, &chains, &tablet_of, &already_failed);
+    check_chains(&mut report, &chains, &tablet_of, &already_failed, coverage);
     check_enrollments(&mut report, &bundle.tablet_keys, &chains, &enrollments);
     report
+}
+
+fn describe_scope(scope: &BundleScope) -> String {
+    let range = if scope.from_ms == 0 && scope.to_ms >= OPEN_RANGE_END_MS {
+        "the whole ledger".to_owned()
+    } else {
+        format!(
+            "entries recorded from {} ms to {} ms (exclusive)",
+            scope.from_ms, scope.to_ms
+        )
+    };
+    match &scope.device_id {
+        None => format!(
+            "scope: {range}, leaves {} to {}",
+            scope.first_leaf, scope.last_leaf
+        ),
+        Some(device) => format!(
+            "scope: the events about device {device} among {range}, leaves {} to {}",
+            scope.first_leaf, scope.last_leaf
+        ),
+    }
+}
+
+fn parse_entry(bundle_entry: &BundleEntry) -> Result<LedgerEntry, String> {
+    let bytes = serde_json::to_vec(&bundle_entry.entry).expect("a JSON value always serialises");
+    LedgerEntry::from_json_bytes(&bytes).map_err(|error| format!("not a ledger entry: {error}"))
+}
+
+/// The entry, if it hashes to a leaf the signed head includes at its position.
+fn included_entry(
+    bundle_entry: &BundleEntry,
+    head: &SignedTreeHead,
+) -> Result<LedgerEntry, String> {
+    let entry = parse_entry(bundle_entry)?;
+    let proof: Result<Vec<LedgerHash>, _> = bundle_entry
+        .inclusion_proof
+        .iter()
+        .map(|hash| LedgerHash::from_hex(hash))
+        .collect();
+    let included = match (entry.leaf_hash(), proof) {
+        (Ok(leaf), Ok(proof)) => verify_inclusion(
+            &leaf,
+            bundle_entry.leaf_index,
+            head.head.tree_size,
+            &proof,
+            &head.head.root_hash,
+        )
+        .map_err(|error| error.to_string()),
+        (Err(error), _) => Err(error.to_string()),
+        (_, Err(error)) => Err(format!("proof: {error}")),
+    };
+    included.map(|()| entry).map_err(|reason| {
+        format!("not in the signed tree at this position (altered, inserted or moved): {reason}")
+    })
+}
+
+/// Notes the tablet key a `tablet_enrolled` or `tablet_key_rotated` action brings in.
+fn record_enrollment(
+    action: &serde_json::Value,
+    leaf_index: u64,
+    enrollments: &mut Enrollments,
+) -> Result<(), String> {
+    if action["type"] == "tablet_enrolled"
+        && let (Some(public_key), Some(tablet_id)) =
+            (action["public_key"].as_str(), action["tablet_id"].as_str())
+    {
+        enrollments
+            .entry(public_key.to_ascii_lowercase())
+            .or_insert((leaf_index, tablet_id.to_owned()));
+    }
+    if action["type"] == "tablet_key_rotated" {
+        let (next_key, tablet_id) = rotated_key(action, enrollments)
+            .map_err(|reason| format!("tablet_key_rotated: {reason}"))?;
+        enrollments
+            .entry(next_key)
+            .or_insert((leaf_index, tablet_id));
+    }
+    Ok(())
+}
+
+/// A time range's ends: the entries just before its first leaf and just after its last must be
+/// in the bundle, in the signed tree, and recorded outside the range; otherwise the range was
+/// cut short and entries recorded within it are left out.
+fn check_boundary(
+    report: &mut Report,
+    scope: &BundleScope,
+    boundary: &[BundleEntry],
+    head: &SignedTreeHead,
+) {
+    let before = scope.first_leaf.checked_sub(1);
+    let after = Some(scope.last_leaf + 1).filter(|leaf| *leaf < head.head.tree_size);
+    for (side, leaf) in [("before", before), ("after", after)] {
+        let Some(leaf) = leaf else {
+            report.ok(format!(
+                "scope: nothing {side} it in the signed tree: the range reaches that end of the ledger"
+            ));
+            continue;
+        };
+        let Some(bundle_entry) = boundary.iter().find(|entry| entry.leaf_index == leaf) else {
+            report.fail(format!(
+                "scope: the entry {side} the range (leaf {leaf}) is missing, so its end cannot be shown"
+            ));
+            continue;
+        };
+        if let Err(reason) = included_entry(bundle_entry, head) {
+            report.fail(format!(
+                "scope: the entry {side} the range (leaf {leaf}): {reason}"
+            ));
+            continue;
+        }
+        match recorded_at_ms(&bundle_entry.entry) {
+            Some(at) if at < scope.from_ms || at >= scope.to_ms => report.ok(format!(
+                "scope: the entry {side} the range (leaf {leaf}) was recorded at {at} ms, outside it"
+            )),
+            at => report.fail(format!(
+                "scope: the entry {side} the range (leaf {leaf}) was recorded at {at:?} ms, within it: the range was cut short and leaves out what was recorded then"
+            )),
+        }
+    }
+    if boundary.len() > 2 {
+        report.fail(format!(
+            "scope: {} boundary entries, at most 2 belong",
+            boundary.len()
+        ));
+    }
 }
 
 /// Per tablet public key (lowercase hex): the leaf of its first `tablet_enrolled` entry and the
@@ -420,15 +666,19 @@ fn check_event(
     }
 }
 
-/// Every event with seq > 1 must follow its signer's event of seq - 1 in the bundle.
+/// Every event with seq > 1 must follow its signer's event of seq - 1 in the bundle. A range's
+/// chains may start mid-way (their first event's predecessor was recorded before the range); a
+/// selection's have holes, so only a predecessor that is present is checked.
 fn check_chains(
     report: &mut Report,
     chains: &Chains,
     tablet_of: &BTreeMap<SignerKey, String>,
     already_failed: &std::collections::BTreeSet<(SignerKey, u64)>,
+    coverage: Coverage,
 ) {
     for (signer, by_seq) in chains {
         let tablet = tablet_of.get(signer).map_or("the server", String::as_str);
+        let first_seq = by_seq.keys().next().copied();
         for (seq, events) in by_seq {
             if events.len() > 1 {
                 let leaves: Vec<u64> = events.iter().map(|(leaf, _, _)| *leaf).collect();
@@ -445,6 +695,8 @@ fn check_chains(
                 match predecessors {
                     Some(predecessors) if predecessors.iter().any(|(_, id, _)| id == prev) => {}
                     Some(_) => report.fail(format!("leaf {leaf}: chain of {tablet} broken: seq {seq} does not follow the stored seq {}", seq - 1)),
+                    None if coverage == Coverage::Selection
+                        || (coverage == Coverage::Range && Some(*seq) == first_seq) => {}
                     None => report.fail(format!("leaf {leaf}: chain of {tablet}: seq {} is missing before seq {seq}", seq - 1)),
                 }
             }

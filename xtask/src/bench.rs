@@ -556,7 +556,7 @@ fn bundle_only() -> anyhow::Result<()> {
 /// brotli twin the server sends, the tablet's and the dashboard's totals against the budget.
 fn bundle_sizes(dist: &Path) -> anyhow::Result<String> {
     use std::io::Write;
-    let mut rows = String::new();
+    let mut rows = Vec::new();
     let mut totals = [(0_u64, 0_u64, 0_u64); 2];
     for path in crate::precompress::assets(dist)? {
         let bytes = std::fs::read(&path)?;
@@ -570,14 +570,20 @@ fn bundle_sizes(dist: &Path) -> anyhow::Result<String> {
         let dashboard = relative.starts_with(crate::precompress::DASHBOARD_DIR);
         let total = &mut totals[usize::from(dashboard)];
         *total = (total.0 + bytes.len() as u64, total.1 + gzip, total.2 + twin);
-        rows.push_str(&format!(
-            "| {} | {} | {} | {} |\n",
-            relative.display(),
-            thousands(bytes.len() as u64),
-            thousands(gzip),
-            thousands(twin)
+        rows.push((
+            dashboard,
+            format!(
+                "| {} | {} | {} | {} |\n",
+                relative.display(),
+                thousands(bytes.len() as u64),
+                thousands(gzip),
+                thousands(twin)
+            ),
         ));
     }
+    // The tablet's files first.
+    rows.sort();
+    let rows: String = rows.into_iter().map(|(_, row)| row).collect();
     let [
         (raw, gzip, brotli),
         (dashboard_raw, dashboard_gzip, dashboard_brotli),
@@ -588,9 +594,9 @@ fn bundle_sizes(dist: &Path) -> anyhow::Result<String> {
         "**not met**"
     };
     Ok(format!(
-        "Command: `cargo xtask bench` (the release PWA its tablet timings ran on: Trunk, the \
-         `wasm-release` profile, wasm-opt 132 `-Oz`, then the brotli twins `cargo xtask` writes \
-         at quality 11). gzip is `-9`. Generated {}.\n\n\
+        "Command: `cargo xtask bench`, or `cargo xtask bench --bundle` for this table alone (the \
+         release PWA: Trunk, the `wasm-release` profile, wasm-opt 132 `-Oz`, then the brotli \
+         twins `cargo xtask` writes at quality 11). gzip is `-9`. Generated {}.\n\n\
          | file | bytes | gzip -9 | brotli 11 (sent to browsers that accept `br`) |\n| --- | --- | --- | --- |\n\
          {rows}\
          | **tablet total** (what a tablet downloads once; the service worker keeps it) | {} | {} | **{}** |\n\

@@ -369,6 +369,17 @@ pub mod paths {
         format!("/api/v1/admin/staff/{staff_id}/{action}")
     }
 
+    /// The audit bundle of what the server recorded in a period (PROTOCOL.md §4.2a).
+    pub fn ledger_export_range(from_ms: u64, to_ms: u64) -> String {
+        format!("{LEDGER_EXPORT}?from_ms={from_ms}&to_ms={to_ms}")
+    }
+
+    /// The audit bundle of one device's events (a selection, PROTOCOL.md §4.2a).
+    pub fn ledger_export_device(device_id: &str) -> String {
+        // Device ids are identifiers (PROTOCOL.md §1.2): nothing in them needs escaping.
+        format!("{LEDGER_EXPORT}?device_id={device_id}")
+    }
+
     pub fn custodies_csv(from_ms: u64, to_ms: u64) -> String {
         format!("/api/v1/dashboard/custodies.csv?from_ms={from_ms}&to_ms={to_ms}")
     }

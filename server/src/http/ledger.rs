@@ -16,6 +16,7 @@ use super::error::ApiError;
 use super::manager_auth::ManagerSession;
 use super::tablet_auth::SignedByTablet;
 use crate::ledger::{self, LedgerError};
+use crate::storage::LedgerRow;
 use crate::sync::now_ms;
 
 /// Entries per feed page and per audit bundle.
@@ -226,11 +227,29 @@ pub async fn entries(
 /// The audit bundle: every entry up to a freshly signed head, each with its inclusion proof,
 /// and the public keys needed to check them. `baton verify FILE` checks it with no database
 /// and no network; docs/PROTOCOL.md §4 specifies it.
+/// What `GET /api/v1/ledger/export` may narrow the bundle to (docs/PROTOCOL.md §3.8): entries
+/// the server recorded from `from_ms` (inclusive) to `to_ms` (exclusive), and/or the events
+/// about one device. Without any, the whole ledger.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExportQuery {
+    from_ms: Option<u64>,
+    to_ms: Option<u64>,
+    device_id: Option<String>,
+}
+
+/// Rows read per query while a scoped export scans the ledger.
+const EXPORT_SCAN_PAGE: i64 = 10_000;
+
+/// The audit bundle `baton verify` checks offline: the whole ledger, or a scope of it with the
+/// entries just outside a time range and the enrollments of the tablets it names.
 pub async fn export(
     State(state): State<AppState>,
+    Query(query): Query<ExportQuery>,
     reader: LedgerReader,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let site_id = &reader.site_id;
+    let scope = Scope::from_query(query)?;
     let head = ledger::current_head(
         state.storage.as_ref(),
         &state.server_key.current(),
@@ -240,35 +259,46 @@ pub async fn export(
     )
     .await?;
     let size = head.head.tree_size as i64;
-    if size > MAX_BUNDLE_ENTRIES {
+    if scope.is_none() && size > MAX_BUNDLE_ENTRIES {
         return Err(ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             "bundle_too_large",
             format!(
-                "The ledger has {size} entries; bundles hold at most {MAX_BUNDLE_ENTRIES}. Use the entries feed."
+                "The ledger has {size} entries; a whole bundle holds at most {MAX_BUNDLE_ENTRIES}. Export a time range (from_ms, to_ms), or use the entries feed."
             ),
         ));
     }
-    let rows = state
-        .storage
-        .ledger_entries(site_id, 0, size)
-        .await
-        .map_err(LedgerError::from)?;
-    // The proofs come from a tree rebuilt in memory from the stored leaf hashes (one query, not
-    // one per proof). Entries are not re-hashed here: `baton verify` does that, so an entry
-    // edited in the database fails its inclusion check there.
+    // The proofs come from a tree rebuilt in memory from the stored leaf hashes (one scan, not
+    // one query per proof); a scoped export also finds its leaves in that scan. Entries are not
+    // re-hashed here: `baton verify` does that, so an entry edited in the database fails its
+    // inclusion check there.
     let mut tree = MemoryHashStore::new();
-    for row in &rows {
+    let mut found = Found::default();
+    scan_ledger(&state, site_id, 0, size, |row| {
         let leaf = LedgerHash::from_hex(&row.leaf_hash).map_err(ApiError::internal)?;
         tree.append(leaf);
-    }
-    let mut entries = Vec::with_capacity(rows.len());
-    for row in rows {
-        let proof = inclusion_proof(&tree, row.leaf_index as u64, size as u64)
-            .map_err(ApiError::internal)?;
-        let entry: serde_json::Value = serde_json::from_str(&row.entry_json).unwrap_or_default();
-        entries.push(serde_json::json!({ "leaf_index": row.leaf_index, "entry": entry, "inclusion_proof": hex_list(&proof) }));
-    }
+        found.consider(scope.as_ref(), row)
+    })
+    .await?;
+    let bundle = found.select(&state, site_id, scope.as_ref(), size).await?;
+    let with_proofs = |rows: &[LedgerRow]| -> Result<Vec<serde_json::Value>, ApiError> {
+        rows.iter()
+            .map(|row| {
+                let proof = inclusion_proof(&tree, row.leaf_index as u64, size as u64)
+                    .map_err(ApiError::internal)?;
+                let entry: serde_json::Value =
+                    serde_json::from_str(&row.entry_json).unwrap_or_default();
+                Ok(serde_json::json!({
+                    "leaf_index": row.leaf_index,
+                    "entry": entry,
+                    "inclusion_proof": hex_list(&proof),
+                }))
+            })
+            .collect()
+    };
+    let entries = with_proofs(&bundle.entries)?;
+    let signers = bundle.signers();
+
     let tablets = state
         .storage
         .list_tablets(site_id)
@@ -279,8 +309,21 @@ pub async fn export(
         .retired_tablet_keys(site_id)
         .await
         .map_err(LedgerError::from)?;
+    // A scoped bundle lists the tablets whose keys signed its events, each with all its keys.
+    let listed: std::collections::BTreeSet<&str> = tablets
+        .iter()
+        .map(|tablet| (tablet.tablet_id.as_str(), tablet.public_key.as_str()))
+        .chain(
+            retired_keys
+                .iter()
+                .map(|retired| (retired.tablet_id.as_str(), retired.public_key.as_str())),
+        )
+        .filter(|(_, key)| scope.is_none() || signers.contains(*key))
+        .map(|(tablet_id, _)| tablet_id)
+        .collect();
     let mut tablet_keys: Vec<serde_json::Value> = tablets
         .iter()
+        .filter(|tablet| listed.contains(tablet.tablet_id.as_str()))
         .map(|tablet| {
             serde_json::json!({
                 "tablet_id": tablet.tablet_id,
@@ -290,18 +333,23 @@ pub async fn export(
         })
         .collect();
     // Keys tablets rotated away from: their events stay verifiable, up to their last one.
-    tablet_keys.extend(retired_keys.iter().map(|retired| {
-        let revoked_from_ms = tablets
+    tablet_keys.extend(
+        retired_keys
             .iter()
-            .find(|tablet| tablet.tablet_id == retired.tablet_id)
-            .and_then(|tablet| tablet.revoked_from_ms);
-        serde_json::json!({
-            "tablet_id": retired.tablet_id,
-            "public_key": retired.public_key,
-            "revoked_from_ms": revoked_from_ms,
-            "retired_after_seq": retired.last_seq,
-        })
-    }));
+            .filter(|retired| listed.contains(retired.tablet_id.as_str()))
+            .map(|retired| {
+                let revoked_from_ms = tablets
+                    .iter()
+                    .find(|tablet| tablet.tablet_id == retired.tablet_id)
+                    .and_then(|tablet| tablet.revoked_from_ms);
+                serde_json::json!({
+                    "tablet_id": retired.tablet_id,
+                    "public_key": retired.public_key,
+                    "revoked_from_ms": revoked_from_ms,
+                    "retired_after_seq": retired.last_seq,
+                })
+            }),
+    );
     let key_history = state
         .server_key
         .refresh_history(state.storage.as_ref())
@@ -312,7 +360,7 @@ pub async fn export(
         .iter()
         .map(baton_core::key_rotation::SignedKeyRotation::to_json_value)
         .collect();
-    Ok(Json(serde_json::json!({
+    let mut bundle_json = serde_json::json!({
         "format": crate::verify::BUNDLE_FORMAT,
         "site_id": site_id,
         "server_public_key": state.server_key.current().public_key().to_hex(),
@@ -320,7 +368,245 @@ pub async fn export(
         "tablet_keys": tablet_keys,
         "tree_head": head,
         "entries": entries,
-    })))
+    });
+    if let Some(scope) = &scope {
+        // The enrollments (and key rotations) of the tablets listed, wherever they are.
+        let carried: std::collections::BTreeSet<i64> =
+            bundle.entries.iter().map(|row| row.leaf_index).collect();
+        let context: Vec<LedgerRow> = bundle
+            .enrollments
+            .into_iter()
+            .filter(|row| {
+                !carried.contains(&row.leaf_index)
+                    && enrolled_tablet(row)
+                        .is_some_and(|tablet_id| listed.contains(tablet_id.as_str()))
+            })
+            .collect();
+        bundle_json["scope"] = serde_json::json!({
+            "from_ms": scope.from_ms,
+            "to_ms": scope.to_ms,
+            "device_id": scope.device_id,
+            "first_leaf": bundle.first_leaf,
+            "last_leaf": bundle.last_leaf,
+        });
+        bundle_json["boundary"] = serde_json::Value::Array(with_proofs(&bundle.boundary)?);
+        bundle_json["context"] = serde_json::Value::Array(with_proofs(&context)?);
+    }
+    Ok(Json(bundle_json))
+}
+
+/// A checked `ExportQuery`; `None` is the whole ledger.
+#[derive(Debug, Clone)]
+struct Scope {
+    from_ms: u64,
+    to_ms: u64,
+    device_id: Option<String>,
+}
+
+impl Scope {
+    fn from_query(query: ExportQuery) -> Result<Option<Scope>, ApiError> {
+        if query.from_ms.is_none() && query.to_ms.is_none() && query.device_id.is_none() {
+            return Ok(None);
+        }
+        let from_ms = query.from_ms.unwrap_or(0);
+        let to_ms = query.to_ms.unwrap_or(crate::verify::OPEN_RANGE_END_MS);
+        if from_ms >= to_ms || to_ms > crate::verify::OPEN_RANGE_END_MS {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "bad_range",
+                "from_ms must be before to_ms, both milliseconds since the epoch.",
+            ));
+        }
+        if let Some(device_id) = &query.device_id {
+            baton_core::ids::DeviceId::new(device_id).map_err(|error| {
+                ApiError::new(StatusCode::BAD_REQUEST, "bad_device_id", error.to_string())
+            })?;
+        }
+        Ok(Some(Scope {
+            from_ms,
+            to_ms,
+            device_id: query.device_id,
+        }))
+    }
+
+    fn has_range(&self) -> bool {
+        self.from_ms > 0 || self.to_ms < crate::verify::OPEN_RANGE_END_MS
+    }
+}
+
+/// Calls `each` on the ledger's rows from leaf `start` to `end` (exclusive), a page at a time.
+async fn scan_ledger(
+    state: &AppState,
+    site_id: &str,
+    start: i64,
+    end: i64,
+    mut each: impl FnMut(LedgerRow) -> Result<(), ApiError>,
+) -> Result<(), ApiError> {
+    let mut next = start;
+    while next < end {
+        let rows = state
+            .storage
+            .ledger_entries(site_id, next, EXPORT_SCAN_PAGE.min(end - next))
+            .await
+            .map_err(LedgerError::from)?;
+        let Some(last) = rows.last().map(|row| row.leaf_index) else {
+            break;
+        };
+        for row in rows {
+            each(row)?;
+        }
+        next = last + 1;
+    }
+    Ok(())
+}
+
+/// What the first scan learns: the whole ledger's rows for a whole bundle; for a scope, the
+/// first and last leaf recorded within its time range, and the enrollments.
+#[derive(Default)]
+struct Found {
+    rows: Vec<LedgerRow>,
+    first_leaf: Option<i64>,
+    last_leaf: Option<i64>,
+    enrollments: Vec<LedgerRow>,
+}
+
+/// A selection, ready to prove.
+struct Bundle {
+    entries: Vec<LedgerRow>,
+    boundary: Vec<LedgerRow>,
+    enrollments: Vec<LedgerRow>,
+    first_leaf: i64,
+    last_leaf: i64,
+}
+
+impl Bundle {
+    /// The keys that signed the bundle's events, lowercase hex.
+    fn signers(&self) -> std::collections::BTreeSet<String> {
+        self.entries
+            .iter()
+            .filter_map(|row| {
+                let entry: serde_json::Value = serde_json::from_str(&row.entry_json).ok()?;
+                entry["event"]["signer"]
+                    .as_str()
+                    .map(str::to_ascii_lowercase)
+            })
+            .collect()
+    }
+}
+
+impl Found {
+    fn consider(&mut self, scope: Option<&Scope>, row: LedgerRow) -> Result<(), ApiError> {
+        let Some(scope) = scope else {
+            self.rows.push(row);
+            return Ok(());
+        };
+        let entry: serde_json::Value =
+            serde_json::from_str(&row.entry_json).map_err(ApiError::internal)?;
+        let recorded_ms = crate::verify::recorded_at_ms(&entry);
+        if recorded_ms.is_some_and(|at| scope.from_ms <= at && at < scope.to_ms) {
+            self.first_leaf.get_or_insert(row.leaf_index);
+            self.last_leaf = Some(row.leaf_index);
+        }
+        if enrolled_tablet(&row).is_some() {
+            self.enrollments.push(row);
+        }
+        Ok(())
+    }
+
+    /// The bundle's rows: the whole ledger, or every row from the scope's first to its last
+    /// in-range leaf (those about the device, with one), and the rows just outside that range.
+    async fn select(
+        self,
+        state: &AppState,
+        site_id: &str,
+        scope: Option<&Scope>,
+        size: i64,
+    ) -> Result<Bundle, ApiError> {
+        let Some(scope) = scope else {
+            return Ok(Bundle {
+                entries: self.rows,
+                boundary: Vec::new(),
+                enrollments: Vec::new(),
+                first_leaf: 0,
+                last_leaf: size - 1,
+            });
+        };
+        let (Some(first_leaf), Some(last_leaf)) = (self.first_leaf, self.last_leaf) else {
+            return Err(ApiError::new(
+                StatusCode::NOT_FOUND,
+                "nothing_recorded",
+                "The ledger has no entry recorded in this range. A bundle cannot prove an absence by itself: export the whole ledger, or a wider range, to show it.",
+            ));
+        };
+        let mut entries = Vec::new();
+        let mut boundary = Vec::new();
+        let mut too_many = false;
+        // The rows just outside the range show where it ends; a device's selection claims no
+        // completeness (docs/PROTOCOL.md §3.8), so it has none.
+        let bounded = scope.has_range() && scope.device_id.is_none();
+        let start = if bounded { first_leaf - 1 } else { first_leaf };
+        let end = if bounded {
+            last_leaf + 2
+        } else {
+            last_leaf + 1
+        };
+        scan_ledger(state, site_id, start.max(0), end.min(size), |row| {
+            if row.leaf_index < first_leaf || row.leaf_index > last_leaf {
+                boundary.push(row);
+                return Ok(());
+            }
+            let about_device = match &scope.device_id {
+                None => true,
+                Some(device) => {
+                    let entry: serde_json::Value =
+                        serde_json::from_str(&row.entry_json).map_err(ApiError::internal)?;
+                    entry["event"]["body"]["device"].as_str() == Some(device)
+                }
+            };
+            if about_device {
+                if entries.len() as i64 >= MAX_BUNDLE_ENTRIES {
+                    too_many = true;
+                } else {
+                    entries.push(row);
+                }
+            }
+            Ok(())
+        })
+        .await?;
+        if too_many {
+            return Err(ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "bundle_too_large",
+                format!(
+                    "The scope holds more than {MAX_BUNDLE_ENTRIES} entries, the most a bundle holds. Export a shorter time range."
+                ),
+            ));
+        }
+        Ok(Bundle {
+            entries,
+            boundary,
+            enrollments: self.enrollments,
+            first_leaf,
+            last_leaf,
+        })
+    }
+}
+
+/// The tablet a `tablet_enrolled` or `tablet_key_rotated` governance entry is about.
+fn enrolled_tablet(row: &LedgerRow) -> Option<String> {
+    if !row.entry_json.contains("\"tablet_enrolled\"")
+        && !row.entry_json.contains("\"tablet_key_rotated\"")
+    {
+        return None;
+    }
+    let entry: serde_json::Value = serde_json::from_str(&row.entry_json).ok()?;
+    let action = &entry["action"];
+    matches!(
+        action["type"].as_str(),
+        Some("tablet_enrolled" | "tablet_key_rotated")
+    )
+    .then(|| action["tablet_id"].as_str().map(str::to_owned))
+    .flatten()
 }
 
 /// A tablet's witness alarm (docs/PROTOCOL.md §3.7, §4.3): two signed heads that contradict each

@@ -616,3 +616,165 @@ async fn a_ledger_rewritten_with_its_hashes_and_heads_is_caught_by_a_tablets_kep
         );
     }
 }
+
+async fn export_scoped(tablet: &SimTablet, query: &str) -> reqwest::Response {
+    get(tablet, &format!("/api/v1/ledger/export?{query}")).await
+}
+
+fn problems_of(bundle: &Value, server_key: &str) -> Vec<String> {
+    verify_bundle(&serde_json::to_vec(bundle).unwrap(), Some(server_key))
+        .problems()
+        .map(|finding| finding.message.clone())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_time_range_bundle_proves_every_entry_recorded_in_it_and_a_device_bundle_proves_its_own()
+{
+    for backend in support::every_backend().await {
+        let server = tablet::serve(backend.storage.clone()).await;
+        let manager = tablet::sign_in_manager(&server).await;
+        let mut tablet_a = SimTablet::enroll(&server, &manager, 63).await;
+        let server_key = tablet_a.enrollment["server_public_key"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let start = baton_server::sync::now_ms() - 60_000;
+        let before = [tablet_a.sign(check_out("D-0001", "S-0005"), start)];
+        tablet_a.push(&before).await;
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        let from_ms = baton_server::sync::now_ms();
+        let inside = [
+            tablet_a.sign(check_in("D-0001", "S-0005"), start + 1_000),
+            tablet_a.sign(check_out("D-0003", "S-0006"), start + 2_000),
+            tablet_a.sign(check_out("D-0002", "S-0007"), start + 3_000),
+        ];
+        let receipts = tablet_a.push(&inside).await;
+        let to_ms = baton_server::sync::now_ms() + 1;
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        let after = [tablet_a.sign(check_in("D-0003", "S-0006"), start + 4_000)];
+        tablet_a.push(&after).await;
+        let inside_leaves: Vec<u64> = receipts
+            .iter()
+            .map(|receipt| receipt["leaf_index"].as_u64().unwrap())
+            .collect();
+
+        // The range: exactly the middle push, its neighbours shown recorded outside it, and the
+        // tablet's enrollment carried from before the range.
+        let response = export_scoped(&tablet_a, &format!("from_ms={from_ms}&to_ms={to_ms}")).await;
+        assert_eq!(response.status(), 200);
+        let bundle: Value = response.json().await.unwrap();
+        assert_eq!(bundle["scope"]["first_leaf"], inside_leaves[0]);
+        assert_eq!(bundle["scope"]["last_leaf"], inside_leaves[2]);
+        assert_eq!(bundle["entries"].as_array().unwrap().len(), 3);
+        assert_eq!(bundle["boundary"].as_array().unwrap().len(), 2);
+        assert!(!bundle["context"].as_array().unwrap().is_empty());
+        let report = verify_bundle(&serde_json::to_vec(&bundle).unwrap(), Some(&server_key));
+        assert!(
+            report.is_valid(),
+            "{:?}",
+            report.problems().collect::<Vec<_>>()
+        );
+        assert!(
+            report
+                .findings
+                .iter()
+                .any(|finding| finding.message.starts_with(&format!(
+                    "scope: entries recorded from {from_ms} ms to {to_ms} ms"
+                )))
+        );
+
+        // An entry left out of the middle is named.
+        let mut holed = bundle.clone();
+        holed["entries"].as_array_mut().unwrap().remove(1);
+        let problems = problems_of(&holed, &server_key);
+        assert!(
+            problems
+                .iter()
+                .any(|problem| problem.contains("where leaf")),
+            "{problems:?}"
+        );
+        assert!(
+            problems
+                .iter()
+                .any(|problem| problem.contains("entries are missing or added")),
+            "{problems:?}"
+        );
+
+        // A range cut short: its last entry dropped and shown as the end. That entry was
+        // recorded within the range, which the verifier sees in the hashed entry.
+        let mut cut = bundle.clone();
+        let last = cut["entries"].as_array_mut().unwrap().pop().unwrap();
+        cut["scope"]["last_leaf"] = (inside_leaves[2] - 1).into();
+        let boundary = cut["boundary"].as_array_mut().unwrap();
+        boundary.retain(|entry| entry["leaf_index"] != inside_leaves[2] + 1);
+        boundary.push(last);
+        let problems = problems_of(&cut, &server_key);
+        assert!(
+            problems
+                .iter()
+                .any(|problem| problem.contains("within it: the range was cut short")),
+            "{problems:?}"
+        );
+
+        // Without the entry that shows where the range ends, its end cannot be shown.
+        let mut open_ended = bundle.clone();
+        open_ended["boundary"]
+            .as_array_mut()
+            .unwrap()
+            .retain(|entry| entry["leaf_index"] != inside_leaves[2] + 1);
+        let problems = problems_of(&open_ended, &server_key);
+        assert_eq!(
+            problems,
+            [format!(
+                "scope: the entry after the range (leaf {}) is missing, so its end cannot be shown",
+                inside_leaves[2] + 1
+            )]
+        );
+
+        // One device's events: a selection, valid, that says what it cannot show.
+        let response = export_scoped(&tablet_a, "device_id=D-0003").await;
+        assert_eq!(response.status(), 200);
+        let selection: Value = response.json().await.unwrap();
+        let devices: Vec<&str> = selection["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|entry| entry["entry"]["event"]["body"]["device"].as_str().unwrap())
+            .collect();
+        assert_eq!(devices, ["D-0003", "D-0003"]);
+        let report = verify_bundle(&serde_json::to_vec(&selection).unwrap(), Some(&server_key));
+        assert!(
+            report.is_valid(),
+            "{:?}",
+            report.problems().collect::<Vec<_>>()
+        );
+        assert!(report.findings.iter().any(|finding| {
+            finding
+                .message
+                .starts_with("scope: a selection of 2 events about device D-0003")
+        }));
+        // Another device's event slipped into it is named.
+        let mut mixed = selection.clone();
+        let stranger = bundle["entries"][0].clone();
+        mixed["entries"].as_array_mut().unwrap().insert(0, stranger);
+        let problems = problems_of(&mixed, &server_key);
+        assert!(
+            problems.iter().any(|problem| problem
+                .contains("an event about D-0001, in a selection of device D-0003")),
+            "{problems:?}"
+        );
+
+        // Bad scopes get a clear answer.
+        let bad = export_scoped(&tablet_a, &format!("from_ms={to_ms}&to_ms={from_ms}")).await;
+        assert_eq!(bad.status(), 400);
+        let error: Value = bad.json().await.unwrap();
+        assert_eq!(error["error"]["code"], "bad_range");
+        let unknown = export_scoped(&tablet_a, "since=1").await;
+        assert_eq!(unknown.status(), 400);
+        let empty = export_scoped(&tablet_a, "from_ms=1&to_ms=2").await;
+        assert_eq!(empty.status(), 404);
+        let error: Value = empty.json().await.unwrap();
+        assert_eq!(error["error"]["code"], "nothing_recorded");
+    }
+}

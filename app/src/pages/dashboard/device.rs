@@ -124,6 +124,11 @@ pub fn DeviceView() -> impl IntoView {
             {events}
             <h2>{dash::REVOCATIONS}</h2>
             {revocation_rows}
+            <p class="no-print">
+                <a href=move || paths::ledger_export_device(&device_id()) download=move || format!("baton-audit-bundle-{}.json", device_id()) data-testid="export-device-bundle">
+                    {dash::EXPORT_DEVICE_BUNDLE}
+                </a>
+            </p>
         </section>
     }
 }

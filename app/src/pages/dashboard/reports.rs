@@ -98,6 +98,11 @@ pub fn Reports() -> impl IntoView {
                 <ul>
                     <li><a href=paths::LEDGER_EXPORT download="baton-audit-bundle.json" data-testid="export-bundle">{dash::EXPORT_BUNDLE}</a></li>
                     <li>
+                        <a href=move || { let (from, to) = range(); paths::ledger_export_range(from, to) } download="baton-audit-bundle-period.json" data-testid="export-bundle-period">
+                            {dash::EXPORT_BUNDLE_PERIOD}
+                        </a>
+                    </li>
+                    <li>
                         <a href=move || { let (from, to) = range(); paths::custodies_csv(from, to) } download="baton-custodies.csv">
                             {dash::EXPORT_CSV}
                         </a>
