@@ -40,6 +40,19 @@ pub struct SiteReplica {
     pub replica: Replica,
     /// The last `server_seq` folded into `replica`.
     pub cursor: i64,
+    /// The stored keys and registry the replica's were built from.
+    inputs: SiteInputs,
+}
+
+/// The stored rows a site's key set and device registry are built from, as read. Compared at
+/// every lock so that the key set, whose every key is decompressed and checked for torsion (a
+/// scalar multiplication each), is rebuilt only when a row changed, not at every push.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+struct SiteInputs {
+    /// Hex public keys with what the key set knows of each, in the order read.
+    signers: Vec<(String, SignerInfo)>,
+    /// (device id, home ward) as stored.
+    devices: Vec<(String, String)>,
 }
 
 /// Every site's replica, each behind its own async lock.
@@ -71,15 +84,19 @@ impl SiteReplicas {
             Some(site) => site,
             None => self.load(storage, site_id).await?,
         };
-        // Keys and registry are re-read every time: they are small, and a decommissioned tablet
-        // must be refused by every server process from its next request on.
-        // Changing either re-folds the site, so only a real change is applied.
-        let (keys, registry) = self.keys_and_registry(storage, site_id).await?;
-        if site.replica.custody().keys() != &keys {
-            site.replica.set_keys(keys);
-        }
-        if site.replica.custody().registry() != &registry {
-            site.replica.set_registry(registry);
+        // Keys and registry are re-read every time: a decommissioned tablet must be refused by
+        // every server process from its next request on. They are rebuilt only when a stored
+        // row changed, and changing either re-folds the site, so only a real change is applied.
+        let inputs = self.inputs(storage, site_id).await?;
+        if inputs != site.inputs {
+            let (keys, registry) = build(site_id, &inputs)?;
+            if site.replica.custody().keys() != &keys {
+                site.replica.set_keys(keys);
+            }
+            if site.replica.custody().registry() != &registry {
+                site.replica.set_registry(registry);
+            }
+            site.inputs = inputs;
         }
         catch_up(storage, &mut site).await?;
         *guard = Some(site);
@@ -107,13 +124,15 @@ impl SiteReplicas {
                 site_id: site_id.to_owned(),
                 reason,
             })?;
-        let (keys, registry) = self.keys_and_registry(storage, site_id).await?;
+        let inputs = self.inputs(storage, site_id).await?;
+        let (keys, registry) = build(site_id, &inputs)?;
         let replica = Replica::new(config.rules.clone(), keys, registry);
         let mut site = SiteReplica {
             site_id: site_id.to_owned(),
             config,
             replica,
             cursor: 0,
+            inputs,
         };
         catch_up(storage, &mut site).await?;
         tracing::info!(
@@ -124,70 +143,70 @@ impl SiteReplicas {
         Ok(site)
     }
 
-    async fn keys_and_registry(
-        &self,
-        storage: &dyn Storage,
-        site_id: &str,
-    ) -> Result<(KeySet, DeviceRegistry), SyncError> {
+    /// Reads what the site's key set and registry are built from.
+    async fn inputs(&self, storage: &dyn Storage, site_id: &str) -> Result<SiteInputs, SyncError> {
         // Every key of the server's history is the authority: events a retired key signed
         // before its rotation stay the authority's, and a replica that still signs with the
         // previous key until its key file is replaced is not refused by the others.
         let history = self.server_keys.refresh_history(storage).await?;
-        let mut signers: Vec<(SignerKey, SignerInfo)> = history
+        let mut signers: Vec<(String, SignerInfo)> = history
             .keys
             .keys()
             .iter()
-            .map(|key| (*key, SignerInfo::authority()))
+            .map(|key| (key.to_hex(), SignerInfo::authority()))
             .collect();
         let tablets = storage.list_tablets(site_id).await?;
         // A tablet's retired keys: what they signed up to their rotation stays the tablet's,
         // nothing after it is accepted, and a decommissioning covers them too.
         for retired in storage.retired_tablet_keys(site_id).await? {
-            match SignerKey::from_hex(&retired.public_key) {
-                Ok(key) => {
-                    let mut info = SignerInfo::tablet();
-                    info.retired_after_seq = Some(retired.last_seq.max(0) as u64);
-                    info.revoked_from_ms = tablets
-                        .iter()
-                        .find(|tablet| tablet.tablet_id == retired.tablet_id)
-                        .and_then(|tablet| tablet.revoked_from_ms)
-                        .map(|ms| ms as u64);
-                    signers.push((key, info));
-                }
-                Err(error) => {
-                    tracing::error!(tablet_id = retired.tablet_id, %error, "stored retired tablet key is invalid")
-                }
-            }
+            let mut info = SignerInfo::tablet();
+            info.retired_after_seq = Some(retired.last_seq.max(0) as u64);
+            info.revoked_from_ms = tablets
+                .iter()
+                .find(|tablet| tablet.tablet_id == retired.tablet_id)
+                .and_then(|tablet| tablet.revoked_from_ms)
+                .map(|ms| ms as u64);
+            signers.push((retired.public_key, info));
         }
         for tablet in tablets {
-            // Keys were validated at enrollment; one that no longer parses is skipped loudly
-            // rather than taking the whole site down.
-            match SignerKey::from_hex(&tablet.public_key) {
-                Ok(key) => {
-                    let mut info = SignerInfo::tablet();
-                    info.revoked_from_ms = tablet.revoked_from_ms.map(|ms| ms as u64);
-                    signers.push((key, info));
-                }
-                Err(error) => {
-                    tracing::error!(tablet_id = tablet.tablet_id, %error, "stored tablet key is invalid")
-                }
-            }
+            let mut info = SignerInfo::tablet();
+            info.revoked_from_ms = tablet.revoked_from_ms.map(|ms| ms as u64);
+            signers.push((tablet.public_key, info));
         }
-        let keys = KeySet::from_signers(signers).map_err(|error| SyncError::BadSiteConfig {
-            site_id: site_id.to_owned(),
-            reason: error.to_string(),
-        })?;
-        let mut registry = DeviceRegistry::default();
-        for device in storage.list_devices(site_id).await? {
-            if let (Ok(device_id), Ok(ward_id)) = (
-                DeviceId::new(&device.device_id),
-                WardId::new(&device.home_ward),
-            ) {
-                registry.home_wards.insert(device_id, ward_id);
-            }
-        }
-        Ok((keys, registry))
+        let devices = storage
+            .list_devices(site_id)
+            .await?
+            .into_iter()
+            .map(|device| (device.device_id, device.home_ward))
+            .collect();
+        Ok(SiteInputs { signers, devices })
     }
+}
+
+/// The key set and registry of a site's stored rows.
+fn build(site_id: &str, inputs: &SiteInputs) -> Result<(KeySet, DeviceRegistry), SyncError> {
+    let mut signers = Vec::with_capacity(inputs.signers.len());
+    for (public_key, info) in &inputs.signers {
+        // Keys were validated at enrollment; one that no longer parses is skipped loudly
+        // rather than taking the whole site down.
+        match SignerKey::from_hex(public_key) {
+            Ok(key) => signers.push((key, *info)),
+            Err(error) => {
+                tracing::error!(site_id, public_key, %error, "stored signer key is invalid")
+            }
+        }
+    }
+    let keys = KeySet::from_signers(signers).map_err(|error| SyncError::BadSiteConfig {
+        site_id: site_id.to_owned(),
+        reason: error.to_string(),
+    })?;
+    let mut registry = DeviceRegistry::default();
+    for (device_id, home_ward) in &inputs.devices {
+        if let (Ok(device_id), Ok(ward_id)) = (DeviceId::new(device_id), WardId::new(home_ward)) {
+            registry.home_wards.insert(device_id, ward_id);
+        }
+    }
+    Ok((keys, registry))
 }
 
 /// Folds the events other processes (or this one) stored since `site.cursor`. Stored events
