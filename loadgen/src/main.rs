@@ -10,11 +10,19 @@
 //!
 //! Scenarios (`--scenario`): `ingest` (many tablets at once), `catch-up` (one tablet with a long
 //! outbox), `verify` (the machine's verification rates only), `revocation-latency` (check-in
-//! stored to revocation delivered at a webhook receiver run here). `--json FILE` appends one JSON
-//! object per scenario for the report.
+//! stored to revocation delivered at a webhook receiver run here), `soak` (`--tablets` syncing
+//! as the PWA does for `--minutes`: errors and latencies; `cargo xtask soak` adds the server's
+//! memory). `--json FILE` appends one JSON object per scenario for the report.
+//!
+//! # Layout
+//! - `tablet`: the manager's session and the simulated tablets (signing, push, pull).
+//! - `baseline`: this machine's ed25519 verification rates.
+//! - `latency`: the revocation-latency scenario and its webhook receiver.
+//! - `soak`: the soak scenario.
 
 mod baseline;
 mod latency;
+mod soak;
 mod tablet;
 
 use std::path::PathBuf;
@@ -34,6 +42,7 @@ enum Scenario {
     CatchUp,
     Verify,
     RevocationLatency,
+    Soak,
 }
 
 #[derive(Debug, Parser)]
@@ -50,7 +59,7 @@ struct Args {
     /// The `demo-credentials.txt` a `baton serve --demo` wrote (for the manager's sign-in).
     #[arg(long, default_value = "data/demo-credentials.txt")]
     credentials: PathBuf,
-    /// Simulated tablets pushing at once (`ingest`).
+    /// Simulated tablets pushing at once (`ingest`), or syncing side by side (`soak`).
     #[arg(long, default_value_t = 50)]
     tablets: usize,
     /// Events each tablet signs and pushes.
@@ -72,6 +81,15 @@ struct Args {
     /// `revocation-latency`: the webhook connector's HMAC secret.
     #[arg(long, env = "BATON_LOAD_WEBHOOK_SECRET", default_value = "")]
     webhook_secret: String,
+    /// `soak`: how long the tablets keep syncing, in minutes.
+    #[arg(long, default_value_t = 10.0)]
+    minutes: f64,
+    /// `soak`: each tablet's sync period in seconds (the PWA's is 30).
+    #[arg(long, default_value_t = 30.0)]
+    sync_seconds: f64,
+    /// `soak`: the mean time between two handoffs on one tablet, in seconds.
+    #[arg(long, default_value_t = 15.0)]
+    capture_seconds: f64,
     /// Appends the scenario's result as one JSON line.
     #[arg(long)]
     json: Option<PathBuf>,
@@ -100,6 +118,23 @@ async fn main() -> anyhow::Result<()> {
                 &args.label,
             )
             .await?
+        }
+        Scenario::Soak => {
+            let seconds = [args.minutes * 60.0, args.sync_seconds, args.capture_seconds];
+            if seconds
+                .iter()
+                .any(|value| !value.is_finite() || *value <= 0.0)
+            {
+                bail!("--minutes, --sync-seconds and --capture-seconds must be more than 0");
+            }
+            let manager = Manager::sign_in(&args.url, &args.credentials).await?;
+            let config = soak::SoakConfig {
+                tablets: args.tablets,
+                duration: std::time::Duration::from_secs_f64(seconds[0]),
+                sync_period: std::time::Duration::from_secs_f64(seconds[1]),
+                mean_capture_interval: std::time::Duration::from_secs_f64(seconds[2]),
+            };
+            soak::run(&manager, &config, &args.label).await?
         }
     };
     println!("{}", serde_json::to_string_pretty(&result)?);

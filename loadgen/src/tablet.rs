@@ -154,7 +154,10 @@ impl SimTablet {
         let code = manager.enrollment_code(&ward_id).await?;
         let signing_key = SigningKey::from_bytes(&rand::random::<[u8; 32]>());
         let signer = SignerKey::from_signing_key(&signing_key);
-        let client = reqwest::Client::new();
+        // A request that hangs this long counts as a failure, not as a slow answer.
+        let client = reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(30))
+            .build()?;
         let response = client
             .post(format!("{}/api/v1/enroll", manager.base_url))
             .json(&json!({
@@ -261,42 +264,78 @@ impl SimTablet {
         })
     }
 
-    /// Pushes one batch; returns how many events the server accepted.
-    pub async fn push(&self, body: Vec<u8>) -> anyhow::Result<usize> {
-        let path = "/api/v1/sync/push";
+    /// Sends a request signed by this tablet with a fresh nonce (docs/PROTOCOL.md §2.1).
+    async fn signed(
+        &self,
+        method: reqwest::Method,
+        path_and_query: &str,
+        body: Vec<u8>,
+    ) -> reqwest::Result<reqwest::Response> {
         let timestamp_ms = now_ms();
         let nonce = hex::encode(rand::random::<[u8; 16]>());
         let signature = RequestToSign {
-            method: "POST",
-            path_and_query: path,
+            method: method.as_str(),
+            path_and_query,
             body: &body,
             timestamp_ms,
             nonce: &nonce,
         }
         .sign(&self.signing_key);
-        let response = self
+        let mut request = self
             .client
-            .post(format!("{}{path}", self.base_url))
+            .request(method, format!("{}{path_and_query}", self.base_url))
             .header(HEADER_KEY, self.signer.to_hex())
             .header(HEADER_TIMESTAMP, timestamp_ms.to_string())
             .header(HEADER_NONCE, nonce)
-            .header(HEADER_SIGNATURE, hex::encode(signature))
-            .header("content-type", "application/json")
-            .body(body)
-            .send()
+            .header(HEADER_SIGNATURE, hex::encode(signature));
+        if !body.is_empty() {
+            request = request
+                .header("content-type", "application/json")
+                .body(body);
+        }
+        request.send().await
+    }
+
+    /// Pushes one batch; returns how many events the server accepted.
+    pub async fn push(&self, body: Vec<u8>) -> anyhow::Result<usize> {
+        let receipts = self.push_receipts(body).await?;
+        Ok(receipts
+            .iter()
+            .filter(|receipt| receipt["status"] == "accepted")
+            .count())
+    }
+
+    /// Pushes one batch; returns its receipts, one per event in order.
+    pub async fn push_receipts(&self, body: Vec<u8>) -> anyhow::Result<Vec<Value>> {
+        let response = self
+            .signed(reqwest::Method::POST, "/api/v1/sync/push", body)
             .await?;
-        if !response.status().is_success() {
-            bail!("push refused: {}", response.text().await?);
+        let status = response.status();
+        if !status.is_success() {
+            bail!("push refused ({status}): {}", response.text().await?);
         }
         let answer: Value = response.json().await?;
-        Ok(answer["receipts"]
-            .as_array()
-            .map(|receipts| {
-                receipts
-                    .iter()
-                    .filter(|receipt| receipt["status"] == "accepted")
-                    .count()
-            })
-            .unwrap_or(0))
+        Ok(answer["receipts"].as_array().cloned().unwrap_or_default())
+    }
+
+    /// Pulls one page of the site's log after `after` (docs/PROTOCOL.md §2.3); returns the
+    /// number of events in it, the cursor for the next page, and whether there are more.
+    pub async fn pull(&self, after: i64, limit: u32) -> anyhow::Result<(usize, i64, bool)> {
+        let path = format!("/api/v1/sync/pull?after={after}&limit={limit}");
+        let response = self.signed(reqwest::Method::GET, &path, Vec::new()).await?;
+        let status = response.status();
+        if !status.is_success() {
+            bail!("pull refused ({status}): {}", response.text().await?);
+        }
+        let page: Value = response.json().await?;
+        let n_events = page["events"].as_array().map_or(0, Vec::len);
+        let next_after = page["next_after"]
+            .as_i64()
+            .context("the pull answer has no next_after")?;
+        Ok((
+            n_events,
+            next_after,
+            page["more"].as_bool().unwrap_or(false),
+        ))
     }
 }

@@ -46,18 +46,18 @@ struct Load {
     reconnect_events: usize,
 }
 
-/// A `baton serve` process, killed when dropped.
-struct Server {
+/// A `baton serve` process, killed when dropped. `soak.rs` runs one too.
+pub(crate) struct Server {
     child: Child,
-    base_url: String,
-    data_dir: PathBuf,
+    pub(crate) base_url: String,
+    pub(crate) data_dir: PathBuf,
 }
 
 impl Server {
     /// Starts a fresh server; with `webhook_port`, a webhook connector sends its revocations to
     /// `http://127.0.0.1:PORT/revocations` (the `revocation-latency` receiver), signed with
     /// [`WEBHOOK_SECRET`].
-    fn start(
+    pub(crate) fn start(
         root: &Path,
         database_url: Option<&str>,
         label: &str,
@@ -127,6 +127,11 @@ impl Server {
             "the server at {} did not become ready in 60 s",
             self.base_url
         )
+    }
+
+    /// The server's process id, to sample its memory.
+    pub(crate) fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// The process's peak resident memory so far (VmHWM), in MiB.

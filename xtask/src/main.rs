@@ -14,6 +14,8 @@
 //! - `start`, `test`: the two commands.
 //! - `bench`: the ingest benchmarks (`cargo xtask bench`), which rewrite part of BENCHMARKS.md.
 //! - `faults`: fault injection (`cargo xtask faults`), which rewrites part of docs/RELIABILITY.md.
+//! - `soak`: 200 tablets syncing for 10 minutes against the release server, its memory sampled
+//!   (`cargo xtask soak`), which rewrites another part of docs/RELIABILITY.md.
 
 mod bench;
 mod faults;
@@ -21,6 +23,7 @@ mod fuzz;
 mod postgres;
 mod precompress;
 mod process;
+mod soak;
 mod start;
 mod test;
 mod toolchain;
@@ -36,6 +39,7 @@ fn main() -> std::process::ExitCode {
         Some("test") => test::run(&rest),
         Some("bench") => bench::run(&rest),
         Some("faults") => faults::run(&rest),
+        Some("soak") => soak::run(&rest),
         Some("fuzz") => run_fuzz(&rest),
         Some("toolchain") => toolchain::ensure(&workspace_root()).map(|_| ()),
         _ => {
@@ -45,7 +49,9 @@ fn main() -> std::process::ExitCode {
                  cargo xtask toolchain                 install or verify the build tools only\n  \
                  cargo xtask fuzz [SECONDS]            only the fuzzing step, SECONDS per target\n  \
                  cargo xtask bench [--quick]           ingest benchmarks into BENCHMARKS.md\n  \
-                 cargo xtask faults [--kills N]        fault injection into docs/RELIABILITY.md"
+                 cargo xtask faults [--kills N]        fault injection into docs/RELIABILITY.md\n  \
+                 cargo xtask soak [--minutes M] [--tablets N] [--backend sqlite|postgres|both]\n  \
+                                                       the soak into docs/RELIABILITY.md"
             );
             return std::process::ExitCode::from(2);
         }

@@ -50,7 +50,7 @@ fn storage_error(error: StorageError) -> ApiError {
             "conflict",
             format!("{message}; nothing was imported."),
         ),
-        other => ApiError::unavailable("database_unreachable", other),
+        other => ApiError::storage(other),
     }
 }
 

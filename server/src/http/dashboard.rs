@@ -13,7 +13,7 @@ use serde::Deserialize;
 use super::AppState;
 use super::error::ApiError;
 use super::manager_auth::ManagerSession;
-use crate::storage::AccountRole;
+use crate::storage::{AccountRole, StorageError};
 use crate::sync::now_ms;
 
 /// The site an account may see. An admin account is not bound to a site and uses a site
@@ -28,8 +28,8 @@ pub(super) fn site_of(session: &ManagerSession) -> Result<String, ApiError> {
     })
 }
 
-pub(super) fn unavailable(error: impl std::fmt::Display) -> ApiError {
-    ApiError::unavailable("database_unreachable", error)
+pub(super) fn unavailable(error: StorageError) -> ApiError {
+    ApiError::storage(error)
 }
 
 /// Auditors read; only managers and admins change the record.

@@ -62,7 +62,7 @@ pub async fn create_code(
         .storage
         .list_wards(&site_id)
         .await
-        .map_err(|error| ApiError::unavailable("database_unreachable", error))?;
+        .map_err(ApiError::storage)?;
     if !wards.iter().any(|ward| ward.ward_id == request.ward_id) {
         return Err(forbidden());
     }
@@ -75,7 +75,7 @@ pub async fn create_code(
         now_ms(),
     )
     .await
-    .map_err(|error| ApiError::unavailable("database_unreachable", error))?;
+    .map_err(ApiError::storage)?;
     crate::ledger::record_governance(
         state.storage.as_ref(),
         &site_id,
@@ -177,7 +177,7 @@ pub async fn enroll(
                 format!("This key is already enrolled as tablet {tablet_id}."),
             ));
         }
-        Err(error) => return Err(ApiError::unavailable("database_unreachable", error)),
+        Err(error) => return Err(ApiError::storage(error)),
     };
     // Enrollment is the tablet's own act, with a manager's code: the ledger names both.
     crate::ledger::record_governance(

@@ -8,6 +8,12 @@ use axum::http::{HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
+use crate::storage::{DiskFault, StorageError};
+
+/// How long a client should wait before retrying a write refused for a full or unwritable
+/// disk: freeing space takes a person, not milliseconds.
+const DISK_FAULT_RETRY_AFTER_SECS: u64 = 60;
+
 #[derive(Debug)]
 pub struct ApiError {
     pub status: StatusCode,
@@ -45,6 +51,47 @@ impl ApiError {
         )
     }
 
+    /// A storage call that failed. A full or unwritable disk says so: the server's operator
+    /// must act, and the client keeps what it sent and retries later (each storage method is
+    /// one transaction, so the failed one stored nothing). Anything else is the database out
+    /// of reach: 503 `database_unreachable`.
+    pub fn storage(error: StorageError) -> ApiError {
+        match error.disk_fault() {
+            Some(DiskFault::Full) => {
+                tracing::error!(
+                    cause = %error,
+                    "the database's disk is full: free space on it or grow it; writes resume \
+                     by themselves, no restart needed"
+                );
+                ApiError::new(
+                    StatusCode::INSUFFICIENT_STORAGE,
+                    "storage_full",
+                    "The server's disk is full, so nothing from this request was stored. Keep \
+                     the data and try again later; the server's administrator must free disk \
+                     space.",
+                )
+                .with_retry_after(DISK_FAULT_RETRY_AFTER_SECS)
+            }
+            Some(DiskFault::NotWritable) => {
+                tracing::error!(
+                    cause = %error,
+                    "the database cannot be written (read-only file system, immutable or \
+                     read-only file, or a failing disk): make it writable; writes resume by \
+                     themselves, no restart needed"
+                );
+                ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "storage_not_writable",
+                    "The server cannot write to its database (its disk is read-only or \
+                     failing), so nothing from this request was stored. Keep the data and try \
+                     again later; the server's administrator must make the disk writable.",
+                )
+                .with_retry_after(DISK_FAULT_RETRY_AFTER_SECS)
+            }
+            None => ApiError::unavailable("database_unreachable", error),
+        }
+    }
+
     /// A bug or an unexpected failure: logged with its cause, shown as a generic message.
     pub fn internal(cause: impl std::fmt::Display) -> ApiError {
         tracing::error!(%cause, "internal error");
@@ -56,15 +103,17 @@ impl ApiError {
     }
 }
 
-/// A site replica that could not be loaded: 503 when the database is unreachable (the tablet
-/// retries), 500 for anything else.
+/// A site replica that could not be loaded: 507 or 503 for a full or unwritable disk, 503 when
+/// the database is unreachable (the tablet retries), 500 for anything else.
 impl From<crate::sync::SyncError> for ApiError {
     fn from(error: crate::sync::SyncError) -> ApiError {
-        match &error {
-            crate::sync::SyncError::Storage(storage) if storage.is_unavailable() => {
-                ApiError::unavailable("database_unreachable", error)
+        match error {
+            crate::sync::SyncError::Storage(storage)
+                if storage.disk_fault().is_some() || storage.is_unavailable() =>
+            {
+                ApiError::storage(storage)
             }
-            _ => ApiError::internal(error),
+            other => ApiError::internal(other),
         }
     }
 }

@@ -66,7 +66,7 @@ pub async fn register(
         .storage
         .find_access_token(&sha256_hex(presented))
         .await
-        .map_err(|error| ApiError::unavailable("database_unreachable", error))?
+        .map_err(ApiError::storage)?
         .ok_or_else(|| invalid_token("The Baton token is unknown."))?;
 
     let request: RegistrationRequest = serde_json::from_slice(&body)
@@ -85,7 +85,7 @@ pub async fn register(
             .storage
             .find_site_connector(&baton_token.site_id, &request.connector)
             .await
-            .map_err(|error| ApiError::unavailable("database_unreachable", error))?
+            .map_err(ApiError::storage)?
             .is_some_and(|connector| connector.enabled && connector.kind == "oauth_revocation");
     if !known_connector {
         return Err(bad_request(
@@ -156,7 +156,7 @@ pub async fn register(
                     "This custody already has {limit} registered tokens, the most it may hold."
                 ),
             ),
-            other => ApiError::unavailable("database_unreachable", other),
+            other => ApiError::storage(other),
         })?;
     tracing::info!(
         site_id = baton_token.site_id,

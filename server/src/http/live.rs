@@ -52,7 +52,7 @@ pub async fn stream(
             .storage
             .latest_event_seq(&site_id)
             .await
-            .map_err(|error| ApiError::unavailable("database_unreachable", error))?,
+            .map_err(ApiError::storage)?,
     };
     let cursor = Cursor {
         shutdown: state.shutdown.subscribe(),

@@ -130,7 +130,7 @@ pub async fn sign_in(
         .storage
         .find_account(&sign_in.username)
         .await
-        .map_err(|error| ApiError::unavailable("database_unreachable", error))?;
+        .map_err(ApiError::storage)?;
     let password = sign_in.password;
     // An unknown username costs the same argon2 work as a known one, so response times do not
     // tell which usernames exist.
@@ -181,7 +181,7 @@ pub async fn sign_in(
             expires_at_ms: (now_ms + SESSION_LIFETIME_MS) as i64,
         })
         .await
-        .map_err(|error| ApiError::unavailable("database_unreachable", error))?;
+        .map_err(ApiError::storage)?;
     tracing::info!(username = %account.username, role = account.role.as_str(), "signed in");
     let secure = if state.secure_cookies { "; Secure" } else { "" };
     let cookie = format!(
@@ -226,7 +226,7 @@ pub async fn sign_out(
         .storage
         .delete_session(&sha256_hex(&session.token))
         .await
-        .map_err(|error| ApiError::unavailable("database_unreachable", error))?;
+        .map_err(ApiError::storage)?;
     let mut response = StatusCode::NO_CONTENT.into_response();
     response.headers_mut().insert(
         SET_COOKIE,
@@ -271,7 +271,7 @@ impl FromRequestParts<AppState> for ManagerSession {
             .storage
             .find_session(&sha256_hex(&token), now_ms() as i64)
             .await
-            .map_err(|error| ApiError::unavailable("database_unreachable", error))?
+            .map_err(ApiError::storage)?
             .ok_or_else(signed_out)?;
         let csrf_token = csrf_for(&token);
         if parts.method != Method::GET && parts.method != Method::HEAD {
@@ -291,7 +291,7 @@ impl FromRequestParts<AppState> for ManagerSession {
             .storage
             .find_account(&session.username)
             .await
-            .map_err(|error| ApiError::unavailable("database_unreachable", error))?
+            .map_err(ApiError::storage)?
             .ok_or_else(signed_out)?;
         Ok(ManagerSession {
             account,

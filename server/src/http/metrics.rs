@@ -191,7 +191,7 @@ fn label(value: &str) -> String {
 
 /// The gauges read at scrape time, for every site.
 async fn site_gauges(state: &AppState, now_ms: u64) -> Result<String, ApiError> {
-    let unavailable = |error| ApiError::unavailable("database_unreachable", error);
+    let unavailable = ApiError::storage;
     let mut text = String::new();
     let open = state.storage.open_deliveries().await.map_err(unavailable)?;
     text.push_str("# HELP baton_revocation_deliveries_open Revocation deliveries not yet confirmed, by site and status (failed: given up, the dashboard shows a critical exception).\n# TYPE baton_revocation_deliveries_open gauge\n");

@@ -310,11 +310,7 @@ async fn healthz() -> &'static str {
 
 /// Readiness: the database answers, so a load balancer may send traffic here.
 async fn readyz(State(state): State<AppState>) -> Result<impl IntoResponse, ApiError> {
-    state
-        .storage
-        .ping()
-        .await
-        .map_err(|error| ApiError::unavailable("database_unreachable", error))?;
+    state.storage.ping().await.map_err(ApiError::storage)?;
     Ok((StatusCode::OK, "ready"))
 }
 

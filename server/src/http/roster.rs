@@ -31,7 +31,7 @@ pub struct Roster {
 }
 
 pub async fn load_roster(storage: &dyn Storage, site_id: &str) -> Result<Roster, ApiError> {
-    let unavailable = |error| ApiError::unavailable("database_unreachable", error);
+    let unavailable = ApiError::storage;
     let config_json = storage
         .site_config(site_id)
         .await

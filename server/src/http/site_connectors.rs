@@ -49,7 +49,7 @@ fn storage_error(error: StorageError) -> ApiError {
                  instead."
             ),
         ),
-        other if other.is_unavailable() => ApiError::unavailable("database_unreachable", other),
+        other if other.is_unavailable() || other.disk_fault().is_some() => ApiError::storage(other),
         other => ApiError::internal(other),
     }
 }

@@ -207,7 +207,7 @@ pub async fn push(
             // The in-memory replica already holds events the database does not: rebuild it.
             drop(guard);
             state.replicas.forget(&site_id);
-            return Err(ApiError::unavailable("database_unreachable", error));
+            return Err(ApiError::storage(error));
         }
     };
     for (index, appended) in stored_indices.into_iter().zip(appended) {
@@ -217,11 +217,10 @@ pub async fn push(
         }
     }
     drop(guard);
-    state
-        .storage
-        .record_tablet_sync(&request.tablet.tablet_id, now_ms as i64)
-        .await
-        .map_err(|error| ApiError::unavailable("database_unreachable", error))?;
+    // The events are committed: their receipts must reach the tablet even if this stamp of
+    // its last contact cannot be written (a disk that just filled), or it would push them
+    // again for nothing.
+    record_contact(&state, &request.tablet.tablet_id, now_ms).await;
     let receipts: Vec<Receipt> = receipts
         .into_iter()
         .map(|receipt| receipt.expect("every event has a receipt"))
@@ -238,6 +237,18 @@ pub async fn push(
     }
     state.metrics.observe_push(started.elapsed().as_secs_f64());
     Ok(Json(serde_json::json!({ "receipts": receipts })))
+}
+
+/// Stamps a tablet's last contact (the dashboard's silent-tablet alarm reads it). A failure is
+/// logged, not answered: the request itself was served, and the next contact stamps again.
+async fn record_contact(state: &AppState, tablet_id: &str, now_ms: u64) {
+    if let Err(error) = state
+        .storage
+        .record_tablet_sync(tablet_id, now_ms as i64)
+        .await
+    {
+        tracing::warn!(tablet_id, %error, "the tablet's last contact was not recorded");
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -268,7 +279,7 @@ pub async fn pull(
         .storage
         .events_since(site_id, query.after, limit + 1)
         .await
-        .map_err(|error| ApiError::unavailable("database_unreachable", error))?;
+        .map_err(ApiError::storage)?;
     let more = stored.len() as i64 > limit;
     let page = &stored[..stored.len().min(limit as usize)];
     let next_after = page.last().map_or(query.after, |event| event.server_seq);
@@ -299,12 +310,8 @@ pub async fn pull(
         .storage
         .latest_event_seq(site_id)
         .await
-        .map_err(|error| ApiError::unavailable("database_unreachable", error))?;
-    state
-        .storage
-        .record_tablet_sync(&request.tablet.tablet_id, request.now_ms as i64)
-        .await
-        .map_err(|error| ApiError::unavailable("database_unreachable", error))?;
+        .map_err(ApiError::storage)?;
+    record_contact(&state, &request.tablet.tablet_id, request.now_ms).await;
     Ok(Json(serde_json::json!({
         "events": events,
         "next_after": next_after,
@@ -334,6 +341,6 @@ pub async fn revocations(
         .storage
         .list_revocations(&request.tablet.site_id, 200)
         .await
-        .map_err(|error| ApiError::unavailable("database_unreachable", error))?;
+        .map_err(ApiError::storage)?;
     Ok(Json(serde_json::json!({ "revocations": revocations })))
 }

@@ -91,14 +91,14 @@ impl FromRequest<AppState> for SignedByTablet {
             .storage
             .find_tablet_by_key(&key_hex)
             .await
-            .map_err(|error| ApiError::unavailable("database_unreachable", error))?;
+            .map_err(ApiError::storage)?;
         let Some(tablet) = found else {
             // Only on the refusal path: say why a key that used to work no longer does.
             let retired = state
                 .storage
                 .find_retired_tablet_key(&key_hex)
                 .await
-                .map_err(|error| ApiError::unavailable("database_unreachable", error))?;
+                .map_err(ApiError::storage)?;
             return Err(match retired {
                 Some(tablet_id) => unauthorized(
                     "key_rotated",
@@ -145,7 +145,7 @@ impl FromRequest<AppState> for SignedByTablet {
                 now_ms as i64,
             )
             .await
-            .map_err(|error| ApiError::unavailable("database_unreachable", error))?;
+            .map_err(ApiError::storage)?;
         if !fresh {
             return Err(unauthorized(
                 "replayed_request",

@@ -121,8 +121,8 @@ pub async fn rotate(
                 message,
             ));
         }
-        Err(error) if error.is_unavailable() => {
-            return Err(ApiError::unavailable("database_unreachable", error));
+        Err(error) if error.is_unavailable() || error.disk_fault().is_some() => {
+            return Err(ApiError::storage(error));
         }
         Err(error) => return Err(ApiError::internal(error)),
     };

@@ -44,13 +44,13 @@ pub async fn logout(
             .storage
             .find_session(&session_hash, signed.now_ms as i64)
             .await
-            .map_err(|error| ApiError::unavailable("database_unreachable", error))?
+            .map_err(ApiError::storage)?
             .is_some();
         state
             .storage
             .delete_session(&session_hash)
             .await
-            .map_err(|error| ApiError::unavailable("database_unreachable", error))?;
+            .map_err(ApiError::storage)?;
     }
     tracing::info!(
         tablet_id = signed.tablet.tablet_id,

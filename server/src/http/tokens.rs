@@ -110,7 +110,7 @@ pub async fn issue(
             revoked_at_ms: None,
         })
         .await
-        .map_err(|error| ApiError::unavailable("database_unreachable", error))?;
+        .map_err(ApiError::storage)?;
     Ok(Json(serde_json::json!({
         "access_token": token,
         "token_type": "Bearer",
@@ -128,7 +128,7 @@ async fn check_registry(
     device_id: &str,
     staff_id: &str,
 ) -> Result<(), ApiError> {
-    let unavailable = |error| ApiError::unavailable("database_unreachable", error);
+    let unavailable = ApiError::storage;
     let refuse = |code: &'static str, message: &str| {
         tracing::warn!(
             code,
@@ -233,7 +233,7 @@ pub async fn introspect(
         .storage
         .find_access_token(&sha256_hex(&request.token))
         .await
-        .map_err(|error| ApiError::unavailable("database_unreachable", error))?
+        .map_err(ApiError::storage)?
     else {
         return Ok(inactive);
     };

@@ -98,6 +98,65 @@ impl StorageError {
             _ => false,
         }
     }
+
+    /// Whether the write failed because the disk is full or not writable (see [`DiskFault`]),
+    /// as opposed to the database being out of reach or the request being wrong.
+    pub fn disk_fault(&self) -> Option<DiskFault> {
+        let StorageError::Database(sqlx::Error::Database(error)) = self else {
+            return None;
+        };
+        let code = error.code()?;
+        if error
+            .try_downcast_ref::<sqlx::sqlite::SqliteError>()
+            .is_some()
+        {
+            // sqlx reports SQLite's extended result code; its low byte is the primary code.
+            let extended: i64 = code.parse().ok()?;
+            return match (extended & 0xff, extended) {
+                (sqlite_code::FULL, _) => Some(DiskFault::Full),
+                (sqlite_code::READONLY, _)
+                | (
+                    _,
+                    sqlite_code::IOERR_WRITE
+                    | sqlite_code::IOERR_FSYNC
+                    | sqlite_code::IOERR_DIR_FSYNC
+                    | sqlite_code::IOERR_TRUNCATE,
+                ) => Some(DiskFault::NotWritable),
+                _ => None,
+            };
+        }
+        match code.as_ref() {
+            "53100" => Some(DiskFault::Full),
+            "25006" => Some(DiskFault::NotWritable),
+            _ => None,
+        }
+    }
+}
+
+/// Why the database refused to store anything, when the fault is the disk's, not the
+/// request's: the operator must act (free space, make the disk writable) and the client should
+/// keep what it sent and retry later. Nothing of the failed transaction is stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DiskFault {
+    /// SQLite's `SQLITE_FULL` (the file system has no space left, or the database reached its
+    /// `max_page_count`), PostgreSQL's SQLSTATE 53100 `disk_full`.
+    Full,
+    /// The database cannot be written: SQLite's `SQLITE_READONLY` family or a failed write,
+    /// sync or truncate (`SQLITE_IOERR_WRITE`, `_FSYNC`, `_DIR_FSYNC`, `_TRUNCATE`: the file
+    /// system is read-only, the file immutable, or the disk failing); PostgreSQL's SQLSTATE
+    /// 25006 `read_only_sql_transaction` (a standby, or `default_transaction_read_only`).
+    NotWritable,
+}
+
+/// SQLite's primary result codes and the extended I/O codes that mean a write failed
+/// (sqlite.org/rescode.html).
+mod sqlite_code {
+    pub const READONLY: i64 = 8;
+    pub const FULL: i64 = 13;
+    pub const IOERR_WRITE: i64 = 778;
+    pub const IOERR_FSYNC: i64 = 1034;
+    pub const IOERR_DIR_FSYNC: i64 = 1290;
+    pub const IOERR_TRUNCATE: i64 = 1546;
 }
 
 /// Which backend a store runs on; used for logs and `/readyz`.

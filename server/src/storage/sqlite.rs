@@ -1,11 +1,16 @@
 //! The embedded default backend: one SQLite file in WAL mode with full fsync, so that an accepted
 //! receipt means the event survived a power cut.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::str::FromStr;
 use std::time::Duration;
 
+use sqlx::Connection;
+use sqlx::pool::PoolConnectionMetadata;
 use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
+    SqliteSynchronous,
 };
 
 use baton_core::ledger::{LedgerEntry, LedgerHash, NodePosition};
@@ -51,11 +56,29 @@ impl SqliteStorage {
             .busy_timeout(Duration::from_secs(5));
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
+            .after_release(close_if_left_in_a_transaction)
             .connect_with(options)
             .await?;
         let applied = super::schema::migrate(&pool, &MIGRATOR).await?;
         Ok((SqliteStorage { pool }, applied))
     }
+}
+
+/// Whether a connection given back to the pool may be used again. SQLite rolls a transaction
+/// back by itself when a write fails for a full or unwritable disk (`SQLITE_FULL`,
+/// `SQLITE_IOERR`); sqlx's own `ROLLBACK` then fails ("no transaction is active") and sqlx keeps
+/// counting the transaction as open, so that connection would refuse every later `BEGIN
+/// IMMEDIATE` until it expired, long after the disk was fixed (`tests/it/disk_faults.rs` found
+/// it). Such a connection is closed instead, and the pool opens a fresh one.
+fn close_if_left_in_a_transaction(
+    connection: &mut SqliteConnection,
+    _: PoolConnectionMetadata,
+) -> Pin<Box<dyn Future<Output = Result<bool, sqlx::Error>> + Send + '_>> {
+    Box::pin(async move {
+        // Waits for the rollback of a dropped transaction, queued before this, to be done.
+        drop(connection.lock_handle().await?);
+        Ok(!connection.is_in_transaction())
+    })
 }
 
 // SQLite has one writer at a time, so appends are serialised without an explicit lock.

@@ -13,7 +13,7 @@
 //! `cargo xtask faults` runs 50). `BATON_FAULT_REPORT` names a file that gets one JSON line of
 //! figures per run. The PostgreSQL restart needs a cluster of its own, which `cargo xtask test`
 //! starts: `BATON_FAULT_POSTGRES_URL`, `BATON_FAULT_POSTGRES_STOP` and `..._START` (shell
-//! commands that stop and start it).
+//! commands that stop and start it). `BATON_FAULT_SERVER_LOG` (any value) shows the servers' logs.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::process::{Child, Command, Stdio};
@@ -46,6 +46,8 @@ const REPORT_VARIABLE: &str = "BATON_FAULT_REPORT";
 const PG_URL_VARIABLE: &str = "BATON_FAULT_POSTGRES_URL";
 const PG_STOP_VARIABLE: &str = "BATON_FAULT_POSTGRES_STOP";
 const PG_START_VARIABLE: &str = "BATON_FAULT_POSTGRES_START";
+/// Set to show the server processes' logs on the test's stderr, when a run needs explaining.
+const SERVER_LOG_VARIABLE: &str = "BATON_FAULT_SERVER_LOG";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn kill_9_in_a_loop_under_load_loses_nothing_and_duplicates_nothing() {
@@ -485,15 +487,16 @@ async fn push_once(
 }
 
 /// A `baton serve` process on a fixed port, so that tablets find it again after a restart.
-struct ServerProcess {
+/// `disk_faults.rs` runs one too.
+pub(crate) struct ServerProcess {
     child: Option<Child>,
     command: Vec<String>,
-    base_url: String,
+    pub(crate) base_url: String,
     _data_dir: tempfile::TempDir,
 }
 
 impl ServerProcess {
-    fn start(database_url: &str, receiver_url: &str) -> ServerProcess {
+    pub(crate) fn start(database_url: &str, receiver_url: &str) -> ServerProcess {
         let data_dir = tempfile::tempdir().unwrap();
         let connectors_file = data_dir.path().join("connectors.json");
         std::fs::write(
@@ -544,7 +547,11 @@ impl ServerProcess {
             let mut child = Command::new(env!("CARGO_BIN_EXE_baton"))
                 .args(&self.command)
                 .stdout(Stdio::piped())
-                .stderr(Stdio::null())
+                .stderr(if std::env::var_os(SERVER_LOG_VARIABLE).is_some() {
+                    Stdio::inherit()
+                } else {
+                    Stdio::null()
+                })
                 .spawn()
                 .unwrap();
             let mut reader = std::io::BufReader::new(child.stdout.take().unwrap());
@@ -591,8 +598,8 @@ impl Drop for ServerProcess {
 
 /// A webhook receiver that checks the HMAC and applies each idempotency key once.
 #[derive(Clone)]
-struct Receiver {
-    url: String,
+pub(crate) struct Receiver {
+    pub(crate) url: String,
     state: Arc<Mutex<ReceiverState>>,
 }
 
@@ -604,7 +611,7 @@ struct ReceiverState {
 }
 
 impl Receiver {
-    async fn start() -> Receiver {
+    pub(crate) async fn start() -> Receiver {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let receiver = Receiver {
             url: format!("http://{}/revocations", listener.local_addr().unwrap()),

@@ -7,6 +7,7 @@ mod binary;
 mod bundle_example;
 mod connectors;
 mod dashboard_actions;
+mod disk_faults;
 mod faults;
 mod hostile;
 mod http;
