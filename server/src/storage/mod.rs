@@ -133,6 +133,43 @@ impl StorageError {
     }
 }
 
+/// When this process last met a disk fault, in milliseconds after `FAULT_CLOCK_START` plus one
+/// (0: never).
+static LAST_DISK_FAULT_MS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+static FAULT_CLOCK_START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+
+fn fault_clock_ms() -> u64 {
+    FAULT_CLOCK_START
+        .get_or_init(std::time::Instant::now)
+        .elapsed()
+        .as_millis() as u64
+        + 1
+}
+
+/// Records that a storage call just failed for a full or unwritable disk (called where such a
+/// failure becomes an answer, `http::error::ApiError::storage`).
+pub fn note_disk_fault() {
+    LAST_DISK_FAULT_MS.store(fault_clock_ms(), std::sync::atomic::Ordering::Relaxed);
+}
+
+/// For this long after a disk fault every connection is closed as it comes back to the pool.
+const DISK_FAULT_RECYCLE_MS: u64 = 10_000;
+
+/// Whether a pooled connection of this `age` may carry the last disk fault with it, and should
+/// be closed rather than reused. A SQLite connection that met the fault can keep failing after
+/// the disk is fixed, and one opened while the file was read-only stays read-only for its
+/// lifetime (SQLite falls back to a read-only open). So connections opened before the last
+/// fault, and every connection released shortly after one, are closed; the pool opens fresh
+/// ones, which see the disk as it is now.
+pub(crate) fn may_carry_a_disk_fault(age: std::time::Duration) -> bool {
+    let last = LAST_DISK_FAULT_MS.load(std::sync::atomic::Ordering::Relaxed);
+    if last == 0 {
+        return false;
+    }
+    let since_fault = fault_clock_ms().saturating_sub(last);
+    since_fault < DISK_FAULT_RECYCLE_MS || age.as_millis() as u64 >= since_fault
+}
+
 /// Why the database refused to store anything, when the fault is the disk's, not the
 /// request's: the operator must act (free space, make the disk writable) and the client should
 /// keep what it sent and retry later. Nothing of the failed transaction is stored.

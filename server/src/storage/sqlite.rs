@@ -69,15 +69,17 @@ impl SqliteStorage {
 /// `SQLITE_IOERR`); sqlx's own `ROLLBACK` then fails ("no transaction is active") and sqlx keeps
 /// counting the transaction as open, so that connection would refuse every later `BEGIN
 /// IMMEDIATE` until it expired, long after the disk was fixed (`tests/it/disk_faults.rs` found
-/// it). Such a connection is closed instead, and the pool opens a fresh one.
+/// it). Such a connection is closed instead, and the pool opens a fresh one. So is one that may
+/// carry a recent disk fault (`super::may_carry_a_disk_fault`): it can keep answering
+/// `SQLITE_READONLY` after the disk is writable again.
 fn close_if_left_in_a_transaction(
     connection: &mut SqliteConnection,
-    _: PoolConnectionMetadata,
+    metadata: PoolConnectionMetadata,
 ) -> Pin<Box<dyn Future<Output = Result<bool, sqlx::Error>> + Send + '_>> {
     Box::pin(async move {
         // Waits for the rollback of a dropped transaction, queued before this, to be done.
         drop(connection.lock_handle().await?);
-        Ok(!connection.is_in_transaction())
+        Ok(!connection.is_in_transaction() && !super::may_carry_a_disk_fault(metadata.age))
     })
 }
 

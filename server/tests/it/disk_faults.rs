@@ -16,9 +16,6 @@
 //! duplicate); the exported ledger verifies offline and holds each event once; and SQLite's
 //! `PRAGMA integrity_check` finds the file sound after the server is killed.
 //!
-//! The second is ignored for now: after `chattr -i`, a write now and then still fails
-//! (docs/RELIABILITY.md); run it with `--ignored`.
-//!
 //! Both need root (`mount`, `chattr`) and the second an ext4 (or another file system with the
 //! immutable flag) under the temporary directory. Without them the tests say so and skip,
 //! except under `CI=true`, where they must run.
@@ -54,8 +51,6 @@ async fn a_full_disk_refuses_pushes_clearly_and_recovers_without_loss_or_duplica
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "fails now and then: after `chattr -i` some writes still answer storage_not_writable \
-            (docs/RELIABILITY.md); run it with --ignored while fixing that"]
 async fn an_unwritable_database_refuses_pushes_clearly_and_recovers_without_loss_or_duplicates() {
     let directory = tempfile::tempdir().unwrap();
     if !immutable_flag_works(directory.path()) {
