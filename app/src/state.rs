@@ -16,7 +16,7 @@ use crate::browser::clock::{self, now_ms};
 use crate::browser::crypto::{self, SealedKey};
 use crate::browser::idb::IdbStore;
 use crate::browser::site_data;
-use crate::browser::store::{EventStore, decode_event};
+use crate::browser::store::{EventStore, StoreError, decode_event};
 use crate::key_rotation::KeyChange;
 use crate::strings;
 use crate::sync::scheduler;
@@ -309,10 +309,16 @@ impl AppState {
             })
             .ok_or_else(|| strings::NOT_ENROLLED.to_owned())?
             .map_err(|error| error.to_string())?;
+        // Nothing else is written with the event: the chain's head and seq are derived from the
+        // stored events at start, so a crash before this commit leaves no trace of the event
+        // and the next signature reuses its seq.
         store
             .append_own_event(&event)
             .await
-            .map_err(|error| error.to_string())?;
+            .map_err(|error| match error {
+                StoreError::Full(_) => strings::STORAGE_FULL.to_owned(),
+                error => format!("{error}. {}", strings::STORAGE_WRITE_RETRY),
+            })?;
         self.tablet.update(|tablet| {
             if let Some(tablet) = tablet {
                 tablet.record_own(event.clone());

@@ -70,6 +70,8 @@ pub const SAVED_ON_TABLET: &str =
     "Signed and saved on this tablet. It is sent to the server automatically.";
 pub const STORAGE_WRITE_FAILED: &str =
     "NOT SAVED. This tablet could not store the handoff, so nothing was recorded:";
+pub const STORAGE_FULL: &str = "this tablet's storage is full. The device has not changed hands in the record: keep it where it is, ask IT support to free space on this tablet, then enter the PIN again.";
+pub const STORAGE_WRITE_RETRY: &str = "Enter the PIN again; if it fails again, tell IT support.";
 pub const INACTIVE_DEVICE: &str = "is retired from service and cannot be handed out.";
 
 pub fn pin_label(name: &str) -> String {
