@@ -2,6 +2,7 @@ use leptos::prelude::*;
 use leptos_router::components::{ParentRoute, Route, Router, Routes};
 use leptos_router::path;
 
+use crate::components::clock_warning::ClockWarning;
 use crate::components::lock_screen::LockScreen;
 use crate::components::network_status::NetworkStatus;
 use crate::components::require_enrolled::RequireEnrolled;
@@ -37,6 +38,7 @@ pub fn TabletApp() -> impl IntoView {
                 </div>
             </header>
             <main id="main">
+                <ClockWarning />
                 <WipeNotice />
                 // While locked only the lock screen exists: the pages are not merely hidden.
                 <Show when=move || state.lock.get() == Lock::Unlocked fallback=LockScreen>

@@ -16,7 +16,7 @@ use crate::browser::clock::{self, now_ms};
 use crate::browser::crypto::{self, SealedKey};
 use crate::browser::idb::IdbStore;
 use crate::browser::site_data;
-use crate::browser::store::{EventStore, decode_event};
+use crate::browser::store::{EventStore, StoreError, decode_event};
 use crate::key_rotation::KeyChange;
 use crate::strings;
 use crate::sync::scheduler;
@@ -53,6 +53,9 @@ pub struct SyncView {
     pub server_behind: bool,
     /// Own events the server had lost (a restore) and this tablet pushed again, since start.
     pub n_resent: usize,
+    /// How far this tablet's clock is ahead of the server's (negative: behind), as last
+    /// measured; `None` until this page has heard from the server (`tablet::clock_check`).
+    pub clock_skew_ms: Option<i64>,
 }
 
 #[derive(Clone, Copy)]
@@ -85,7 +88,7 @@ impl AppState {
             phase: RwSignal::new(Phase::Starting),
             tablet: RwSignal::new(None),
             sync: RwSignal::new(SyncView::default()),
-            now_ms: RwSignal::new(now_ms()),
+            now_ms: RwSignal::new(clock::reference_now_ms()),
             lock: RwSignal::new(Lock::Unlocked),
             last_wipe: RwSignal::new(None),
             key_change: RwSignal::new(KeyChange::Settled),
@@ -104,7 +107,10 @@ impl AppState {
     pub fn boot(self) {
         // The clock runs for the life of the page.
         set_interval(
-            move || self.now_ms.set(now_ms()),
+            move || {
+                self.now_ms.set(clock::reference_now_ms());
+                self.check_clock();
+            },
             std::time::Duration::from_secs(30),
         );
         self.watch_this_device();
@@ -280,6 +286,14 @@ impl AppState {
         Ok(())
     }
 
+    /// Compares the tablet's clock with the server's as last measured, for the warning.
+    pub fn check_clock(self) {
+        let skew_ms = clock::skew_ms();
+        if self.sync.with_untracked(|sync| sync.clock_skew_ms) != skew_ms {
+            self.sync.update(|sync| sync.clock_skew_ms = skew_ms);
+        }
+    }
+
     /// How many handoffs are signed but not yet recorded in the tablet (or failed).
     pub fn n_commits_in_flight(self) -> usize {
         self.commits_in_flight.get_value()
@@ -299,20 +313,30 @@ impl AppState {
         // Tap to commit: signing and the strict IndexedDB write, what the nurse waits for once
         // the PIN is checked (measured by `cargo xtask bench`).
         clock::mark("baton:commit:start");
+        // The tablet's own clock goes into the record as `wall_ms`; the hybrid clock ticks from
+        // the server's time when this page measured it (`tablet::clock_check`).
         let signed_at_ms = now_ms();
+        let reference_ms = clock::reference_now_ms();
+        self.check_clock();
         let event = self
             .tablet
             .with_untracked(|tablet| {
                 tablet
                     .as_ref()
-                    .map(|tablet| tablet.sign(body, signed_at_ms))
+                    .map(|tablet| tablet.sign_with_reference(body, signed_at_ms, reference_ms))
             })
             .ok_or_else(|| strings::NOT_ENROLLED.to_owned())?
             .map_err(|error| error.to_string())?;
+        // Nothing else is written with the event: the chain's head and seq are derived from the
+        // stored events at start, so a crash before this commit leaves no trace of the event
+        // and the next signature reuses its seq.
         store
             .append_own_event(&event)
             .await
-            .map_err(|error| error.to_string())?;
+            .map_err(|error| match error {
+                StoreError::Full(_) => strings::STORAGE_FULL.to_owned(),
+                error => format!("{error}. {}", strings::STORAGE_WRITE_RETRY),
+            })?;
         self.tablet.update(|tablet| {
             if let Some(tablet) = tablet {
                 tablet.record_own(event.clone());

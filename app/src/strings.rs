@@ -70,6 +70,8 @@ pub const SAVED_ON_TABLET: &str =
     "Signed and saved on this tablet. It is sent to the server automatically.";
 pub const STORAGE_WRITE_FAILED: &str =
     "NOT SAVED. This tablet could not store the handoff, so nothing was recorded:";
+pub const STORAGE_FULL: &str = "this tablet's storage is full. The device has not changed hands in the record: keep it where it is, ask IT support to free space on this tablet, then enter the PIN again.";
+pub const STORAGE_WRITE_RETRY: &str = "Enter the PIN again; if it fails again, tell IT support.";
 pub const INACTIVE_DEVICE: &str = "is retired from service and cannot be handed out.";
 
 pub fn pin_label(name: &str) -> String {
@@ -360,6 +362,17 @@ pub const SYNC_HEADING: &str = "Sync";
 pub const SYNC_ALL_WELL: &str = "The server has accepted every handoff it was sent.";
 pub const SYNC_FAILED: &str = "The last sync failed:";
 pub const REFUSED_HEADING: &str = "Handoffs the server refused";
+pub const RETRYING_HEADING: &str = "Handoffs the server will take later";
+pub const RETRYING_HINT: &str = "These stay on this tablet and are sent again at every sync. A future_timestamp means this tablet's clock was ahead of the server's when they were signed: the server takes them once its own clock reaches theirs. Tell IT support.";
+
+/// The warning on every screen while the tablet's clock is off the server's by more than the
+/// site allows.
+pub fn clock_skewed(amount: &str, ahead: bool) -> String {
+    let direction = if ahead { "ahead of" } else { "behind" };
+    format!(
+        "This tablet's clock is {amount} {direction} the server's. Handoffs are still recorded, with the server's time, and the manager is shown the difference. Ask IT support to set this tablet's date and time."
+    )
+}
 pub const REFUSED_HINT: &str =
     "These stay on this tablet as evidence. Show them to the nurse in charge or IT support.";
 

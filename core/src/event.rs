@@ -165,7 +165,23 @@ impl UnsignedEvent {
         wall_ms: u64,
         body: Body,
     ) -> Result<UnsignedEvent, HlcError> {
-        let hlc = Hlc::tick(clock, wall_ms)?;
+        UnsignedEvent::next_with_reference(signer, previous, clock, wall_ms, wall_ms, body)
+    }
+
+    /// Like `next`, but the hybrid clock ticks from `reference_ms`, the signer's best estimate of
+    /// the true time (a tablet measures the server's clock at each sync), while `wall_ms` still
+    /// records what the signer's own clock said. A signer whose clock was set a year off thus
+    /// signs events that order and verify as of the true time, and the difference between the
+    /// two stays in the signed record, where the fold raises `clock_skew` for people to see.
+    pub fn next_with_reference(
+        signer: SignerKey,
+        previous: Option<ChainHead>,
+        clock: Hlc,
+        wall_ms: u64,
+        reference_ms: u64,
+        body: Body,
+    ) -> Result<UnsignedEvent, HlcError> {
+        let hlc = Hlc::tick(clock, reference_ms)?;
         let (seq, prev) = match previous {
             Some(head) => (head.seq + 1, Some(head.id)),
             None => (1, None),

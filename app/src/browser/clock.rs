@@ -1,8 +1,54 @@
-//! The wall clock and the local time of day, from JavaScript's `Date`.
+//! The wall clock and the local time of day, from JavaScript's `Date`, and the server's clock
+//! as the tablet last measured it (`tablet::clock_check` says why and what it is used for).
+
+use std::cell::Cell;
+
+use crate::tablet::clock_check::{self, ServerReading};
+
+thread_local! {
+    /// The latest reading of the server's clock, for the life of the page: a monotonic clock
+    /// reading does not survive a reload, so neither does this.
+    static SERVER_READING: Cell<Option<ServerReading>> = const { Cell::new(None) };
+}
 
 /// Milliseconds since the epoch, from the tablet's clock.
 pub fn now_ms() -> u64 {
     js_sys::Date::now() as u64
+}
+
+/// The page's monotonic clock, in ms: setting the date and time does not move it.
+fn monotonic_ms() -> Option<f64> {
+    web_sys::window()?
+        .performance()
+        .map(|performance| performance.now())
+}
+
+/// Takes a reading of the server's clock from an answer's `Date` header.
+pub fn observe_server_date(date_header: &str) {
+    let Some(monotonic_ms) = monotonic_ms() else {
+        return;
+    };
+    if let Some(reading) =
+        ServerReading::from_date_header(js_sys::Date::parse(date_header), monotonic_ms)
+    {
+        SERVER_READING.with(|latest| latest.set(Some(reading)));
+    }
+}
+
+/// The server's time now, if this page has measured it.
+pub fn server_now_ms() -> Option<u64> {
+    let reading = SERVER_READING.with(Cell::get)?;
+    Some(reading.server_now_ms(monotonic_ms()?))
+}
+
+/// The time the tablet signs with: the server's when measured, its own clock's otherwise.
+pub fn reference_now_ms() -> u64 {
+    clock_check::reference_ms(now_ms(), server_now_ms())
+}
+
+/// How far the tablet's clock is ahead of the server's (negative: behind), once measured.
+pub fn skew_ms() -> Option<i64> {
+    server_now_ms().map(|server_ms| clock_check::skew_ms(now_ms(), server_ms))
 }
 
 /// `14:05` in the tablet's local time, with the day in front (`10 Mar 14:05`) when it is not

@@ -16,6 +16,7 @@ use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{Headers, Request, RequestCache, RequestInit, Response};
 
+use super::clock;
 use crate::sync::protocol::{PullPage, PushResponse, Receipt, pull_path, push_body};
 use crate::sync::{SyncTransport, TransportError};
 use crate::tablet::enrollment::{EnrollRequest, EnrollResponse};
@@ -107,21 +108,43 @@ pub async fn send(
     body: &[u8],
     signing_key: Option<&SigningKey>,
 ) -> Result<String, TransportError> {
-    let mut extra = Vec::new();
-    if let Some(signing_key) = signing_key {
-        let timestamp_ms = js_sys::Date::now() as u64;
+    let Some(signing_key) = signing_key else {
+        return fetch_text(method, path_and_query, body, &[]).await;
+    };
+    let signed_send = |timestamp_ms: u64| async move {
         let nonce = new_nonce()?;
-        extra.extend(signed_headers(
+        let headers = signed_headers(
             signing_key,
             method,
             path_and_query,
             body,
             timestamp_ms,
             &nonce,
-        ));
+        );
+        fetch_text(method, path_and_query, body, &headers).await
+    };
+    // Signed with the server's time when this page has measured it, so that a tablet whose
+    // clock is set wrong stays within the server's request window.
+    let timestamp_ms = clock::reference_now_ms();
+    let result = signed_send(timestamp_ms).await;
+    // The first request after a start, before any measure: when the server refused its time,
+    // the refusal's `Date` header is the measure, and the request goes once more with it.
+    if let Err(TransportError::Refused {
+        status: 401, code, ..
+    }) = &result
+        && code == "bad_request_signature"
+        && let Some(server_ms) = clock::server_now_ms()
+        && server_ms.abs_diff(timestamp_ms) > RESIGN_AFTER_MS
+    {
+        return signed_send(server_ms).await;
     }
-    fetch_text(method, path_and_query, body, &extra).await
+    result
 }
+
+/// How far a request's time may be from the server's, as newly measured, before a refused
+/// request is signed again with the server's time: well inside the server's five-minute window,
+/// well beyond the `Date` header's one-second grain.
+const RESIGN_AFTER_MS: u64 = 60_000;
 
 /// One `fetch` to this origin (cookies included, never from the HTTP cache) with a JSON body
 /// and the given extra headers; the body of a 2xx answer, or the server's refusal.
@@ -160,6 +183,9 @@ pub async fn fetch_text(
         .map_err(unreachable)?
         .as_string()
         .unwrap_or_default();
+    if let Ok(Some(date)) = response.headers().get("date") {
+        clock::observe_server_date(&date);
+    }
     if response.ok() {
         Ok(text)
     } else {

@@ -22,6 +22,7 @@
 use baton_core::event::SignedEvent;
 use baton_core::key_rotation::SignedKeyRotation;
 use indexed_db_futures::database::Database;
+use indexed_db_futures::internals::SystemRepr;
 use indexed_db_futures::prelude::*;
 use indexed_db_futures::transaction::{TransactionDurability, TransactionMode, TransactionOptions};
 use js_sys::{Object, Reflect, Uint8Array};
@@ -67,6 +68,33 @@ fn write_failed(error: impl std::fmt::Display) -> StoreError {
 
 fn corrupt(error: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt(error.to_string())
+}
+
+/// Why a write transaction failed. When the browser refuses it for lack of space, it aborts the
+/// transaction with a `QuotaExceededError` in the transaction's `error` (indexed_db_futures then
+/// reports only "aborted"), or fails the request with one: either way the write is `Full`, so
+/// that the nurse is told the storage is full rather than a driver's message.
+fn write_error(
+    raw_transaction: &JsValue,
+    error: impl std::fmt::Display + std::fmt::Debug,
+) -> StoreError {
+    let transaction_error = Reflect::get(raw_transaction, &"error".into())
+        .ok()
+        .filter(|value| !value.is_null() && !value.is_undefined());
+    let transaction_error_name = transaction_error
+        .as_ref()
+        .and_then(|value| Reflect::get(value, &"name".into()).ok())
+        .and_then(|name| name.as_string());
+    const QUOTA_EXCEEDED: &str = "QuotaExceededError";
+    if transaction_error_name.as_deref() == Some(QUOTA_EXCEEDED)
+        || format!("{error:?}").contains(QUOTA_EXCEEDED)
+    {
+        return StoreError::Full(error.to_string());
+    }
+    match transaction_error_name {
+        Some(name) => StoreError::WriteFailed(format!("{error} ({name})")),
+        None => write_failed(error),
+    }
 }
 
 /// The tablet's IndexedDB database.
@@ -186,13 +214,17 @@ impl IdbStore {
             .with_options(Self::strict())
             .build()
             .map_err(write_failed)?;
+        let raw_transaction: JsValue = JsValue::from(transaction.as_sys().clone());
         let object_store = transaction.object_store(store).map_err(write_failed)?;
         object_store
             .put(value)
             .with_key(key)
             .primitive()
             .map_err(write_failed)?;
-        transaction.commit().await.map_err(write_failed)
+        transaction
+            .commit()
+            .await
+            .map_err(|error| write_error(&raw_transaction, error))
     }
 
     async fn all_strings(&self, store: &str) -> Result<Vec<String>, StoreError> {
@@ -386,6 +418,7 @@ impl EventStore for IdbStore {
             .with_options(Self::strict())
             .build()
             .map_err(write_failed)?;
+        let raw_transaction: JsValue = JsValue::from(transaction.as_sys().clone());
         let own_events = transaction.object_store(OWN_CHAINS).map_err(write_failed)?;
         // `add`, not `put`: a second event with the same key and seq fails with
         // ConstraintError.
@@ -394,7 +427,10 @@ impl EventStore for IdbStore {
             .with_key(Self::own_event_key(event))
             .primitive()
             .map_err(write_failed)?;
-        transaction.commit().await.map_err(write_failed)
+        transaction
+            .commit()
+            .await
+            .map_err(|error| write_error(&raw_transaction, error))
     }
 
     async fn own_events(&self) -> Result<Vec<SignedEvent>, StoreError> {

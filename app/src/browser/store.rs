@@ -28,6 +28,10 @@ pub enum StoreError {
     WriteFailed(String),
     #[error("the tablet's storage holds something unreadable: {0}")]
     Corrupt(String),
+    /// The browser refused the write for lack of space (`QuotaExceededError`): the origin's
+    /// quota is used up, or the device's disk is full.
+    #[error("the tablet's storage is full: {0}")]
+    Full(String),
 }
 
 /// An event pulled from the server, in its wire form, with its place in the site's order.

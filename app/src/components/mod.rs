@@ -1,3 +1,4 @@
+pub mod clock_warning;
 pub mod device_card;
 pub mod handoff_receipt;
 pub mod identify_person;

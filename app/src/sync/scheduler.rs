@@ -13,7 +13,7 @@ use baton_core::ids::SignerKey;
 
 use super::witness::WitnessContext;
 use super::{SyncError, TransportError, sync_once};
-use crate::browser::clock::{now_ms, pause};
+use crate::browser::clock::{self, now_ms, pause};
 use crate::browser::http::HttpTransport;
 use crate::browser::store::EventStore;
 use crate::key_rotation::KeyChange;
@@ -133,7 +133,9 @@ async fn round_alone(state: AppState) -> bool {
                 WitnessContext {
                     site_id: tablet.enrollment.site_id.clone(),
                     server_key,
-                    now_ms: now_ms(),
+                    // The server's time when measured: a head is judged against the true
+                    // time, not a clock set a year off.
+                    now_ms: clock::reference_now_ms(),
                 },
             ))
         })
@@ -175,7 +177,7 @@ async fn round_alone(state: AppState) -> bool {
             if let Some(roster) = outcome.roster {
                 tablet.set_roster(roster);
             }
-            tablet.absorb(outcome.pulled, finished_ms);
+            tablet.absorb(outcome.pulled, clock::reference_now_ms());
             if succeeded {
                 tablet.last_sync_ms = Some(finished_ms);
             }
@@ -197,11 +199,15 @@ async fn round_alone(state: AppState) -> bool {
         sync.n_skipped += outcome.n_skipped;
         sync.n_resent += outcome.n_repushed;
         sync.server_behind |= outcome.server_restored;
+        sync.clock_skew_ms = clock::skew_ms();
         if let Some(witness) = &outcome.witness {
             sync.ledger_alarms = witness.state.alarms.len();
             sync.server_behind = witness.server_behind;
         }
     });
+    // The round may have brought the first reading of the server's clock: views that depend on
+    // the time (overdue) move to it now rather than at the next half-minute tick.
+    state.now_ms.set(clock::reference_now_ms());
     succeeded
 }
 

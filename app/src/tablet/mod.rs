@@ -8,6 +8,8 @@
 //! - `pin`: offline PIN checks and the wrong-PIN throttle.
 //! - `shift`: which shift a check-out is for.
 //! - `capture`: the check-out and check-in bodies.
+//! - `clock_check`: how far the tablet's clock is from the server's, and which time it signs
+//!   with.
 //! - `board`: the ward board and its exceptions, from the local fold.
 //! - `wipe`: what the session wipe at the end of this device's custody removes and keeps, and
 //!   what the check-in may claim.
@@ -17,6 +19,7 @@
 
 pub mod board;
 pub mod capture;
+pub mod clock_check;
 pub mod enrollment;
 pub mod hand_out;
 pub mod key_rotation;
@@ -239,11 +242,31 @@ impl Tablet {
         );
     }
 
-    /// Signs the next event of this tablet's chain without recording it: the caller records it
-    /// with `record_own` only once storage has committed it.
+    /// `sign_with_reference` with the tablet's own clock as the reference: for tests.
+    #[cfg(test)]
     pub fn sign(&self, body: Body, now_ms: u64) -> Result<SignedEvent, SignFailure> {
-        let unsigned = UnsignedEvent::next(self.signer, self.head, self.clock, now_ms, body)
-            .map_err(|error| SignFailure::Clock(error.to_string()))?;
+        self.sign_with_reference(body, now_ms, now_ms)
+    }
+
+    /// Signs the next event of this tablet's chain without recording it: the caller records it
+    /// with `record_own` only once storage has committed it. The hybrid clock ticks from
+    /// `reference_ms`, the server's time as the tablet measured it (`clock_check`), while
+    /// `wall_ms` keeps the tablet's own clock.
+    pub fn sign_with_reference(
+        &self,
+        body: Body,
+        wall_ms: u64,
+        reference_ms: u64,
+    ) -> Result<SignedEvent, SignFailure> {
+        let unsigned = UnsignedEvent::next_with_reference(
+            self.signer,
+            self.head,
+            self.clock,
+            wall_ms,
+            reference_ms,
+            body,
+        )
+        .map_err(|error| SignFailure::Clock(error.to_string()))?;
         unsigned
             .sign(&self.signing_key)
             .map_err(|error| SignFailure::Format(error.to_string()))
@@ -410,6 +433,14 @@ impl Tablet {
             .iter()
             .filter(|own| own.delivery() == Delivery::Refused)
     }
+
+    /// Events the server refused for a reason that may pass (a `future_timestamp`: the tablet's
+    /// clock was ahead when it signed them), with their receipts: kept and pushed again.
+    pub fn retrying(&self) -> impl Iterator<Item = &OwnEvent> {
+        self.own_events
+            .iter()
+            .filter(|own| own.delivery() == Delivery::RetryLater)
+    }
 }
 
 /// The key set the tablet folds with: the server as the authority (so its quarantines count)
@@ -550,6 +581,38 @@ pub(crate) mod tests {
             fork: false,
             reason: None,
         }
+    }
+
+    #[test]
+    fn an_event_refused_as_future_is_kept_pushed_again_and_listed_as_retrying() {
+        let mut tablet = tablet();
+        let events = signed_events(2);
+        for event in &events {
+            tablet.record_own(event.clone());
+        }
+        let mut future = receipt_for(&events[1], ReceiptStatus::Rejected);
+        future.reason = Some(crate::sync::protocol::RejectionReason {
+            code: "future_timestamp".to_owned(),
+            message: "hlc.ms is ahead of the receiver's clock".to_owned(),
+        });
+        tablet.apply_receipts([receipt_for(&events[0], ReceiptStatus::Accepted), future]);
+        assert_eq!(tablet.pending_count(), 1);
+        assert_eq!(tablet.to_push(), vec![events[1].clone()]);
+        let retrying: Vec<_> = tablet.retrying().map(|own| own.event.id()).collect();
+        assert_eq!(retrying, vec![events[1].id()]);
+        assert_eq!(tablet.refused().count(), 0);
+    }
+
+    #[test]
+    fn a_tablet_with_its_clock_a_year_ahead_signs_as_of_the_servers_time() {
+        let tablet = tablet();
+        let year_ms = 365 * 24 * 3_600_000;
+        let body = check_out_body("D-0001", "S-0001", "W-4E", None).unwrap();
+        let event = tablet
+            .sign_with_reference(body, NOW_MS + year_ms, NOW_MS)
+            .unwrap();
+        assert_eq!(event.hlc().ms, NOW_MS);
+        assert_eq!(event.wall_ms(), NOW_MS + year_ms);
     }
 
     #[test]

@@ -391,3 +391,45 @@ fn seq_reuse_is_a_fork_kept_as_evidence() {
         })
     );
 }
+
+#[test]
+fn a_signer_whose_clock_is_a_year_off_is_accepted_when_it_ticks_from_the_true_time() {
+    let tablet = Tablet::new(1);
+    let keys = key_set(&[&tablet], &[]);
+    const YEAR: u64 = 365 * 24 * HOUR;
+    let true_now_ms = OPTIONS.now_ms;
+    // Ticking from its own clock, a year ahead, the event is refused: it would drag every
+    // hybrid clock it reaches a year into the future.
+    let ahead = UnsignedEvent::next(
+        tablet.signer,
+        None,
+        tablet.clock,
+        true_now_ms + YEAR,
+        check_out("TAB-1", "N-1", None),
+    )
+    .unwrap()
+    .sign(&tablet.key)
+    .unwrap();
+    assert!(matches!(
+        keys.verify(&ahead, OPTIONS),
+        Err(Rejection::FutureTimestamp { .. })
+    ));
+    // Ticking from the true time it measured, it verifies, and its own clock's reading stays in
+    // the signed record as evidence, a year from the hybrid clock in either direction.
+    for wall_ms in [true_now_ms + YEAR, true_now_ms - YEAR] {
+        let event = UnsignedEvent::next_with_reference(
+            tablet.signer,
+            None,
+            tablet.clock,
+            wall_ms,
+            true_now_ms,
+            check_out("TAB-1", "N-1", None),
+        )
+        .unwrap()
+        .sign(&tablet.key)
+        .unwrap();
+        assert_eq!(keys.verify(&event, OPTIONS), Ok(()));
+        assert_eq!(event.hlc().ms, true_now_ms);
+        assert_eq!(event.wall_ms(), wall_ms);
+    }
+}
