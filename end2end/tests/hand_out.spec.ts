@@ -104,6 +104,25 @@ test("a charge nurse hands devices to two people in turn; each device is its own
       ward: "W-4E",
     });
   }
+
+  // The devices go back, so that later journeys find them free.
+  await page.getByRole("link", { name: "Check in" }).click();
+  for (const [tag, holder] of [
+    ["BT-10018", firstRecipient],
+    ["BT-10019", firstRecipient],
+    ["BT-10020", secondRecipient],
+  ] as const) {
+    const field = page.getByLabel("Device asset tag", { exact: true });
+    await field.fill(tag);
+    await field.press("Enter");
+    await page.getByLabel("Signed out of every app").check();
+    await page.getByLabel("Local patient data wiped").check();
+    await page.getByLabel("Staff badge", { exact: true }).click();
+    await scan(page, "Staff badge", holder.badge);
+    await typePin(page, holder.pin);
+    await expect(page.getByTestId("confirmation")).toContainText(`${tag} checked in by`);
+  }
+  await expect(page.getByTestId("pending-count")).toHaveText("0", { timeout: 30_000 });
   await manager.api.dispose();
 });
 
