@@ -7,7 +7,11 @@
 //! tablet in Chromium (`end2end/bench/`: tap to commit, cold offline start) from the app's own
 //! performance marks. The results replace the sections between the `bench:ingest` and
 //! `bench:tablet` markers of BENCHMARKS.md; the raw figures stay in `target/bench/`.
+//! Last, the board benchmark (`board`: 10,000 devices, the board API at 10^4 to 10^6 stored
+//! events) into the `bench:board` markers; `--board-only` runs that alone.
 //! `--quick` runs tiny loads to check the harness, and leaves BENCHMARKS.md alone.
+
+mod board;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -169,11 +173,25 @@ fn load(
 }
 
 pub fn run(arguments: &[String]) -> anyhow::Result<()> {
-    let quick = match arguments {
-        [] => false,
-        [flag] if flag == "--quick" => true,
-        other => bail!("`cargo xtask bench` takes only --quick (got {other:?})"),
-    };
+    let mut quick = false;
+    let mut board_only = false;
+    let mut board_render = false;
+    for argument in arguments {
+        match argument.as_str() {
+            "--quick" => quick = true,
+            "--board-only" => board_only = true,
+            "--board-render" => board_render = true,
+            other => bail!(
+                "`cargo xtask bench` takes --quick, --board-only and --board-render (got {other:?})"
+            ),
+        }
+    }
+    if board_render {
+        return render_board_only();
+    }
+    if board_only {
+        return run_board_only(quick);
+    }
     let load_size = if quick {
         Load {
             latency_check_ins: 20,
@@ -370,6 +388,8 @@ pub fn run(arguments: &[String]) -> anyhow::Result<()> {
     header("Tablet timings in Chromium (Playwright, end2end/bench)");
     let tablet_report = tablet_timings(&root, &out_dir)?;
     println!("\n{tablet_report}");
+    let board_report = board::run(&root, &out_dir, quick)?;
+    println!("\n{board_report}");
     if quick {
         println!("(--quick: BENCHMARKS.md left as it is)");
         return Ok(());
@@ -389,8 +409,52 @@ pub fn run(arguments: &[String]) -> anyhow::Result<()> {
         TABLET_END_MARKER,
         &tablet_report,
     )?;
+    text = replace_section(&text, board::START_MARKER, board::END_MARKER, &board_report)?;
     std::fs::write(&path, text)?;
     println!("BENCHMARKS.md updated.");
+    Ok(())
+}
+
+/// `cargo xtask bench --board-render`: the board section rewritten from the figures of the last
+/// run (`target/bench/board.jsonl`), for a run that was interrupted after some backends or sizes.
+fn render_board_only() -> anyhow::Result<()> {
+    let root = crate::workspace_root();
+    let report = board::render(&root.join("target/bench/board.jsonl"))?;
+    println!("{report}");
+    let path = root.join("BENCHMARKS.md");
+    let text = std::fs::read_to_string(&path)?;
+    let text = replace_section(&text, board::START_MARKER, board::END_MARKER, &report)?;
+    std::fs::write(&path, text)?;
+    println!("BENCHMARKS.md updated (the board section, re-rendered).");
+    Ok(())
+}
+
+/// `cargo xtask bench --board-only [--quick]`: the board section alone.
+fn run_board_only(quick: bool) -> anyhow::Result<()> {
+    let root = crate::workspace_root();
+    header("Building the release server and the load generator");
+    process::run(cargo(&root).args([
+        "build",
+        "--release",
+        "-p",
+        "baton-server",
+        "-p",
+        "baton-load",
+    ]))?;
+    let out_dir = root.join("target/bench");
+    std::fs::create_dir_all(&out_dir)?;
+    let report = board::run(&root, &out_dir, quick)?;
+    println!("\n{report}");
+    std::fs::write(out_dir.join("board.md"), &report)?;
+    if quick {
+        println!("(--quick: BENCHMARKS.md left as it is)");
+        return Ok(());
+    }
+    let path = root.join("BENCHMARKS.md");
+    let text = std::fs::read_to_string(&path)?;
+    let text = replace_section(&text, board::START_MARKER, board::END_MARKER, &report)?;
+    std::fs::write(&path, text)?;
+    println!("BENCHMARKS.md updated (the board section).");
     Ok(())
 }
 

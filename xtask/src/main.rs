@@ -12,7 +12,8 @@
 //! - `process`: running a step with a visible header, its duration and a clear failure.
 //! - `fuzz`: cargo-fuzz installed if missing, each target of `fuzz/` run for a bounded time.
 //! - `start`, `test`: the two commands.
-//! - `bench`: the ingest benchmarks (`cargo xtask bench`), which rewrite part of BENCHMARKS.md.
+//! - `bench`: the benchmarks (`cargo xtask bench`), which rewrite parts of BENCHMARKS.md;
+//!   `bench/board.rs` is the board API at 10^6 events (`--board-only` runs it alone).
 //! - `faults`: fault injection (`cargo xtask faults`), which rewrites part of docs/RELIABILITY.md.
 
 mod bench;
@@ -43,7 +44,7 @@ fn main() -> std::process::ExitCode {
                  cargo xtask test                      run every test (what CI runs)\n  \
                  cargo xtask toolchain                 install or verify the build tools only\n  \
                  cargo xtask fuzz [SECONDS]            only the fuzzing step, SECONDS per target\n  \
-                 cargo xtask bench [--quick]           ingest benchmarks into BENCHMARKS.md\n  \
+                 cargo xtask bench [--quick] [--board-only|--board-render]  benchmarks into BENCHMARKS.md\n  \
                  cargo xtask faults [--kills N]        fault injection into docs/RELIABILITY.md"
             );
             return std::process::ExitCode::from(2);
