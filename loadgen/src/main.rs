@@ -12,15 +12,19 @@
 //! outbox), `verify` (the machine's verification rates only), `revocation-latency` (check-in
 //! stored to revocation delivered at a webhook receiver run here), `soak` (`--tablets` syncing
 //! as the PWA does for `--minutes`: errors and latencies; `cargo xtask soak` adds the server's
-//! memory). `--json FILE` appends one JSON object per scenario for the report.
+//! memory), `board` (a site of `--devices` devices grown to each of `--sizes` stored events,
+//! the board API timed at each). `--json FILE` appends one JSON object per scenario (per size,
+//! for `board`) for the report.
 //!
 //! # Layout
 //! - `tablet`: the manager's session and the simulated tablets (signing, push, pull).
 //! - `baseline`: this machine's ed25519 verification rates.
 //! - `latency`: the revocation-latency scenario and its webhook receiver.
 //! - `soak`: the soak scenario.
+//! - `board`: the board scenario.
 
 mod baseline;
+mod board;
 mod latency;
 mod soak;
 mod tablet;
@@ -43,6 +47,7 @@ enum Scenario {
     Verify,
     RevocationLatency,
     Soak,
+    Board,
 }
 
 #[derive(Debug, Parser)]
@@ -90,6 +95,25 @@ struct Args {
     /// `soak`: the mean time between two handoffs on one tablet, in seconds.
     #[arg(long, default_value_t = 15.0)]
     capture_seconds: f64,
+    /// `board`: the site's devices, the demo's and synthetic ones imported as CSV.
+    #[arg(long, default_value_t = 10_000)]
+    devices: usize,
+    /// `board`: the stored events at which the board is timed, growing, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "10000,100000,1000000")]
+    sizes: Vec<usize>,
+    /// `board`: board requests timed one at a time at each size, and as many again from
+    /// `--clients` clients at once.
+    #[arg(long, default_value_t = 200)]
+    requests: usize,
+    /// `board`: clients requesting the board at once.
+    #[arg(long, default_value_t = 4)]
+    clients: usize,
+    /// `board`: the server's process id, for its resident memory (same machine only).
+    #[arg(long)]
+    server_pid: Option<u32>,
+    /// `board`: the database's directory, for its size on disk.
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
     /// Appends the scenario's result as one JSON line.
     #[arg(long)]
     json: Option<PathBuf>,
@@ -101,15 +125,43 @@ async fn main() -> anyhow::Result<()> {
     if args.batch == 0 || args.batch > 500 {
         bail!("--batch must be between 1 and 500 (the server's push limit)");
     }
-    let result = match args.scenario {
-        Scenario::Verify => baseline::measure(),
-        Scenario::Ingest => ingest(&args, args.tablets, args.events).await?,
-        Scenario::CatchUp => ingest(&args, 1, args.events).await?,
+    let mut record = |result: &Value| -> anyhow::Result<()> {
+        println!("{}", serde_json::to_string_pretty(result)?);
+        if let Some(path) = &args.json {
+            use std::io::Write;
+            let mut file = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .with_context(|| format!("opening {}", path.display()))?;
+            writeln!(file, "{}", serde_json::to_string(result)?)?;
+        }
+        Ok(())
+    };
+    match args.scenario {
+        Scenario::Board => {
+            let load = board::BoardLoad {
+                devices: args.devices,
+                sizes: args.sizes.clone(),
+                tablets: args.tablets,
+                batch: args.batch,
+                concurrency: args.concurrency,
+                requests: args.requests,
+                clients: args.clients,
+                server_pid: args.server_pid,
+                data_dir: args.data_dir.clone(),
+                label: args.label.clone(),
+            };
+            board::measure(&args.url, &args.credentials, &load, &mut record).await
+        }
+        Scenario::Verify => record(&baseline::measure()),
+        Scenario::Ingest => record(&ingest(&args, args.tablets, args.events).await?),
+        Scenario::CatchUp => record(&ingest(&args, 1, args.events).await?),
         Scenario::RevocationLatency => {
             if args.webhook_secret.len() < 32 {
                 bail!("--webhook-secret must be the connector's secret (at least 32 characters)");
             }
-            latency::measure(
+            let result = latency::measure(
                 &args.url,
                 &args.credentials,
                 args.receiver_listen,
@@ -117,7 +169,8 @@ async fn main() -> anyhow::Result<()> {
                 args.events,
                 &args.label,
             )
-            .await?
+            .await?;
+            record(&result)
         }
         Scenario::Soak => {
             let seconds = [args.minutes * 60.0, args.sync_seconds, args.capture_seconds];
@@ -134,20 +187,9 @@ async fn main() -> anyhow::Result<()> {
                 sync_period: std::time::Duration::from_secs_f64(seconds[1]),
                 mean_capture_interval: std::time::Duration::from_secs_f64(seconds[2]),
             };
-            soak::run(&manager, &config, &args.label).await?
+            record(&soak::run(&manager, &config, &args.label).await?)
         }
-    };
-    println!("{}", serde_json::to_string_pretty(&result)?);
-    if let Some(path) = &args.json {
-        use std::io::Write;
-        let mut file = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)
-            .with_context(|| format!("opening {}", path.display()))?;
-        writeln!(file, "{}", serde_json::to_string(&result)?)?;
     }
-    Ok(())
 }
 
 /// Enrolls `n_tablets`, signs `n_events` each, and pushes everything as fast as the server

@@ -21,7 +21,8 @@ pub fn now_ms() -> u64 {
         .as_millis() as u64
 }
 
-/// A signed-in manager of the demo site.
+/// A signed-in manager of the demo site. Clones share the session.
+#[derive(Clone)]
 pub struct Manager {
     client: reqwest::Client,
     csrf_token: String,
@@ -72,7 +73,7 @@ impl Manager {
         })
     }
 
-    async fn get(&self, path: &str) -> anyhow::Result<Value> {
+    pub async fn get(&self, path: &str) -> anyhow::Result<Value> {
         let response = self
             .client
             .get(format!("{}{path}", self.base_url))
@@ -80,6 +81,37 @@ impl Manager {
             .await?;
         if !response.status().is_success() {
             bail!("GET {path}: {}", response.text().await?);
+        }
+        Ok(response.json().await?)
+    }
+
+    /// A GET as the dashboard in a browser makes it (gzip accepted, the whole body read, not
+    /// decoded); returns the bytes on the wire.
+    pub async fn get_as_browser(&self, path: &str) -> anyhow::Result<usize> {
+        let response = self
+            .client
+            .get(format!("{}{path}", self.base_url))
+            .header("accept-encoding", "gzip")
+            .send()
+            .await?;
+        if !response.status().is_success() {
+            bail!("GET {path}: {}", response.text().await?);
+        }
+        Ok(response.bytes().await?.len())
+    }
+
+    /// Posts a CSV import (`/api/v1/admin/…csv`) with the session's CSRF token.
+    pub async fn post_csv(&self, path: &str, csv: String) -> anyhow::Result<Value> {
+        let response = self
+            .client
+            .post(format!("{}{path}", self.base_url))
+            .header("x-csrf-token", &self.csrf_token)
+            .header("content-type", "text/csv")
+            .body(csv)
+            .send()
+            .await?;
+        if !response.status().is_success() {
+            bail!("POST {path}: {}", response.text().await?);
         }
         Ok(response.json().await?)
     }
@@ -179,6 +211,11 @@ impl SimTablet {
             head: None,
             clock: Hlc::ZERO,
         })
+    }
+
+    /// The ward the tablet was enrolled on.
+    pub fn ward_id(&self) -> &str {
+        &self.ward_id
     }
 
     /// Signs this tablet's next event, advancing its chain and clock.

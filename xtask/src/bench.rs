@@ -5,10 +5,14 @@
 //! runs the ingest scenario (many tablets at once) and the catch-up scenario (one tablet with a
 //! long outbox), and records the server's peak memory. Then it builds the PWA and times the
 //! tablet in Chromium (`end2end/bench/`: tap to commit, cold offline start, the check-out and
-//! hand-out journeys) from the app's own performance marks, and sizes the PWA's bundles. The
-//! results replace the `bench:*` marked sections of BENCHMARKS.md; the raw figures stay in
+//! hand-out journeys) from the app's own performance marks, and sizes the PWA's bundles. Last,
+//! the board benchmark (`board`: 10,000 devices, the board API at 10^4 to 10^6 stored events).
+//! The results replace the `bench:*` marked sections of BENCHMARKS.md; the raw figures stay in
 //! `target/bench/`. `--quick` runs tiny loads to check the harness, and leaves BENCHMARKS.md
-//! alone; `--bundle` only builds the PWA and rewrites the bundle table.
+//! alone; `--bundle` only builds the PWA and rewrites the bundle table; `--board-only` runs the
+//! board benchmark alone, `--board-render` rewrites its section from the last run's figures.
+
+mod board;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -179,12 +183,26 @@ fn load(
 }
 
 pub fn run(arguments: &[String]) -> anyhow::Result<()> {
-    let quick = match arguments {
-        [] => false,
-        [flag] if flag == "--quick" => true,
-        [flag] if flag == "--bundle" => return bundle_only(),
-        other => bail!("`cargo xtask bench` takes --quick or --bundle (got {other:?})"),
-    };
+    let mut quick = false;
+    let mut board_only = false;
+    let mut board_render = false;
+    for argument in arguments {
+        match argument.as_str() {
+            "--quick" => quick = true,
+            "--bundle" => return bundle_only(),
+            "--board-only" => board_only = true,
+            "--board-render" => board_render = true,
+            other => bail!(
+                "`cargo xtask bench` takes --quick, --bundle, --board-only and --board-render (got {other:?})"
+            ),
+        }
+    }
+    if board_render {
+        return render_board_only();
+    }
+    if board_only {
+        return run_board_only(quick);
+    }
     let load_size = if quick {
         Load {
             latency_check_ins: 20,
@@ -383,6 +401,8 @@ pub fn run(arguments: &[String]) -> anyhow::Result<()> {
     println!("\n{tablet_report}");
     let bundle_report = bundle_sizes(&root.join("dist"))?;
     println!("\n{bundle_report}");
+    let board_report = board::run(&root, &out_dir, quick)?;
+    println!("\n{board_report}");
     if quick {
         println!("(--quick: BENCHMARKS.md left as it is)");
         return Ok(());
@@ -408,8 +428,52 @@ pub fn run(arguments: &[String]) -> anyhow::Result<()> {
         BUNDLE_END_MARKER,
         &bundle_report,
     )?;
+    text = replace_section(&text, board::START_MARKER, board::END_MARKER, &board_report)?;
     std::fs::write(&path, text)?;
     println!("BENCHMARKS.md updated.");
+    Ok(())
+}
+
+/// `cargo xtask bench --board-render`: the board section rewritten from the figures of the last
+/// run (`target/bench/board.jsonl`), for a run that was interrupted after some backends or sizes.
+fn render_board_only() -> anyhow::Result<()> {
+    let root = crate::workspace_root();
+    let report = board::render(&root.join("target/bench/board.jsonl"))?;
+    println!("{report}");
+    let path = root.join("BENCHMARKS.md");
+    let text = std::fs::read_to_string(&path)?;
+    let text = replace_section(&text, board::START_MARKER, board::END_MARKER, &report)?;
+    std::fs::write(&path, text)?;
+    println!("BENCHMARKS.md updated (the board section, re-rendered).");
+    Ok(())
+}
+
+/// `cargo xtask bench --board-only [--quick]`: the board section alone.
+fn run_board_only(quick: bool) -> anyhow::Result<()> {
+    let root = crate::workspace_root();
+    header("Building the release server and the load generator");
+    process::run(cargo(&root).args([
+        "build",
+        "--release",
+        "-p",
+        "baton-server",
+        "-p",
+        "baton-load",
+    ]))?;
+    let out_dir = root.join("target/bench");
+    std::fs::create_dir_all(&out_dir)?;
+    let report = board::run(&root, &out_dir, quick)?;
+    println!("\n{report}");
+    std::fs::write(out_dir.join("board.md"), &report)?;
+    if quick {
+        println!("(--quick: BENCHMARKS.md left as it is)");
+        return Ok(());
+    }
+    let path = root.join("BENCHMARKS.md");
+    let text = std::fs::read_to_string(&path)?;
+    let text = replace_section(&text, board::START_MARKER, board::END_MARKER, &report)?;
+    std::fs::write(&path, text)?;
+    println!("BENCHMARKS.md updated (the board section).");
     Ok(())
 }
 

@@ -12,7 +12,8 @@
 //! - `process`: running a step with a visible header, its duration and a clear failure.
 //! - `fuzz`: cargo-fuzz installed if missing, each target of `fuzz/` run for a bounded time.
 //! - `start`, `test`: the two commands.
-//! - `bench`: the ingest benchmarks (`cargo xtask bench`), which rewrite part of BENCHMARKS.md.
+//! - `bench`: the benchmarks (`cargo xtask bench`), which rewrite parts of BENCHMARKS.md;
+//!   `bench/board.rs` is the board API at 10^6 events (`--board-only` runs it alone).
 //! - `faults`: fault injection (`cargo xtask faults`), which rewrites part of docs/RELIABILITY.md.
 //! - `soak`: 200 tablets syncing for 10 minutes against the release server, its memory sampled
 //!   (`cargo xtask soak`), which rewrites another part of docs/RELIABILITY.md.
@@ -48,7 +49,8 @@ fn main() -> std::process::ExitCode {
                  cargo xtask test                      run every test (what CI runs)\n  \
                  cargo xtask toolchain                 install or verify the build tools only\n  \
                  cargo xtask fuzz [SECONDS]            only the fuzzing step, SECONDS per target\n  \
-                 cargo xtask bench [--quick]           ingest benchmarks into BENCHMARKS.md\n  \
+                 cargo xtask bench [--quick] [--bundle|--board-only|--board-render]\n  \
+                                                       benchmarks into BENCHMARKS.md\n  \
                  cargo xtask faults [--kills N]        fault injection into docs/RELIABILITY.md\n  \
                  cargo xtask soak [--minutes M] [--tablets N] [--backend sqlite|postgres|both]\n  \
                                                        the soak into docs/RELIABILITY.md"

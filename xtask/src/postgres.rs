@@ -139,6 +139,11 @@ impl PrivatePostgres {
         Ok(self.url.replace("/postgres", &format!("/{name}")))
     }
 
+    /// The cluster's directory: its databases and write-ahead log.
+    pub fn cluster_dir(&self) -> PathBuf {
+        self.data_dir.join("cluster")
+    }
+
     fn command(&self, program: &str) -> Command {
         let program = self.bin_dir.join(program);
         if self.run_as_postgres {

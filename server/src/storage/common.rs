@@ -317,7 +317,7 @@ pub(super) fn site_connector_from_row(row: SiteConnectorRow) -> super::SiteConne
 }
 
 macro_rules! storage_impl {
-    ($storage:ty, $backend:expr, begin_write = $begin_write:expr, lock_site = $lock_site:expr, claim_deliveries = $claim_deliveries:expr, { $($backend_specific:item)* }) => {
+    ($storage:ty, $backend:expr, begin_write = $begin_write:expr, lock_site = $lock_site:expr, claim_deliveries = $claim_deliveries:expr, devices_with_open_access = $devices_with_open_access:expr, { $($backend_specific:item)* }) => {
         impl $storage {
             /// The rows of `query` (a revocation listing by site and limit) with their
             /// deliveries.
@@ -922,6 +922,14 @@ macro_rules! storage_impl {
                 }
             }
             Ok(revocations)
+        }
+
+        async fn devices_with_open_access(&self, site_id: &str) -> Result<Vec<String>, StorageError> {
+            let rows: Vec<(String,)> = sqlx::query_as($devices_with_open_access)
+                .bind(site_id)
+                .fetch_all(&self.pool)
+                .await?;
+            Ok(rows.into_iter().map(|(device_id,)| device_id).collect())
         }
 
         async fn list_revocations(&self, site_id: &str, limit: i64) -> Result<Vec<RevocationRecord>, StorageError> {

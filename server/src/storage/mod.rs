@@ -385,6 +385,9 @@ pub trait Storage: Send + Sync + 'static {
         to_ms: i64,
     ) -> Result<Vec<RevocationRecord>, StorageError>;
 
+    /// The site's devices with a revocation whose delivery is pending, sent or failed: access
+    /// still open after the custody ended, however old the revocation.
+    async fn devices_with_open_access(&self, site_id: &str) -> Result<Vec<String>, StorageError>;
     /// The site's revocations, newest first, at most `limit`, with their deliveries.
     async fn list_revocations(
         &self,

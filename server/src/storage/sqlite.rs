@@ -96,5 +96,12 @@ storage_impl!(
          SELECT rowid FROM revocation_deliveries WHERE status = 'pending' AND next_attempt_at_ms <= $2 \
          AND (lease_until_ms IS NULL OR lease_until_ms < $2) ORDER BY next_attempt_at_ms LIMIT $3) \
          RETURNING revocation_id, connector, attempts",
+    // The devices whose revocation some connector has not confirmed (nor an admin cancelled):
+    // access still open. CROSS JOIN keeps SQLite's join order, open deliveries first (the status
+    // index): left to itself, and without statistics, it walked every revocation of the site
+    // and took 46 ms at 400,000 revocations (BENCHMARKS.md, the board section).
+    devices_with_open_access = "SELECT DISTINCT r.device_id \
+        FROM revocation_deliveries d CROSS JOIN revocations r ON r.revocation_id = d.revocation_id \
+        WHERE d.status IN ('pending', 'sent', 'failed') AND r.site_id = $1",
     {}
 );
