@@ -227,15 +227,7 @@ pub fn run(arguments: &[String]) -> anyhow::Result<()> {
         }
     };
     let root = crate::workspace_root();
-    header("Building the release server and the load generator");
-    process::run(cargo(&root).args([
-        "build",
-        "--release",
-        "-p",
-        "baton-server",
-        "-p",
-        "baton-load",
-    ]))?;
+    build_release_tools(&root)?;
 
     let out_dir = root.join("target/bench");
     std::fs::create_dir_all(&out_dir)?;
@@ -440,10 +432,7 @@ fn render_board_only() -> anyhow::Result<()> {
     let root = crate::workspace_root();
     let report = board::render(&root.join("target/bench/board.jsonl"))?;
     println!("{report}");
-    let path = root.join("BENCHMARKS.md");
-    let text = std::fs::read_to_string(&path)?;
-    let text = replace_section(&text, board::START_MARKER, board::END_MARKER, &report)?;
-    std::fs::write(&path, text)?;
+    rewrite_section(&root, board::START_MARKER, board::END_MARKER, &report)?;
     println!("BENCHMARKS.md updated (the board section, re-rendered).");
     Ok(())
 }
@@ -451,15 +440,7 @@ fn render_board_only() -> anyhow::Result<()> {
 /// `cargo xtask bench --board-only [--quick]`: the board section alone.
 fn run_board_only(quick: bool) -> anyhow::Result<()> {
     let root = crate::workspace_root();
-    header("Building the release server and the load generator");
-    process::run(cargo(&root).args([
-        "build",
-        "--release",
-        "-p",
-        "baton-server",
-        "-p",
-        "baton-load",
-    ]))?;
+    build_release_tools(&root)?;
     let out_dir = root.join("target/bench");
     std::fs::create_dir_all(&out_dir)?;
     let report = board::run(&root, &out_dir, quick)?;
@@ -469,11 +450,29 @@ fn run_board_only(quick: bool) -> anyhow::Result<()> {
         println!("(--quick: BENCHMARKS.md left as it is)");
         return Ok(());
     }
+    rewrite_section(&root, board::START_MARKER, board::END_MARKER, &report)?;
+    println!("BENCHMARKS.md updated (the board section).");
+    Ok(())
+}
+
+/// Builds what every benchmark runs: the release server and the load generator.
+pub fn build_release_tools(root: &Path) -> anyhow::Result<()> {
+    header("Building the release server and the load generator");
+    process::run(cargo(root).args([
+        "build",
+        "--release",
+        "-p",
+        "baton-server",
+        "-p",
+        "baton-load",
+    ]))
+}
+
+/// Replaces one marked section of BENCHMARKS.md with `report`, the rest left as it is.
+fn rewrite_section(root: &Path, start: &str, end: &str, report: &str) -> anyhow::Result<()> {
     let path = root.join("BENCHMARKS.md");
     let text = std::fs::read_to_string(&path)?;
-    let text = replace_section(&text, board::START_MARKER, board::END_MARKER, &report)?;
-    std::fs::write(&path, text)?;
-    println!("BENCHMARKS.md updated (the board section).");
+    std::fs::write(&path, replace_section(&text, start, end, report)?)?;
     Ok(())
 }
 
@@ -613,10 +612,7 @@ fn bundle_only() -> anyhow::Result<()> {
     crate::toolchain::build_pwa(&root, &toolchain)?;
     let report = bundle_sizes(&root.join("dist"))?;
     println!("\n{report}");
-    let path = root.join("BENCHMARKS.md");
-    let text = std::fs::read_to_string(&path)?;
-    let text = replace_section(&text, BUNDLE_START_MARKER, BUNDLE_END_MARKER, &report)?;
-    std::fs::write(&path, text)?;
+    rewrite_section(&root, BUNDLE_START_MARKER, BUNDLE_END_MARKER, &report)?;
     println!("BENCHMARKS.md updated (the bundle table).");
     Ok(())
 }

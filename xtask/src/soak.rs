@@ -21,7 +21,7 @@ use serde_json::Value;
 
 use crate::bench::{Server, replace_section};
 use crate::postgres::{self, PrivatePostgres};
-use crate::process::{self, cargo, header};
+use crate::process::{self, header};
 
 const START_MARKER: &str = "<!-- soak:start -->";
 const END_MARKER: &str = "<!-- soak:end -->";
@@ -83,15 +83,7 @@ fn parse(arguments: &[String]) -> anyhow::Result<Options> {
 pub fn run(arguments: &[String]) -> anyhow::Result<()> {
     let options = parse(arguments)?;
     let root = crate::workspace_root();
-    header("Building the release server and the load generator");
-    process::run(cargo(&root).args([
-        "build",
-        "--release",
-        "-p",
-        "baton-server",
-        "-p",
-        "baton-load",
-    ]))?;
+    crate::bench::build_release_tools(&root)?;
     let out_dir = root.join("target/soak");
     std::fs::create_dir_all(&out_dir)?;
     let results = out_dir.join("soak.jsonl");

@@ -56,10 +56,11 @@ impl ApiError {
     /// one transaction, so the failed one stored nothing). Anything else is the database out
     /// of reach: 503 `database_unreachable`.
     pub fn storage(error: StorageError) -> ApiError {
-        if error.disk_fault().is_some() {
+        let fault = error.disk_fault();
+        if fault.is_some() {
             crate::storage::note_disk_fault();
         }
-        match error.disk_fault() {
+        match fault {
             Some(DiskFault::Full) => {
                 tracing::error!(
                     cause = %error,
