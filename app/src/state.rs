@@ -299,6 +299,21 @@ impl AppState {
         self.commits_in_flight.get_value()
     }
 
+    /// Builds a handoff's body from the enrolled tablet (its ward, roster and rules) and
+    /// commits it as `commit_handoff` does; a body that cannot be built is refused with its
+    /// reason, and nothing is signed.
+    pub async fn commit_built<E: std::fmt::Display>(
+        self,
+        build: impl FnOnce(&Tablet) -> Result<Body, E>,
+    ) -> Result<SignedEvent, String> {
+        let body = self
+            .tablet
+            .with_untracked(|tablet| tablet.as_ref().map(build))
+            .ok_or_else(|| strings::NOT_ENROLLED.to_owned())?
+            .map_err(|error| error.to_string())?;
+        self.commit_handoff(body).await
+    }
+
     /// Signs a handoff and commits it to IndexedDB in its own strict transaction. Only once the
     /// commit succeeded is the event part of the tablet's chain and the board; if it fails,
     /// nothing is claimed and the error is returned for the screen.

@@ -82,25 +82,17 @@ pub fn BreakGlass() -> impl IntoView {
         };
         saving.set(true);
         spawn_local(async move {
-            let body = state
-                .tablet
-                .with_untracked(|tablet| {
-                    tablet.as_ref().map(|tablet| {
-                        break_glass_body(
-                            &taken.device_id,
-                            &member.staff_id,
-                            &tablet.enrollment.ward_id,
-                            reason,
-                            &note,
-                        )
-                    })
+            let committed = state
+                .commit_built(|tablet| {
+                    break_glass_body(
+                        &taken.device_id,
+                        &member.staff_id,
+                        &tablet.enrollment.ward_id,
+                        reason,
+                        &note,
+                    )
                 })
-                .ok_or_else(|| strings::NOT_ENROLLED.to_owned())
-                .and_then(|body| body.map_err(|error| error.to_string()));
-            let committed = match body {
-                Ok(body) => state.commit_handoff(body).await,
-                Err(message) => Err(message),
-            };
+                .await;
             let shown = show_outcome(
                 committed,
                 |time| strings::broke_glass(&taken.asset_tag, &member.display_name, time),

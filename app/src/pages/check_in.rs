@@ -90,24 +90,16 @@ pub fn CheckIn(
                 checklist.local_data_wiped,
                 wipe.as_ref(),
             );
-            let body = state
-                .tablet
-                .with_untracked(|tablet| {
-                    tablet.as_ref().map(|tablet| {
-                        check_in_body(
-                            &returned.device_id,
-                            &member.staff_id,
-                            &tablet.enrollment.ward_id,
-                            &checklist,
-                        )
-                    })
+            let committed = state
+                .commit_built(|tablet| {
+                    check_in_body(
+                        &returned.device_id,
+                        &member.staff_id,
+                        &tablet.enrollment.ward_id,
+                        &checklist,
+                    )
                 })
-                .ok_or_else(|| strings::NOT_ENROLLED.to_owned())
-                .and_then(|body| body.map_err(|error| error.to_string()));
-            let committed = match body {
-                Ok(body) => state.commit_handoff(body).await,
-                Err(message) => Err(message),
-            };
+                .await;
             let shown = show_outcome(
                 committed,
                 |time| strings::checked_in(&returned.asset_tag, &member.display_name, time),

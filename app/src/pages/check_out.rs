@@ -88,24 +88,16 @@ pub fn CheckOut() -> impl IntoView {
         saving.set(true);
         spawn_local(async move {
             let at_ms = now_ms();
-            let body = state
-                .tablet
-                .with_untracked(|tablet| {
-                    tablet.as_ref().map(|tablet| {
-                        check_out_body(
-                            &taken.device_id,
-                            &member.staff_id,
-                            &tablet.enrollment.ward_id,
-                            current_shift(&tablet.roster.site_config.rules, at_ms),
-                        )
-                    })
+            let committed = state
+                .commit_built(|tablet| {
+                    check_out_body(
+                        &taken.device_id,
+                        &member.staff_id,
+                        &tablet.enrollment.ward_id,
+                        current_shift(&tablet.roster.site_config.rules, at_ms),
+                    )
                 })
-                .ok_or_else(|| strings::NOT_ENROLLED.to_owned())
-                .and_then(|body| body.map_err(|error| error.to_string()));
-            let committed = match body {
-                Ok(body) => state.commit_handoff(body).await,
-                Err(message) => Err(message),
-            };
+                .await;
             let shown = show_outcome(
                 committed,
                 |time| strings::checked_out(&taken.asset_tag, &member.display_name, time),

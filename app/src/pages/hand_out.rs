@@ -130,25 +130,17 @@ pub fn HandOut() -> impl IntoView {
         busy.set(true);
         spawn_local(async move {
             let at_ms = now_ms();
-            let body = state
-                .tablet
-                .with_untracked(|tablet| {
-                    tablet.as_ref().map(|tablet| {
-                        hand_out_body(
-                            &device.device_id,
-                            &to.staff_id,
-                            &issuer.staff_id,
-                            &tablet.enrollment.ward_id,
-                            current_shift(&tablet.roster.site_config.rules, at_ms),
-                        )
-                    })
+            let committed = state
+                .commit_built(|tablet| {
+                    hand_out_body(
+                        &device.device_id,
+                        &to.staff_id,
+                        &issuer.staff_id,
+                        &tablet.enrollment.ward_id,
+                        current_shift(&tablet.roster.site_config.rules, at_ms),
+                    )
                 })
-                .ok_or_else(|| strings::NOT_ENROLLED.to_owned())
-                .and_then(|body| body.map_err(|error| error.to_string()));
-            let committed = match body {
-                Ok(body) => state.commit_handoff(body).await,
-                Err(message) => Err(message),
-            };
+                .await;
             match committed {
                 Ok(event) => handed.update(|handed| {
                     handed.push(HandedOut {

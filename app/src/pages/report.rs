@@ -58,28 +58,20 @@ pub fn Report() -> impl IntoView {
         let is_found = found.get_untracked();
         saving.set(true);
         spawn_local(async move {
-            let body = state
-                .tablet
-                .with_untracked(|tablet| {
-                    tablet.as_ref().map(|tablet| {
-                        if is_found {
-                            found_body(
-                                &reported.device_id,
-                                &member.staff_id,
-                                &tablet.enrollment.ward_id,
-                                &note,
-                            )
-                        } else {
-                            missing_body(&reported.device_id, &member.staff_id, &note)
-                        }
-                    })
+            let committed = state
+                .commit_built(|tablet| {
+                    if is_found {
+                        found_body(
+                            &reported.device_id,
+                            &member.staff_id,
+                            &tablet.enrollment.ward_id,
+                            &note,
+                        )
+                    } else {
+                        missing_body(&reported.device_id, &member.staff_id, &note)
+                    }
                 })
-                .ok_or_else(|| strings::NOT_ENROLLED.to_owned())
-                .and_then(|body| body.map_err(|error| error.to_string()));
-            let committed = match body {
-                Ok(body) => state.commit_handoff(body).await,
-                Err(message) => Err(message),
-            };
+                .await;
             let shown = show_outcome(
                 committed,
                 |time| {
