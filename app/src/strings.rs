@@ -503,6 +503,18 @@ pub mod dash {
     pub const FILTER_SEARCH: &str = "Search asset tag or person";
     pub const ALL_WARDS: &str = "All wards";
     pub const NO_MATCH: &str = "No device matches these filters.";
+    pub const PREVIOUS_PAGE: &str = "Previous";
+    pub const NEXT_PAGE: &str = "Next";
+
+    /// Which exceptions of how many the queue shows, most severe and oldest first.
+    pub fn exceptions_range(first: usize, last: usize, total: usize) -> String {
+        format!("Exceptions {first}–{last} of {total}, most severe and oldest first")
+    }
+
+    /// Which rows of how many the board shows, e.g. "Devices 101–200 of 1,204".
+    pub fn board_range(first: usize, last: usize, total: usize) -> String {
+        format!("Devices {first}–{last} of {total}")
+    }
     pub const COL_DEVICE: &str = "Device";
     pub const COL_HOME: &str = "Home ward";
     pub const COL_STATUS: &str = "Status";

@@ -182,6 +182,11 @@ impl Replica {
         self.custody.set_keys(keys);
     }
 
+    /// Replaces the site rules (shifts, grace, clock tolerances) and re-folds.
+    pub fn set_rules(&mut self, rules: SiteRules) {
+        self.custody.set_rules(rules);
+    }
+
     /// Replaces the device registry (home wards) and re-folds.
     pub fn set_registry(&mut self, registry: DeviceRegistry) {
         self.custody.set_registry(registry);

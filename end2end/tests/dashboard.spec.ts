@@ -67,10 +67,14 @@ test("a manager sees a handoff arrive live and works its exception to resolution
   await expect(row).toContainText(nurse.name);
   await expect(row).toContainText("last sync");
 
-  // Search by the nurse's name keeps only her device.
+  // Search by the nurse's name keeps only her device: the server filters, and the page says
+  // how many rows of how many it shows.
+  await expect(dashboard.getByTestId("board-range")).toHaveText("Devices 1–20 of 20");
   await dashboard.getByTestId("board-search").fill(nurse.name.split(" ")[0]);
   await expect(dashboard.locator("[data-testid^=dash-row-]")).toHaveCount(1);
+  await expect(dashboard.getByTestId("board-range")).toHaveText("Devices 1–1 of 1");
   await dashboard.getByTestId("board-search").fill("");
+  await expect(dashboard.locator("[data-testid^=dash-row-]")).toHaveCount(20);
 
   // Returned without the checklist done: an exception reaches the queue.
   await tablet.getByRole("link", { name: "Check in" }).click();
@@ -87,6 +91,7 @@ test("a manager sees a handoff arrive live and works its exception to resolution
     .getByTestId("exception-incomplete_checklist")
     .filter({ hasText: "D-0015" });
   await expect(exception).toHaveCount(1);
+  await expect(dashboard.getByTestId("exceptions-range")).toContainText(/^Exceptions 1–\d+ of \d+/);
   await exception.getByText("Evidence").click();
   await expect(exception.locator(".evidence li")).toHaveCount(1);
   await expect(exception).toContainText(nurse.name);

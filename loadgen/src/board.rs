@@ -6,10 +6,12 @@
 //! protocol. Each device's handoffs follow a small state machine (check-out, check-in, transfer,
 //! missing, found, some check-outs due back at once), so that at every size the board shows
 //! devices available, in use, overdue and missing. After each step it measures, from this side
-//! of the socket: that step's ingest rate; `GET /api/v1/dashboard/devices` (the board, the only
-//! request the board page makes; its filters and search run in the browser) one request at a
-//! time and from several clients at once; `GET /api/v1/dashboard/exceptions`, the page beside
-//! it; and the server's resident memory, now and at its peak, from `/proc/PID/status`.
+//! of the socket: that step's ingest rate; `GET /api/v1/dashboard/devices` (the board's first
+//! page, the request the board page makes when it opens; the server filters and pages) one
+//! request at a time and from several clients at once; a search for one person's devices; the
+//! whole board read page after page; the first page of `GET /api/v1/dashboard/exceptions`, the
+//! page beside it; and the server's resident memory, now and at its peak, from
+//! `/proc/PID/status`.
 //!
 //! Events are stamped between the tablets' enrollment and the moment they are signed, so the
 //! record stays one an auditor would accept (every key enrolled before it signs).
@@ -36,6 +38,10 @@ const WARM_UP_REQUESTS: usize = 3;
 /// Exception lists timed one at a time at each size: a few, because the list is derived anew
 /// at every request and took 10 to 20 s at 10^6 events on the shared benchmark machine.
 const EXCEPTION_REQUESTS: usize = 5;
+/// Searches of the board timed one at a time at each size.
+const SEARCH_REQUESTS: usize = 50;
+/// Reads of the whole board, page after page, timed at each size.
+const WHOLE_BOARD_READS: usize = 5;
 
 /// What `cargo xtask bench` asks for.
 pub struct BoardLoad {
@@ -218,16 +224,14 @@ fn directory_bytes(path: &Path) -> u64 {
 
 /// Adds synthetic devices through the admin CSV import until the site has `n_devices`.
 async fn fill_registry(manager: &Manager, n_devices: usize) -> anyhow::Result<()> {
-    let board = manager.get("/api/v1/dashboard/devices").await?;
-    let existing = board["devices"].as_array().map_or(0, Vec::len);
-    let mut wards: Vec<String> = board["devices"]
+    let board = manager.get("/api/v1/dashboard/devices?limit=1").await?;
+    let existing = board["total"].as_u64().unwrap_or(0) as usize;
+    let wards: Vec<String> = board["wards"]
         .as_array()
         .into_iter()
         .flatten()
-        .filter_map(|device| device["home_ward"].as_str().map(str::to_owned))
+        .filter_map(|ward| ward.as_str().map(str::to_owned))
         .collect();
-    wards.sort();
-    wards.dedup();
     if wards.is_empty() {
         bail!("the site has no device to learn its wards from");
     }
@@ -466,14 +470,25 @@ pub async fn measure(
             load.clients,
         )
         .await?;
-        let mut statuses = std::collections::BTreeMap::<String, usize>::new();
-        for device in board["devices"].as_array().into_iter().flatten() {
-            let status = device["status"].as_str().unwrap_or("?").to_owned();
-            *statuses.entry(status).or_default() += 1;
+        let statuses = board["counts"].clone();
+        // A search for one person's devices by staff number, which reads the site's names
+        // and looks through every device's custodians.
+        let search_path = format!(
+            "/api/v1/dashboard/devices?q={}",
+            generator.staff[generator.staff.len() / 2].as_str()
+        );
+        let (search_sequential, _, _, _) =
+            time_requests(&manager, &search_path, 1, SEARCH_REQUESTS, 0).await?;
+        // The whole board, as a client that wants every device reads it: page after page.
+        let mut whole_board = Vec::with_capacity(WHOLE_BOARD_READS);
+        for _ in 0..WHOLE_BOARD_READS {
+            let sent = Instant::now();
+            manager.board_pages().await?;
+            whole_board.push(sent.elapsed());
         }
         let (exceptions_sequential, _, exceptions, exceptions_bytes) = time_requests(
             &manager,
-            "/api/v1/dashboard/exceptions?include_resolved=false",
+            "/api/v1/dashboard/exceptions?include_resolved=false&limit=50",
             1,
             EXCEPTION_REQUESTS,
             0,
@@ -489,7 +504,8 @@ pub async fn measure(
         record(&json!({
             "scenario": "board",
             "label": load.label,
-            "devices": board["devices"].as_array().map_or(0, Vec::len),
+            "devices": board["total"],
+            "page_rows": board["devices"].as_array().map_or(0, Vec::len),
             "tablets": load.tablets,
             "batch": load.batch,
             "concurrency": load.concurrency,
@@ -502,7 +518,10 @@ pub async fn measure(
             "board_sequential": board_sequential,
             "board_concurrent": board_concurrent,
             "board_wire_bytes": board_bytes,
-            "exceptions": exceptions["exceptions"].as_array().map_or(0, Vec::len),
+            "search_path": search_path,
+            "search_sequential": search_sequential,
+            "whole_board": summary(whole_board),
+            "exceptions": exceptions["total"],
             "exceptions_sequential": exceptions_sequential,
             "exceptions_wire_bytes": exceptions_bytes,
             "clients": load.clients,

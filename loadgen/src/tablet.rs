@@ -116,6 +116,26 @@ impl Manager {
         Ok(response.json().await?)
     }
 
+    /// Every page of the board, read 1,000 devices at a time (the most one answer holds).
+    pub async fn board_pages(&self) -> anyhow::Result<Vec<Value>> {
+        let mut pages = Vec::new();
+        let mut offset = 0;
+        loop {
+            let page = self
+                .get(&format!(
+                    "/api/v1/dashboard/devices?limit=1000&offset={offset}"
+                ))
+                .await?;
+            let rows = page["devices"].as_array().map_or(0, Vec::len);
+            let total = page["total"].as_u64().unwrap_or(0) as usize;
+            pages.push(page);
+            offset += rows;
+            if rows == 0 || offset >= total {
+                return Ok(pages);
+            }
+        }
+    }
+
     /// The site's active device ids and staff numbers.
     pub async fn registry(&self) -> anyhow::Result<(Vec<String>, Vec<String>)> {
         let ids = |value: &Value, list: &str, id: &str| -> Vec<String> {
@@ -130,11 +150,10 @@ impl Manager {
                 })
                 .unwrap_or_default()
         };
-        let devices = ids(
-            &self.get("/api/v1/dashboard/devices").await?,
-            "devices",
-            "device_id",
-        );
+        let mut devices = Vec::new();
+        for page in self.board_pages().await? {
+            devices.extend(ids(&page, "devices", "device_id"));
+        }
         let staff = ids(
             &self.get("/api/v1/dashboard/staff").await?,
             "staff",

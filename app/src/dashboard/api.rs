@@ -59,10 +59,30 @@ pub struct RecordedBy {
     pub last_sync_ms: Option<i64>,
 }
 
+/// One page of the board (`GET /api/v1/dashboard/devices`), with the whole site's counts.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct DevicesPage {
     pub now_ms: u64,
+    /// Devices the filter keeps, over every page.
+    pub total: usize,
+    pub offset: usize,
+    pub limit: usize,
+    pub counts: BoardCounts,
+    /// The site's home wards: the ward filter's choices.
+    pub wards: Vec<String>,
     pub devices: Vec<DeviceRow>,
+}
+
+/// How many of the site's devices are in each status or carry each flag, whatever the filter.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+pub struct BoardCounts {
+    pub available: usize,
+    pub in_use: usize,
+    pub overdue: usize,
+    pub missing: usize,
+    pub quarantined: usize,
+    pub access_open: usize,
+    pub away: usize,
 }
 
 /// A manager's acknowledgement or resolution of an exception.
@@ -107,6 +127,10 @@ impl ExceptionItem {
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct ExceptionsPage {
     pub now_ms: u64,
+    /// Exceptions listed over every page.
+    pub total: usize,
+    pub offset: usize,
+    pub limit: usize,
     pub exceptions: Vec<ExceptionItem>,
 }
 
@@ -332,13 +356,29 @@ pub mod paths {
     pub const STREAM: &str = "/api/v1/dashboard/stream";
     pub const LEDGER_EXPORT: &str = "/api/v1/ledger/export";
 
-    pub fn exceptions(include_resolved: bool) -> String {
-        format!("/api/v1/dashboard/exceptions?include_resolved={include_resolved}")
+    /// Rows per page of the exceptions queue.
+    pub const EXCEPTIONS_PAGE: usize = 50;
+
+    pub fn exceptions(include_resolved: bool, offset: usize) -> String {
+        format!(
+            "/api/v1/dashboard/exceptions?include_resolved={include_resolved}&offset={offset}&limit={EXCEPTIONS_PAGE}"
+        )
     }
 
     pub fn exception_action(key: &str, action: &str) -> String {
         format!("/api/v1/dashboard/exceptions/{key}/{action}")
     }
+
+    /// The board's row of one device.
+    pub fn board_device(device_id: &str) -> String {
+        format!(
+            "{DEVICES}?device={}",
+            crate::dashboard::board::encode_query_value(device_id)
+        )
+    }
+
+    /// The site's home wards (and counts), with no rows to speak of.
+    pub const BOARD_WARDS: &str = "/api/v1/dashboard/devices?limit=1";
 
     pub fn timeline(device_id: &str) -> String {
         format!("/api/v1/dashboard/devices/{device_id}/timeline")
@@ -391,13 +431,17 @@ mod tests {
 
     #[test]
     fn a_board_answer_reads_into_typed_rows() {
-        let text = r#"{"site_id":"SITE-DEMO","now_ms":5,"devices":[{"device_id":"D-0001",
+        let text = r#"{"site_id":"SITE-DEMO","now_ms":5,"total":1,"offset":0,"limit":100,
+            "counts":{"available":0,"in_use":1,"overdue":0,"missing":0,"quarantined":0,
+            "access_open":0,"away":0},"wards":["W-4N"],"devices":[{"device_id":"D-0001",
             "asset_tag":"BT-10001","kind":"tablet","model":"Tab 10","home_ward":"W-4N",
             "status":"in_use","custodians":["S-0001"],"since_ms":1,"expected_return_ms":9,
             "opened_by":"ab","access_open_after_return":false}]}"#;
         let page: DevicesPage = serde_json::from_str(text).unwrap();
         assert_eq!(page.devices[0].status, DeviceStatus::InUse);
         assert_eq!(page.devices[0].custodians, ["S-0001"]);
+        assert_eq!(page.counts.in_use, 1);
+        assert_eq!(page.wards, ["W-4N"]);
     }
 
     #[test]

@@ -3,22 +3,17 @@
 //! Exception reviews, device actions and reports have their own modules
 //! (`exception_review`, `device_actions`, `reports`); the helpers they share live here.
 
-use std::collections::{HashMap, HashSet};
-
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::http::header::CONTENT_TYPE;
-use axum::response::{IntoResponse, Response};
 use baton_core::body::MAX_NOTE_CHARS;
-use baton_core::ids::{DeviceId, EventId, SignerKey, StaffId, WardId};
-use baton_core::state::DeviceStatus;
-use serde::{Deserialize, Serialize};
+use baton_core::ids::DeviceId;
+use serde::Deserialize;
 
 use super::AppState;
 use super::error::ApiError;
 use super::manager_auth::ManagerSession;
-use crate::storage::{AccountRole, StorageError, TabletRecord};
+use crate::storage::{AccountRole, StorageError};
 use crate::sync::now_ms;
 
 /// The site an account may see. An admin account is not bound to a site and uses a site
@@ -73,120 +68,6 @@ pub(super) fn optional_note(note: Option<String>) -> Result<Option<String>, ApiE
         ));
     }
     Ok((!note.is_empty()).then(|| note.to_owned()))
-}
-
-/// One row of the board, serialised straight from the registry and the fold: at 10,000
-/// devices, building a `serde_json::Value` tree first cost more than everything else together
-/// (BENCHMARKS.md, the board section).
-#[derive(Serialize)]
-struct BoardRow<'a> {
-    device_id: &'a str,
-    asset_tag: &'a str,
-    kind: &'a str,
-    model: &'a str,
-    home_ward: &'a str,
-    status: DeviceStatus,
-    custodians: Vec<&'a StaffId>,
-    since_ms: Option<u64>,
-    expected_return_ms: Option<u64>,
-    opened_by: Option<String>,
-    last_ward: Option<&'a WardId>,
-    recorded_by: Option<RecordedBy<'a>>,
-    access_open_after_return: bool,
-}
-
-/// The tablet that recorded a custody: the signer of its opening event.
-#[derive(Serialize)]
-struct RecordedBy<'a> {
-    tablet_id: &'a str,
-    label: &'a str,
-    last_sync_ms: Option<i64>,
-}
-
-#[derive(Serialize)]
-struct BoardPage<'a> {
-    site_id: &'a str,
-    now_ms: u64,
-    devices: Vec<BoardRow<'a>>,
-}
-
-/// Every registered device of the site with its derived custody state at this moment.
-pub async fn devices(
-    State(state): State<AppState>,
-    session: ManagerSession,
-) -> Result<Response, ApiError> {
-    let site_id = site_of(&session)?;
-    let devices = state
-        .storage
-        .list_devices(&site_id)
-        .await
-        .map_err(unavailable)?;
-    // A device whose revocation some connector has not confirmed still has access open. A
-    // delivery cancelled because an admin disabled its connector is closed, not open: the
-    // ledger records who disabled it.
-    let access_open: HashSet<String> = state
-        .storage
-        .devices_with_open_access(&site_id)
-        .await
-        .map_err(unavailable)?
-        .into_iter()
-        .collect();
-    let tablets = state
-        .storage
-        .list_tablets(&site_id)
-        .await
-        .map_err(unavailable)?;
-    let tablets_by_key: HashMap<SignerKey, &TabletRecord> = tablets
-        .iter()
-        .filter_map(|tablet| Some((SignerKey::from_hex(&tablet.public_key).ok()?, tablet)))
-        .collect();
-    let guard = state
-        .replicas
-        .lock(state.storage.as_ref(), &site_id)
-        .await?;
-    let custody = guard.replica.custody();
-    let recorded_by = |event: EventId| {
-        let signer = guard.replica.log().get(&event)?.signer();
-        let tablet = tablets_by_key.get(signer)?;
-        Some(RecordedBy {
-            tablet_id: &tablet.tablet_id,
-            label: &tablet.label,
-            last_sync_ms: tablet.last_sync_ms,
-        })
-    };
-    let now = now_ms();
-    let rows: Vec<BoardRow> = devices
-        .iter()
-        .map(|device| {
-            let derived = DeviceId::new(&device.device_id)
-                .ok()
-                .and_then(|id| custody.device(&id));
-            let opened_by = derived.and_then(|d| d.opened_by());
-            BoardRow {
-                device_id: &device.device_id,
-                asset_tag: &device.asset_tag,
-                kind: &device.kind,
-                model: &device.model,
-                home_ward: &device.home_ward,
-                status: derived.map_or(DeviceStatus::Available, |d| d.status(now)),
-                custodians: derived.map(|d| d.custodians()).unwrap_or_default(),
-                since_ms: derived.and_then(|d| d.since_ms()),
-                expected_return_ms: derived.and_then(|d| d.expected_return_ms()),
-                opened_by: opened_by.map(|id| id.to_hex()),
-                last_ward: derived.and_then(|d| d.last_ward.as_ref()),
-                recorded_by: opened_by.and_then(recorded_by),
-                access_open_after_return: access_open.contains(&device.device_id),
-            }
-        })
-        .collect();
-    let body = serde_json::to_vec(&BoardPage {
-        site_id: &site_id,
-        now_ms: now,
-        devices: rows,
-    })
-    .map_err(ApiError::internal)?;
-    drop(guard);
-    Ok(([(CONTENT_TYPE, "application/json")], body).into_response())
 }
 
 /// The site's tablets with their last successful sync.

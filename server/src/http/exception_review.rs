@@ -29,7 +29,17 @@ pub struct ExceptionsQuery {
     /// Also list exceptions whose latest review resolved them.
     #[serde(default)]
     include_resolved: bool,
+    #[serde(default)]
+    offset: usize,
+    #[serde(default)]
+    limit: Option<usize>,
 }
+
+/// Exceptions per page when the client does not say.
+pub const DEFAULT_PAGE: usize = 50;
+/// The most exceptions one answer holds: a site with a long unreviewed history can have
+/// hundreds of thousands open (BENCHMARKS.md, the board section), which no one reads at once.
+pub const MAX_PAGE: usize = 500;
 
 fn review_json(review: &ExceptionReviewRecord) -> serde_json::Value {
     serde_json::json!({
@@ -91,6 +101,14 @@ pub async fn list(
     Query(query): Query<ExceptionsQuery>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let site_id = site_of(&session)?;
+    let limit = query.limit.unwrap_or(DEFAULT_PAGE);
+    if !(1..=MAX_PAGE).contains(&limit) {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "bad_limit",
+            format!("limit is a number of exceptions from 1 to {MAX_PAGE}; {limit} was asked."),
+        ));
+    }
     let reviews = reviews_by_key(&state, &site_id).await?;
     let now = now_ms();
     let mut exceptions: Vec<Exception> = site_exceptions(&state, &site_id, now).await?;
@@ -100,25 +118,49 @@ pub async fn list(
             .cmp(&left.severity)
             .then(left.at_ms.cmp(&right.at_ms))
     });
-    let rows: Vec<serde_json::Value> = exceptions
+    // An exception's key is a hash of its identity: computed for every exception only when some
+    // review could have resolved it, and otherwise for the page's rows alone.
+    let listed: Vec<(&Exception, Option<String>)> = if reviews.is_empty() || query.include_resolved
+    {
+        exceptions
+            .iter()
+            .map(|exception| (exception, None))
+            .collect()
+    } else {
+        exceptions
+            .iter()
+            .filter_map(|exception| {
+                let key = exception.key();
+                let resolved = reviews
+                    .get(&key)
+                    .and_then(|history| history.last())
+                    .is_some_and(|review| review.state == RESOLVED);
+                (!resolved).then_some((exception, Some(key)))
+            })
+            .collect()
+    };
+    let rows: Vec<serde_json::Value> = listed
         .iter()
-        .filter_map(|exception| {
-            let key = exception.key();
+        .skip(query.offset)
+        .take(limit)
+        .map(|(exception, key)| {
+            let key = key.clone().unwrap_or_else(|| exception.key());
             let history = reviews.get(&key).map(Vec::as_slice).unwrap_or_default();
-            let latest = history.last();
-            if latest.is_some_and(|review| review.state == RESOLVED) && !query.include_resolved {
-                return None;
-            }
             let mut row = serde_json::to_value(exception).expect("an exception serialises");
             row["key"] = serde_json::json!(key);
-            row["review"] = latest.map_or(serde_json::Value::Null, review_json);
+            row["review"] = history.last().map_or(serde_json::Value::Null, review_json);
             row["history"] = history.iter().map(review_json).collect();
-            Some(row)
+            row
         })
         .collect();
-    Ok(Json(
-        serde_json::json!({ "site_id": site_id, "now_ms": now, "exceptions": rows }),
-    ))
+    Ok(Json(serde_json::json!({
+        "site_id": site_id,
+        "now_ms": now,
+        "total": listed.len(),
+        "offset": query.offset,
+        "limit": limit,
+        "exceptions": rows,
+    })))
 }
 
 #[derive(Debug, Deserialize)]

@@ -34,6 +34,7 @@
 
 pub mod admin;
 pub mod api_version;
+pub mod board;
 pub mod dashboard;
 pub mod device_actions;
 pub mod enrollment;
@@ -187,7 +188,7 @@ pub fn app(state: AppState) -> Router {
         // (BENCHMARKS.md, the board section). The router's own layer leaves it alone.
         .route(
             "/api/v1/dashboard/devices",
-            get(dashboard::devices).layer(
+            get(board::devices).layer(
                 tower_http::compression::CompressionLayer::new()
                     .quality(tower_http::CompressionLevel::Fastest),
             ),

@@ -523,6 +523,14 @@ macro_rules! storage_impl {
             Ok(row.map(|(config_json,)| config_json))
         }
 
+        async fn site_registry_version(&self, site_id: &str) -> Result<Option<i64>, StorageError> {
+            let row: Option<(i64,)> = sqlx::query_as(sql::SITE_REGISTRY_VERSION)
+                .bind(site_id)
+                .fetch_optional(&self.pool)
+                .await?;
+            Ok(row.map(|(version,)| version))
+        }
+
         async fn create_enrollment_code(&self, code: &EnrollmentCode) -> Result<(), StorageError> {
             sqlx::query(sql::INSERT_ENROLLMENT_CODE)
                 .bind(&code.code_hash)

@@ -292,6 +292,10 @@ pub trait Storage: Send + Sync + 'static {
 
     /// The site's configuration JSON, `None` for an unknown site.
     async fn site_config(&self, site_id: &str) -> Result<Option<String>, StorageError>;
+    /// A number that changes (in the same transaction) whenever a site's devices, tablet keys,
+    /// retired keys or configuration change, or the server's key history does: what a site's
+    /// replica is built from. `None` when the site does not exist.
+    async fn site_registry_version(&self, site_id: &str) -> Result<Option<i64>, StorageError>;
 
     async fn create_enrollment_code(&self, code: &EnrollmentCode) -> Result<(), StorageError>;
 

@@ -51,6 +51,10 @@ pub const FIND_SESSION: &str = "SELECT session_hash, username, csrf_hash, create
      FROM sessions WHERE session_hash = $1 AND expires_at_ms > $2";
 pub const DELETE_SESSION: &str = "DELETE FROM sessions WHERE session_hash = $1";
 pub const SITE_CONFIG: &str = "SELECT config_json FROM sites WHERE site_id = $1";
+/// The site's registry version (migration 0011), 0 before the first change; no row when the
+/// site does not exist.
+pub const SITE_REGISTRY_VERSION: &str = "SELECT COALESCE(v.version, 0) FROM sites s \
+     LEFT JOIN site_registry_versions v ON v.site_id = s.site_id WHERE s.site_id = $1";
 pub const ROTATE_TABLET_KEY: &str = "UPDATE tablets SET public_key = $1 \
      WHERE tablet_id = $2 AND site_id = $3 AND public_key = $4 AND revoked_from_ms IS NULL";
 pub const INSERT_RETIRED_TABLET_KEY: &str = "INSERT INTO retired_tablet_keys \

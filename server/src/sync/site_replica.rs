@@ -10,7 +10,7 @@ use tokio::sync::{OwnedMappedMutexGuard, OwnedMutexGuard};
 
 use crate::server_key::ServerKeys;
 use crate::site_config::SiteConfig;
-use crate::storage::{Storage, StorageError};
+use crate::storage::{DeviceRecord, Storage, StorageError};
 
 /// Events read from storage per round trip while catching up.
 const CATCH_UP_PAGE: i64 = 5_000;
@@ -40,13 +40,18 @@ pub struct SiteReplica {
     pub replica: Replica,
     /// The last `server_seq` folded into `replica`.
     pub cursor: i64,
+    /// The site's device records as stored, in the registry's order: the board's rows.
+    pub devices: Vec<DeviceRecord>,
     /// The stored keys and registry the replica's were built from.
     inputs: SiteInputs,
+    /// The site's registry version (`Storage::site_registry_version`) when `inputs`, `devices`
+    /// and `config` were read.
+    registry_version: i64,
 }
 
-/// The stored rows a site's key set and device registry are built from, as read. Compared at
-/// every lock so that the key set, whose every key is decompressed and checked for torsion (a
-/// scalar multiplication each), is rebuilt only when a row changed, not at every push.
+/// The stored rows a site's key set and device registry are built from, as read. Compared when
+/// the registry version moves, so that the key set is rebuilt only when one of its rows
+/// changed (not, say, at a tablet's new label).
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 struct SiteInputs {
     /// Hex public keys with what the key set knows of each, in the order read.
@@ -80,23 +85,21 @@ impl SiteReplicas {
             sites.entry(site_id.to_owned()).or_default().clone()
         };
         let mut guard = slot.lock_owned().await;
+        // Keys, registry and configuration are checked at every use, through one row that
+        // triggers bump in the transaction of any change to them (migration 0011): a
+        // decommissioned tablet must be refused by every server process from its next request
+        // on. The version is read before the rows, so a change committed in between is seen
+        // again at the next use rather than missed.
+        let version = storage
+            .site_registry_version(site_id)
+            .await?
+            .ok_or_else(|| SyncError::UnknownSite(site_id.to_owned()))?;
         let mut site = match guard.take() {
             Some(site) => site,
-            None => self.load(storage, site_id).await?,
+            None => self.load(storage, site_id, version).await?,
         };
-        // Keys and registry are re-read every time: a decommissioned tablet must be refused by
-        // every server process from its next request on. They are rebuilt only when a stored
-        // row changed, and changing either re-folds the site, so only a real change is applied.
-        let inputs = self.inputs(storage, site_id).await?;
-        if inputs != site.inputs {
-            let (keys, registry) = build(site_id, &inputs)?;
-            if site.replica.custody().keys() != &keys {
-                site.replica.set_keys(keys);
-            }
-            if site.replica.custody().registry() != &registry {
-                site.replica.set_registry(registry);
-            }
-            site.inputs = inputs;
+        if site.registry_version != version {
+            self.refresh(storage, &mut site, version).await?;
         }
         catch_up(storage, &mut site).await?;
         *guard = Some(site);
@@ -114,17 +117,14 @@ impl SiteReplicas {
             .remove(site_id);
     }
 
-    async fn load(&self, storage: &dyn Storage, site_id: &str) -> Result<SiteReplica, SyncError> {
-        let config_json = storage
-            .site_config(site_id)
-            .await?
-            .ok_or_else(|| SyncError::UnknownSite(site_id.to_owned()))?;
-        let config =
-            SiteConfig::from_json(&config_json).map_err(|reason| SyncError::BadSiteConfig {
-                site_id: site_id.to_owned(),
-                reason,
-            })?;
-        let inputs = self.inputs(storage, site_id).await?;
+    async fn load(
+        &self,
+        storage: &dyn Storage,
+        site_id: &str,
+        registry_version: i64,
+    ) -> Result<SiteReplica, SyncError> {
+        let config = read_config(storage, site_id).await?;
+        let (inputs, devices) = self.inputs(storage, site_id).await?;
         let (keys, registry) = build(site_id, &inputs)?;
         let replica = Replica::new(config.rules.clone(), keys, registry);
         let mut site = SiteReplica {
@@ -132,7 +132,9 @@ impl SiteReplicas {
             config,
             replica,
             cursor: 0,
+            devices,
             inputs,
+            registry_version,
         };
         catch_up(storage, &mut site).await?;
         tracing::info!(
@@ -143,8 +145,42 @@ impl SiteReplicas {
         Ok(site)
     }
 
+    /// Re-reads what the replica is built from after its registry version moved. The key set,
+    /// whose every key is decompressed and checked for torsion, and the registry are rebuilt
+    /// only if their rows changed, and each change re-folds the site.
+    async fn refresh(
+        &self,
+        storage: &dyn Storage,
+        site: &mut SiteReplica,
+        registry_version: i64,
+    ) -> Result<(), SyncError> {
+        let config = read_config(storage, &site.site_id).await?;
+        if config.rules != site.config.rules {
+            site.replica.set_rules(config.rules.clone());
+        }
+        site.config = config;
+        let (inputs, devices) = self.inputs(storage, &site.site_id).await?;
+        if inputs != site.inputs {
+            let (keys, registry) = build(&site.site_id, &inputs)?;
+            if site.replica.custody().keys() != &keys {
+                site.replica.set_keys(keys);
+            }
+            if site.replica.custody().registry() != &registry {
+                site.replica.set_registry(registry);
+            }
+            site.inputs = inputs;
+        }
+        site.devices = devices;
+        site.registry_version = registry_version;
+        Ok(())
+    }
+
     /// Reads what the site's key set and registry are built from.
-    async fn inputs(&self, storage: &dyn Storage, site_id: &str) -> Result<SiteInputs, SyncError> {
+    async fn inputs(
+        &self,
+        storage: &dyn Storage,
+        site_id: &str,
+    ) -> Result<(SiteInputs, Vec<DeviceRecord>), SyncError> {
         // Every key of the server's history is the authority: events a retired key signed
         // before its rotation stay the authority's, and a replica that still signs with the
         // previous key until its key file is replaced is not refused by the others.
@@ -173,14 +209,24 @@ impl SiteReplicas {
             info.revoked_from_ms = tablet.revoked_from_ms.map(|ms| ms as u64);
             signers.push((tablet.public_key, info));
         }
-        let devices = storage
-            .list_devices(site_id)
-            .await?
-            .into_iter()
-            .map(|device| (device.device_id, device.home_ward))
+        let records = storage.list_devices(site_id).await?;
+        let devices = records
+            .iter()
+            .map(|device| (device.device_id.clone(), device.home_ward.clone()))
             .collect();
-        Ok(SiteInputs { signers, devices })
+        Ok((SiteInputs { signers, devices }, records))
     }
+}
+
+async fn read_config(storage: &dyn Storage, site_id: &str) -> Result<SiteConfig, SyncError> {
+    let config_json = storage
+        .site_config(site_id)
+        .await?
+        .ok_or_else(|| SyncError::UnknownSite(site_id.to_owned()))?;
+    SiteConfig::from_json(&config_json).map_err(|reason| SyncError::BadSiteConfig {
+        site_id: site_id.to_owned(),
+        reason,
+    })
 }
 
 /// The key set and registry of a site's stored rows.

@@ -527,3 +527,118 @@ async fn two_server_processes_acting_at_once_never_fork_the_authoritys_chain() {
         }
     }
 }
+
+/// The board and the exceptions queue are filtered, ordered and paged by the server, with the
+/// whole site's counts beside each page; a page size out of bounds, an unknown status or an
+/// overlong search is refused with its code.
+#[tokio::test]
+async fn the_board_and_the_exceptions_queue_come_in_pages_the_server_filters() {
+    for backend in support::every_backend().await {
+        let server = tablet::serve(backend.storage.clone()).await;
+        let manager = tablet::sign_in_manager(&server).await;
+        let mut tablet_a = SimTablet::enroll(&server, &manager, 52).await;
+        let start = now_ms() - 60_000;
+        // Three devices each checked out twice at once: three overlaps, three devices in use.
+        let mut events = Vec::new();
+        for (offset, device) in ["D-0003", "D-0004", "D-0005"].iter().enumerate() {
+            let at = start + offset as u64 * 10_000;
+            events.push(tablet_a.sign(check_out(device, "S-0001"), at));
+            events.push(tablet_a.sign(check_out(device, "S-0002"), at + 1_000));
+        }
+        tablet_a.push(&events).await;
+
+        let first = get_json(&manager, "/api/v1/dashboard/devices?limit=2").await;
+        assert_eq!(first["total"], 20);
+        assert_eq!(first["limit"], 2);
+        assert_eq!(first["counts"]["in_use"], 3);
+        assert_eq!(first["counts"]["available"], 17);
+        // In use comes before available, then by asset tag.
+        let tags = |page: &Value| -> Vec<String> {
+            page["devices"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|row| row["device_id"].as_str().unwrap().to_owned())
+                .collect()
+        };
+        assert_eq!(tags(&first), ["D-0003", "D-0004"]);
+        let second = get_json(&manager, "/api/v1/dashboard/devices?limit=2&offset=2").await;
+        assert_eq!(tags(&second), ["D-0005", "D-0001"]);
+        let in_use = get_json(&manager, "/api/v1/dashboard/devices?status=in_use").await;
+        assert_eq!(in_use["total"], 3);
+        assert_eq!(
+            in_use["counts"]["available"], 17,
+            "counts ignore the filter"
+        );
+        let one = get_json(&manager, "/api/v1/dashboard/devices?device=D-0004").await;
+        assert_eq!(tags(&one), ["D-0004"]);
+        // A search by a custodian's name, in any case, finds the devices she holds.
+        let staff = get_json(&manager, "/api/v1/dashboard/staff").await;
+        let name = staff["staff"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|member| member["staff_id"] == "S-0002")
+            .unwrap()["display_name"]
+            .as_str()
+            .unwrap()
+            .to_uppercase();
+        let by_name = get_json(
+            &manager,
+            &format!("/api/v1/dashboard/devices?q={}", name.replace(' ', "%20")),
+        )
+        .await;
+        assert_eq!(tags(&by_name), ["D-0003", "D-0004", "D-0005"]);
+        assert!(first["wards"].as_array().unwrap().len() >= 2);
+
+        for (query, code) in [
+            ("limit=0", "bad_limit"),
+            ("limit=1001", "bad_limit"),
+            (&*format!("q={}", "x".repeat(101)), "query_too_long"),
+        ] {
+            let response = manager
+                .client
+                .get(format!(
+                    "{}/api/v1/dashboard/devices?{query}",
+                    server.base_url
+                ))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), 400, "{query}");
+            let body: Value = response.json().await.unwrap();
+            assert_eq!(error_code(&body), code, "{query}");
+        }
+        for query in ["status=lost", "colour=red"] {
+            let response = manager
+                .client
+                .get(format!(
+                    "{}/api/v1/dashboard/devices?{query}",
+                    server.base_url
+                ))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), 400, "{query}");
+        }
+
+        let all = get_json(&manager, "/api/v1/dashboard/exceptions").await;
+        let total = all["total"].as_u64().unwrap();
+        assert!(total >= 3, "{all}");
+        assert_eq!(all["limit"], 50);
+        let page = get_json(&manager, "/api/v1/dashboard/exceptions?limit=2&offset=1").await;
+        assert_eq!(page["total"], total);
+        assert_eq!(page["exceptions"].as_array().unwrap().len(), 2);
+        assert_eq!(page["exceptions"][0], all["exceptions"][1]);
+        let response = manager
+            .client
+            .get(format!(
+                "{}/api/v1/dashboard/exceptions?limit=501",
+                server.base_url
+            ))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 400);
+    }
+}

@@ -520,6 +520,82 @@ async fn two_servers_ingesting_at_once_lose_and_double_nothing() {
     }
 }
 
+/// The replica re-reads its registry, keys and configuration only when the site's registry
+/// version moved (migration 0011). This checks the triggers behind it: a push moves nothing, an
+/// import or a decommissioning through another server process moves it, and that process's
+/// change is on this one's board at the next request.
+#[tokio::test]
+async fn a_registry_change_through_another_server_is_seen_at_the_next_request_and_a_push_changes_no_version()
+ {
+    for backend in support::every_backend().await {
+        let server_one = tablet::serve(backend.storage.clone()).await;
+        let second_storage = baton_server::storage::connect(&backend.url).await.unwrap();
+        let server_two = tablet::serve_seeded(second_storage, server_one.credentials.clone()).await;
+        let manager_one = tablet::sign_in_manager(&server_one).await;
+        let manager_two = tablet::sign_in_manager(&server_two).await;
+        let mut tablet_a = SimTablet::enroll(&server_one, &manager_one, 40).await;
+        let version = || async {
+            backend
+                .storage
+                .site_registry_version(baton_server::seed::DEMO_SITE_ID)
+                .await
+                .unwrap()
+                .expect("the demo site exists")
+        };
+        let board_total = |manager: &tablet::Manager, base_url: &str| {
+            let request = manager
+                .client
+                .get(format!("{base_url}/api/v1/dashboard/devices?limit=1"));
+            async move {
+                let board: Value = request.send().await.unwrap().json().await.unwrap();
+                board["total"].as_u64().unwrap()
+            }
+        };
+        assert_eq!(board_total(&manager_one, &server_one.base_url).await, 20);
+
+        let before_push = version().await;
+        let event = tablet_a.sign(check_out("D-0010", "S-0005"), now_ms() - 1_000);
+        assert_eq!(status_of(&tablet_a.push(&[event]).await[0]), "accepted");
+        assert_eq!(
+            version().await,
+            before_push,
+            "a push (which sets the tablet's last sync) must not make every replica re-read"
+        );
+
+        let response = manager_two
+            .client
+            .post(format!("{}/api/v1/admin/devices.csv", server_two.base_url))
+            .header("x-csrf-token", &manager_two.csrf_token)
+            .header("content-type", "text/csv")
+            .body("device_id,asset_tag,kind,model,home_ward,active\nD-0099,BT-20099,scanner,Synthetic Scan 2,W-4E,true\n")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "{}", response.text().await.unwrap());
+        let after_import = version().await;
+        assert!(after_import > before_push);
+        assert_eq!(board_total(&manager_one, &server_one.base_url).await, 21);
+
+        let response = manager_two
+            .client
+            .post(format!(
+                "{}/api/v1/tablets/{}/decommission",
+                server_two.base_url, tablet_a.tablet_id
+            ))
+            .header("x-csrf-token", &manager_two.csrf_token)
+            .json(&json!({}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        assert!(version().await > after_import);
+        let refused = tablet_a
+            .request(Method::GET, "/api/v1/sync/pull", Vec::new())
+            .await;
+        assert_eq!(refused.status(), 403);
+    }
+}
+
 async fn error_code(response: reqwest::Response) -> String {
     let body: Value = response.json().await.unwrap();
     body["error"]["code"].as_str().unwrap().to_owned()

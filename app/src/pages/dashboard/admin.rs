@@ -12,7 +12,6 @@ use crate::browser::dashboard_api::{self, chosen_file_text, post_csv, svg_data_u
 use crate::dashboard::api::{
     DevicesPage, EnrollmentCode, ImportCounts, StaffPage, StaffRow, paths,
 };
-use crate::dashboard::board::wards;
 use crate::dashboard::format::words;
 use crate::strings::dash;
 
@@ -32,7 +31,7 @@ pub fn Admin() -> impl IntoView {
 fn EnrollmentCodes() -> impl IntoView {
     let context = expect_context::<DashboardContext>();
     let devices = RwSignal::new(Loaded::<DevicesPage>::Loading);
-    load_live(context, || paths::DEVICES.to_owned(), devices);
+    load_live(context, || paths::BOARD_WARDS.to_owned(), devices);
     let ward = RwSignal::new(String::new());
     let created = RwSignal::new(None::<EnrollmentCode>);
     let error = RwSignal::new(None::<String>);
@@ -58,7 +57,7 @@ fn EnrollmentCodes() -> impl IntoView {
         let Loaded::Ready(page) = devices.get() else {
             return Vec::new();
         };
-        let options = wards(&page.devices);
+        let options = page.wards;
         if ward.get_untracked().is_empty()
             && let Some(first) = options.first()
         {

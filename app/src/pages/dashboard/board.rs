@@ -1,46 +1,38 @@
-//! The custody board: every device of the site with its status and flags, custodian, since,
-//! expected return and the tablet that recorded it, filtered by ward, status and a search, and
-//! refreshed live.
+//! The custody board: the site's devices with their status and flags, custodian, since,
+//! expected return and the tablet that recorded it, filtered by ward, status and a search (by
+//! the server, a page at a time, most urgent first), and refreshed live.
 
 use leptos::prelude::*;
 use leptos_router::components::A;
 
 use super::{DashboardContext, Loaded, load_live, not_loaded};
 use crate::browser::clock::format_time;
-use crate::dashboard::api::{DeviceRow, DevicesPage, paths};
-use crate::dashboard::board::{BoardFilter, StatusFilter, away_from_home, counts, filtered, wards};
+use crate::dashboard::api::{DeviceRow, DevicesPage};
+use crate::dashboard::board::{BoardFilter, PAGE_ROWS, STATUS_CHOICES, away_from_home};
 use crate::pages::board::{status_class, status_label};
 use crate::strings::dash;
 
 #[component]
 pub fn DashboardBoard() -> impl IntoView {
     let context = expect_context::<DashboardContext>();
+    let filter = RwSignal::new(BoardFilter::default());
     let devices = RwSignal::new(Loaded::<DevicesPage>::Loading);
-    load_live(context, || paths::DEVICES.to_owned(), devices);
-    let ward = RwSignal::new(String::new());
-    let status = RwSignal::new(String::from("all"));
-    let query = RwSignal::new(String::new());
+    // The server filters and pages; every change of the filter (or a live change of the site)
+    // asks again.
+    load_live(context, move || filter.read().path(), devices);
+    // A new choice starts again from the first page.
+    let set = move |change: fn(&mut BoardFilter, String), value: String| {
+        filter.update(|filter| {
+            change(filter, value);
+            filter.offset = 0;
+        })
+    };
 
-    let body = move || {
-        let loaded = devices.get();
-        if let Some(message) = not_loaded(&loaded) {
-            return message;
-        }
-        let Loaded::Ready(page) = loaded else {
+    let tiles = move || {
+        let Loaded::Ready(page) = devices.get() else {
             return ().into_any();
         };
-        let filter = BoardFilter {
-            ward: ward.get(),
-            status: StatusFilter::from_value(&status.get()),
-            query: query.get(),
-        };
-        let names = context.names.get();
-        let rows: Vec<DeviceRow> = filtered(&page.devices, &filter, &names)
-            .into_iter()
-            .cloned()
-            .collect();
-        let counts = counts(&page.devices);
-        let ward_options = wards(&page.devices);
+        let counts = page.counts;
         view! {
             <ul class="tiles" aria-label=dash::BOARD_HEADING>
                 <li class="tile tile-alert" data-testid="count-access-open">
@@ -53,27 +45,87 @@ pub fn DashboardBoard() -> impl IntoView {
                 <li class="tile" data-testid="count-in-use"><strong>{counts.in_use}</strong> {dash::status_filter("in_use")}</li>
                 <li class="tile"><strong>{counts.available}</strong> {dash::status_filter("available")}</li>
             </ul>
+        }
+        .into_any()
+    };
+    let ward_options = move || {
+        let Loaded::Ready(page) = devices.get() else {
+            return Vec::new();
+        };
+        page.wards
+    };
+    let rows = move || {
+        let loaded = devices.get();
+        if let Some(message) = not_loaded(&loaded) {
+            return message;
+        }
+        let Loaded::Ready(page) = loaded else {
+            return ().into_any();
+        };
+        if page.devices.is_empty() {
+            return view! { <p class="subtle">{dash::NO_MATCH}</p> }.into_any();
+        }
+        let first = page.offset + 1;
+        let last = page.offset + page.devices.len();
+        let has_previous = page.offset > 0;
+        let has_next = last < page.total;
+        let previous = move |_| {
+            filter.update(|filter| filter.offset = filter.offset.saturating_sub(PAGE_ROWS))
+        };
+        let next = move |_| filter.update(|filter| filter.offset += PAGE_ROWS);
+        view! {
+            <table class="board dash-board">
+                <thead>
+                    <tr>
+                        <th scope="col">{dash::COL_DEVICE}</th>
+                        <th scope="col">{dash::COL_HOME}</th>
+                        <th scope="col">{dash::COL_STATUS}</th>
+                        <th scope="col">{dash::COL_CUSTODIAN}</th>
+                        <th scope="col">{dash::COL_SINCE}</th>
+                        <th scope="col">{dash::COL_DUE}</th>
+                        <th scope="col">{dash::COL_RECORDED}</th>
+                    </tr>
+                </thead>
+                <tbody>{page.devices.into_iter().map(|row| row_view(context, row)).collect_view()}</tbody>
+            </table>
+            <nav class="pager" aria-label=dash::BOARD_HEADING>
+                <button type="button" on:click=previous disabled=!has_previous>{dash::PREVIOUS_PAGE}</button>
+                <span data-testid="board-range" role="status">{dash::board_range(first, last, page.total)}</span>
+                <button type="button" on:click=next disabled=!has_next>{dash::NEXT_PAGE}</button>
+            </nav>
+        }
+        .into_any()
+    };
+    view! {
+        <section>
+            <h1>{dash::BOARD_HEADING}</h1>
+            {tiles}
             <div class="filters">
                 <label>
                     {dash::FILTER_WARD}
-                    <select on:change=move |event| ward.set(event_target_value(&event)) prop:value=move || ward.get()>
+                    <select
+                        on:change=move |event| set(|filter, ward| filter.ward = ward, event_target_value(&event))
+                        prop:value=move || filter.read().ward.clone()
+                    >
                         <option value="">{dash::ALL_WARDS}</option>
-                        {ward_options
-                            .into_iter()
-                            .map(|name| view! { <option value=name.clone()>{name.clone()}</option> })
-                            .collect_view()}
+                        {move || {
+                            ward_options()
+                                .into_iter()
+                                .map(|name| view! { <option value=name.clone()>{name.clone()}</option> })
+                                .collect_view()
+                        }}
                     </select>
                 </label>
                 <label>
                     {dash::FILTER_STATUS}
                     <select
                         data-testid="status-filter"
-                        on:change=move |event| status.set(event_target_value(&event))
-                        prop:value=move || status.get()
+                        on:change=move |event| set(|filter, status| filter.status = status, event_target_value(&event))
+                        prop:value=move || filter.read().status.clone()
                     >
-                        {StatusFilter::CHOICES
+                        {STATUS_CHOICES
                             .iter()
-                            .map(|(value, _)| view! { <option value=*value>{dash::status_filter(value)}</option> })
+                            .map(|value| view! { <option value=*value>{dash::status_filter(value)}</option> })
                             .collect_view()}
                     </select>
                 </label>
@@ -82,39 +134,12 @@ pub fn DashboardBoard() -> impl IntoView {
                     <input
                         type="search"
                         data-testid="board-search"
-                        prop:value=move || query.get()
-                        on:input=move |event| query.set(event_target_value(&event))
+                        prop:value=move || filter.read().query.clone()
+                        on:input=move |event| set(|filter, query| filter.query = query, event_target_value(&event))
                     />
                 </label>
             </div>
-            {if rows.is_empty() {
-                view! { <p class="subtle">{dash::NO_MATCH}</p> }.into_any()
-            } else {
-                view! {
-                    <table class="board dash-board">
-                        <thead>
-                            <tr>
-                                <th scope="col">{dash::COL_DEVICE}</th>
-                                <th scope="col">{dash::COL_HOME}</th>
-                                <th scope="col">{dash::COL_STATUS}</th>
-                                <th scope="col">{dash::COL_CUSTODIAN}</th>
-                                <th scope="col">{dash::COL_SINCE}</th>
-                                <th scope="col">{dash::COL_DUE}</th>
-                                <th scope="col">{dash::COL_RECORDED}</th>
-                            </tr>
-                        </thead>
-                        <tbody>{rows.into_iter().map(|row| row_view(context, row)).collect_view()}</tbody>
-                    </table>
-                }
-                .into_any()
-            }}
-        }
-        .into_any()
-    };
-    view! {
-        <section>
-            <h1>{dash::BOARD_HEADING}</h1>
-            {body}
+            {rows}
         </section>
     }
 }

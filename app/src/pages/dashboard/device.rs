@@ -26,7 +26,7 @@ pub fn DeviceView() -> impl IntoView {
     let timeline = RwSignal::new(Loaded::<TimelinePage>::Loading);
     load_live(context, move || paths::timeline(&device_id()), timeline);
     let devices = RwSignal::new(Loaded::<DevicesPage>::Loading);
-    load_live(context, || paths::DEVICES.to_owned(), devices);
+    load_live(context, move || paths::board_device(&device_id()), devices);
     let revocations = RwSignal::new(Loaded::<RevocationsPage>::Loading);
     load_live(context, || paths::REVOCATIONS.to_owned(), revocations);
 

@@ -19,10 +19,11 @@ use crate::strings::{self, dash};
 pub fn Exceptions() -> impl IntoView {
     let context = expect_context::<DashboardContext>();
     let include_resolved = RwSignal::new(false);
+    let offset = RwSignal::new(0_usize);
     let exceptions = RwSignal::new(Loaded::<ExceptionsPage>::Loading);
     load_live(
         context,
-        move || paths::exceptions(include_resolved.get()),
+        move || paths::exceptions(include_resolved.get(), offset.get()),
         exceptions,
     );
     let revocations = RwSignal::new(Loaded::<RevocationsPage>::Loading);
@@ -40,7 +41,12 @@ pub fn Exceptions() -> impl IntoView {
             return view! { <p class="subtle" data-testid="no-exceptions">{dash::NO_EXCEPTIONS}</p> }
                 .into_any();
         }
+        let first = page.offset + 1;
+        let last = page.offset + page.exceptions.len();
+        let has_previous = page.offset > 0;
+        let has_next = last < page.total;
         view! {
+            <p role="status" data-testid="exceptions-range">{dash::exceptions_range(first, last, page.total)}</p>
             <ol class="exception-queue">
                 {page
                     .exceptions
@@ -48,6 +54,22 @@ pub fn Exceptions() -> impl IntoView {
                     .map(|item| view! { <ExceptionCard item=item revocations=revocations /> })
                     .collect_view()}
             </ol>
+            <nav class="pager" aria-label=dash::EXCEPTIONS_HEADING>
+                <button
+                    type="button"
+                    disabled=!has_previous
+                    on:click=move |_| offset.update(|offset| *offset = offset.saturating_sub(paths::EXCEPTIONS_PAGE))
+                >
+                    {dash::PREVIOUS_PAGE}
+                </button>
+                <button
+                    type="button"
+                    disabled=!has_next
+                    on:click=move |_| offset.update(|offset| *offset += paths::EXCEPTIONS_PAGE)
+                >
+                    {dash::NEXT_PAGE}
+                </button>
+            </nav>
         }
         .into_any()
     };
@@ -58,7 +80,10 @@ pub fn Exceptions() -> impl IntoView {
                 <input
                     type="checkbox"
                     prop:checked=move || include_resolved.get()
-                    on:change=move |event| include_resolved.set(event_target_checked(&event))
+                    on:change=move |event| {
+                        offset.set(0);
+                        include_resolved.set(event_target_checked(&event));
+                    }
                 />
                 {dash::INCLUDE_RESOLVED}
             </label>

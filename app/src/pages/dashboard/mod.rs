@@ -104,15 +104,22 @@ pub fn load_live<T>(
 ) where
     T: DeserializeOwned + Send + Sync + 'static,
 {
+    // Only the newest request's answer is shown: a search typed a letter at a time sends one
+    // request per letter, and an older answer may arrive last.
+    let latest = StoredValue::new(0_u64);
     Effect::new(move |_| {
         context.revision.track();
         let path = path();
+        let request = latest.get_value() + 1;
+        latest.set_value(request);
         spawn_local(async move {
             let loaded = match dashboard_api::get::<T>(&path).await {
                 Ok(value) => Loaded::Ready(value),
                 Err(error) => Loaded::Failed(context.failure(error)),
             };
-            target.set(loaded);
+            if latest.get_value() == request {
+                target.set(loaded);
+            }
         });
     });
 }
