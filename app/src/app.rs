@@ -10,7 +10,8 @@ use crate::components::sync_status::SyncStatus;
 use crate::components::update_ready::UpdateReady;
 use crate::components::wipe_notice::WipeNotice;
 use crate::pages::dashboard::{
-    Admin, DashboardBoard, DashboardShell, DeviceView, Exceptions, PersonView, Reports, Tablets,
+    Admin, DashboardBoard, DashboardShell, DeviceView, Exceptions, PersonView, Reports,
+    ShiftChange, Tablets,
 };
 use crate::pages::{
     board::Board, break_glass::BreakGlass, check_in::CheckIn, correct::Correct, enroll::Enroll,
@@ -104,6 +105,7 @@ pub fn DashboardApp() -> impl IntoView {
                         <Route path=path!("devices/:id") view=DeviceView />
                         <Route path=path!("people/:id") view=PersonView />
                         <Route path=path!("tablets") view=Tablets />
+                        <Route path=path!("shift-change") view=ShiftChange />
                         <Route path=path!("reports") view=Reports />
                         <Route path=path!("admin") view=Admin />
                     </ParentRoute>

@@ -492,6 +492,40 @@ pub mod dash {
     pub const NAV_EXCEPTIONS: &str = "Exceptions";
     pub const NAV_TABLETS: &str = "Tablets";
     pub const NAV_REPORTS: &str = "Reports and export";
+    pub const NAV_SHIFT_CHANGE: &str = "Shift change";
+
+    pub const SHIFT_CHANGE_HEADING: &str = "Shift change";
+    pub const SHIFT_CHANGE_INTRO: &str = "Each device of the ward, from an hour before a shift starts to an hour after: who held it at each end, and every handoff between. Devices not handed over come first.";
+    pub const SHIFT_START: &str = "Shift start";
+    pub const COL_HELD_BEFORE: &str = "Held at the start";
+    pub const COL_HELD_AFTER: &str = "Held at the end";
+    pub const COL_HANDOFFS: &str = "Handoffs in the window";
+    pub const COL_OUTCOME: &str = "Outcome";
+    pub const NOBODY: &str = "nobody";
+    pub const OPENED: &str = "took it";
+
+    /// The window a shift-change view covers.
+    pub fn shift_window(from: &str, to: &str) -> String {
+        format!("From {from} to {to}")
+    }
+
+    /// A shift's start, as the choice offers it.
+    pub fn shift_start_choice(shift: &str, at: &str) -> String {
+        format!("{shift} shift, {at}")
+    }
+
+    /// A shift-change outcome as the charge nurse reads it.
+    pub fn shift_outcome(outcome: &str) -> &'static str {
+        match outcome {
+            "not_handed_over" => "Not handed over",
+            "handed_over" => "Handed over",
+            "returned" => "Returned",
+            "checked_out" => "Checked out",
+            "used_and_returned" => "Used and returned",
+            "idle" => "Not used",
+            _ => "Unknown",
+        }
+    }
     pub const LIVE: &str = "Live";
     pub const RECONNECTING: &str = "Reconnecting…";
     pub const LOADING: &str = "Loading…";

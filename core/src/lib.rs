@@ -29,6 +29,8 @@
 //!   and forks; its merge is commutative, associative and idempotent.
 //! - `rules`: `SiteRules` (shifts, grace, tolerances) and the `DeviceRegistry` of home wards.
 //! - `state`: the derived custody of one device, `DeviceCustody`, and its intervals.
+//! - `shift_change`: a ward's shift change over a time window (who held each device at each
+//!   end, the handoffs between, what was not handed over), and the site's recent shift starts.
 //! - `exceptions`: `Exception`, with its kind, severity and evidence.
 //! - `device_fold`, `corrections`, `custody_step` (private): the replay of one device's
 //!   history, which events corrections void, and what each event does to custody.
@@ -55,6 +57,7 @@ pub mod log;
 pub mod replica;
 pub mod request;
 pub mod rules;
+pub mod shift_change;
 pub mod state;
 pub mod verify;
 

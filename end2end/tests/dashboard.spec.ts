@@ -289,3 +289,30 @@ test("an auditor reads everything, changes nothing, and verifies the exported bu
   );
   expect(periodReport).toMatch(/SCOPE: complete from leaf \d+ to leaf \d+/);
 });
+
+test("a charge nurse reviews a ward's shift change, device by device", async ({ page }) => {
+  const credentials = demoCredentials();
+  await page.goto("/dashboard");
+  await page.getByLabel("Username").fill(credentials.managerUsername);
+  await page.getByLabel("Password").fill(credentials.managerPassword);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await expect(page.getByRole("heading", { level: 1 })).toHaveText("Custody board");
+  await page.getByRole("link", { name: "Shift change" }).click();
+  await expect(page.getByRole("heading", { level: 1 })).toHaveText("Shift change");
+  // The first ward is chosen, and the latest shift start with an hour each side of it.
+  await expect(page.getByTestId("shift-ward")).toHaveValue("W-4E");
+  await expect(page.getByTestId("shift-window")).toContainText("From ");
+  // Every device of the ward has a row with its outcome; another ward's devices do not.
+  await expect(page.getByTestId("shift-row-BT-10001")).toBeVisible();
+  await expect(page.getByTestId("shift-row-BT-10002")).toHaveCount(0);
+  await page.getByTestId("shift-ward").selectOption("W-5W");
+  await expect(page.getByTestId("shift-row-BT-10002")).toBeVisible();
+  await expect(page.getByTestId("shift-row-BT-10001")).toHaveCount(0);
+  // An earlier shift start can be chosen.
+  const starts = page.getByTestId("shift-start").locator("option");
+  expect(await starts.count()).toBeGreaterThanOrEqual(2);
+  const before = await page.getByTestId("shift-window").textContent();
+  await page.getByTestId("shift-start").selectOption({ index: 1 });
+  await expect(page.getByTestId("shift-window")).not.toHaveText(before!);
+  await page.screenshot({ path: `${screens}/dashboard-shift-change.png`, fullPage: true });
+});

@@ -9,7 +9,8 @@
 //! the board benchmark (`board`: 10,000 devices, the board API at 10^4 to 10^6 stored events).
 //! The results replace the `bench:*` marked sections of BENCHMARKS.md; the raw figures stay in
 //! `target/bench/`. `--quick` runs tiny loads to check the harness, and leaves BENCHMARKS.md
-//! alone; `--bundle` only builds the PWA and rewrites the bundle table; `--board-only` runs the
+//! alone; `--bundle` only builds the PWA and rewrites the bundle table; `--tablet-only` runs the
+//! tablet's timings in Chromium and rewrites them with the bundle table; `--board-only` runs the
 //! board benchmark alone, `--board-render` rewrites its section from the last run's figures.
 
 mod board;
@@ -190,10 +191,11 @@ pub fn run(arguments: &[String]) -> anyhow::Result<()> {
         match argument.as_str() {
             "--quick" => quick = true,
             "--bundle" => return bundle_only(),
+            "--tablet-only" => return tablet_only(),
             "--board-only" => board_only = true,
             "--board-render" => board_render = true,
             other => bail!(
-                "`cargo xtask bench` takes --quick, --bundle, --board-only and --board-render (got {other:?})"
+                "`cargo xtask bench` takes --quick, --bundle, --tablet-only, --board-only and --board-render (got {other:?})"
             ),
         }
     }
@@ -437,6 +439,34 @@ fn render_board_only() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `cargo xtask bench --tablet-only`: the tablet's timings in Chromium and the bundle sizes of
+/// the same build, alone.
+fn tablet_only() -> anyhow::Result<()> {
+    let root = crate::workspace_root();
+    build_release_tools(&root)?;
+    let out_dir = root.join("target/bench");
+    std::fs::create_dir_all(&out_dir)?;
+    header("Tablet timings in Chromium (Playwright, end2end/bench)");
+    let tablet_report = tablet_timings(&root, &out_dir)?;
+    println!("\n{tablet_report}");
+    let bundle_report = bundle_sizes(&root.join("dist"))?;
+    println!("\n{bundle_report}");
+    rewrite_section(
+        &root,
+        TABLET_START_MARKER,
+        TABLET_END_MARKER,
+        &tablet_report,
+    )?;
+    rewrite_section(
+        &root,
+        BUNDLE_START_MARKER,
+        BUNDLE_END_MARKER,
+        &bundle_report,
+    )?;
+    println!("BENCHMARKS.md updated (the tablet and bundle sections).");
+    Ok(())
+}
+
 /// `cargo xtask bench --board-only [--quick]`: the board section alone.
 fn run_board_only(quick: bool) -> anyhow::Result<()> {
     let root = crate::workspace_root();
@@ -576,7 +606,7 @@ fn tablet_timings(root: &Path, out_dir: &Path) -> anyhow::Result<String> {
         )
     };
     Ok(format!(
-        "Command: `cargo xtask bench` (Debian's Chromium, headless, the release PWA and server, \
+        "Command: `cargo xtask bench`, or `cargo xtask bench --tablet-only` with the bundle table (Debian's Chromium, headless, the release PWA and server, \
          the app's own `performance` marks). Generated {}.\n\n\
          | timing | runs | median | p95 | max | goal |\n| --- | --- | --- | --- | --- | --- |\n\
          | tap to commit: sign with core + strict IndexedDB write, after the PIN check | {} | {:.1} ms | {:.1} ms | {:.1} ms | p95 < 20 ms: {} |\n\

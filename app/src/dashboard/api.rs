@@ -85,6 +85,42 @@ pub struct BoardCounts {
     pub away: usize,
 }
 
+/// A ward's shift change (`GET /api/v1/dashboard/shift-change`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct ShiftChangePage {
+    pub ward: String,
+    pub from_ms: u64,
+    pub to_ms: u64,
+    pub recent_shift_starts: Vec<ShiftStart>,
+    pub devices: Vec<ShiftChangeRow>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct ShiftStart {
+    pub shift: String,
+    pub at_ms: u64,
+}
+
+/// One device over the window: who held it at each end, the handoffs between, the outcome
+/// (`not_handed_over`, `handed_over`, `returned`, `checked_out`, `used_and_returned`, `idle`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct ShiftChangeRow {
+    pub device: String,
+    pub asset_tag: Option<String>,
+    pub held_at_start: Vec<String>,
+    pub held_at_end: Vec<String>,
+    pub handoffs: Vec<WindowHandoff>,
+    pub outcome: String,
+}
+
+/// A custody opened (`ended` null) or ended (`ended`: the reason) inside the window.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct WindowHandoff {
+    pub at_ms: u64,
+    pub staff: String,
+    pub ended: Option<String>,
+}
+
 /// A manager's acknowledgement or resolution of an exception.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct Review {
@@ -379,6 +415,19 @@ pub mod paths {
 
     /// The site's home wards (and counts), with no rows to speak of.
     pub const BOARD_WARDS: &str = "/api/v1/dashboard/devices?limit=1";
+
+    /// A ward's shift change: the latest one, or the hour each side of `at_ms`.
+    pub fn shift_change(ward: &str, around_ms: Option<u64>) -> String {
+        let ward = crate::dashboard::board::encode_query_value(ward);
+        match around_ms {
+            Some(at_ms) => format!(
+                "/api/v1/dashboard/shift-change?ward={ward}&from_ms={}&to_ms={}",
+                at_ms.saturating_sub(3_600_000),
+                at_ms + 3_600_000
+            ),
+            None => format!("/api/v1/dashboard/shift-change?ward={ward}"),
+        }
+    }
 
     pub fn timeline(device_id: &str) -> String {
         format!("/api/v1/dashboard/devices/{device_id}/timeline")

@@ -50,6 +50,7 @@ pub mod rate_limit;
 pub mod reports;
 pub mod roster;
 pub mod security_headers;
+pub mod shift_change;
 pub mod site_connectors;
 pub mod static_files;
 pub mod sync;
@@ -232,6 +233,10 @@ pub fn app(state: AppState) -> Router {
         .route("/api/v1/dashboard/staff/{staff_id}", get(dashboard::person))
         .route("/api/v1/dashboard/stream", get(live::stream))
         .route("/api/v1/dashboard/report", get(reports::report))
+        .route(
+            "/api/v1/dashboard/shift-change",
+            get(shift_change::shift_change_view),
+        )
         .route(
             "/api/v1/dashboard/custodies.csv",
             get(reports::custodies_csv),

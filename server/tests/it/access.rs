@@ -461,6 +461,15 @@ const ROUTES: &[Case] = &[
     },
     Case {
         method: "GET",
+        route: "/api/v1/dashboard/shift-change",
+        path: "/api/v1/dashboard/shift-change?ward=W-4E",
+        guard: Guard::Session,
+        body: Body::Empty,
+        // Another site's manager asks about a ward that is not theirs.
+        expect: session_read(no(404, "unknown_ward")),
+    },
+    Case {
+        method: "GET",
         route: "/api/v1/dashboard/custodies.csv",
         path: "/api/v1/dashboard/custodies.csv",
         guard: Guard::Session,

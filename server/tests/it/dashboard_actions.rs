@@ -642,3 +642,96 @@ async fn the_board_and_the_exceptions_queue_come_in_pages_the_server_filters() {
         assert_eq!(response.status(), 400);
     }
 }
+
+/// A charge nurse reviews a ward's shift change: who held each device as the window opened
+/// and as it closed, the handoffs in between, and what was not handed over, first.
+#[tokio::test]
+async fn a_wards_shift_change_shows_what_was_handed_over_and_what_was_not() {
+    for backend in support::every_backend().await {
+        let server = tablet::serve(backend.storage.clone()).await;
+        let manager = tablet::sign_in_manager(&server).await;
+        let mut tablet_a = SimTablet::enroll(&server, &manager, 53).await;
+        let from = now_ms() - 600_000;
+        let to = from + 300_000;
+        // Devices D-0001, D-0003, D-0005 and D-0007 have W-4E as their home ward.
+        let events = [
+            tablet_a.sign(check_out("D-0001", "S-0001"), from - 60_000),
+            tablet_a.sign(check_out("D-0003", "S-0001"), from - 50_000),
+            tablet_a.sign(check_out("D-0005", "S-0003"), from - 40_000),
+            tablet_a.sign(tablet::check_in("D-0003", "S-0001"), from + 10_000),
+            tablet_a.sign(check_out("D-0003", "S-0002"), from + 20_000),
+            tablet_a.sign(tablet::check_in("D-0005", "S-0003"), from + 30_000),
+            tablet_a.sign(check_out("D-0007", "S-0004"), from + 40_000),
+            // After the window: not part of it.
+            tablet_a.sign(tablet::check_in("D-0001", "S-0001"), to + 10_000),
+        ];
+        tablet_a.push(&events).await;
+
+        let view = get_json(
+            &manager,
+            &format!("/api/v1/dashboard/shift-change?ward=W-4E&from_ms={from}&to_ms={to}"),
+        )
+        .await;
+        let rows = view["devices"].as_array().unwrap();
+        let row = |device: &str| {
+            rows.iter()
+                .find(|row| row["device"] == device)
+                .unwrap_or_else(|| panic!("{device} in {view}"))
+        };
+        assert_eq!(
+            rows[0]["device"], "D-0001",
+            "what was not handed over comes first"
+        );
+        assert_eq!(row("D-0001")["outcome"], "not_handed_over");
+        assert_eq!(row("D-0001")["held_at_end"], json!(["S-0001"]));
+        assert_eq!(row("D-0001")["asset_tag"], "BT-10001");
+        assert_eq!(row("D-0003")["outcome"], "handed_over");
+        assert_eq!(row("D-0003")["held_at_start"], json!(["S-0001"]));
+        assert_eq!(row("D-0003")["held_at_end"], json!(["S-0002"]));
+        assert_eq!(row("D-0003")["handoffs"].as_array().unwrap().len(), 2);
+        assert_eq!(row("D-0003")["handoffs"][0]["ended"], "checked_in");
+        assert_eq!(row("D-0005")["outcome"], "returned");
+        assert_eq!(row("D-0007")["outcome"], "checked_out");
+        assert_eq!(row("D-0009")["outcome"], "idle");
+        assert!(
+            rows.iter().all(|row| row["device"] != "D-0002"),
+            "W-5W's devices are not listed"
+        );
+        assert!(view["recent_shift_starts"].as_array().unwrap().len() >= 2);
+
+        // With no window, the latest shift start with an hour each side.
+        let latest = get_json(&manager, "/api/v1/dashboard/shift-change?ward=W-4E").await;
+        assert_eq!(
+            latest["to_ms"].as_u64().unwrap() - latest["from_ms"].as_u64().unwrap(),
+            7_200_000
+        );
+        for (query, status, code) in [
+            (
+                format!("ward=W-4E&from_ms={to}&to_ms={from}"),
+                400,
+                "bad_range",
+            ),
+            (format!("ward=W-4E&from_ms={from}"), 400, "bad_range"),
+            (
+                format!("ward=W-4E&from_ms={from}&to_ms={}", from + 86_400_001),
+                400,
+                "bad_range",
+            ),
+            ("ward=W-9Z".to_owned(), 404, "unknown_ward"),
+            ("ward=".to_owned(), 400, "bad_ward"),
+        ] {
+            let response = manager
+                .client
+                .get(format!(
+                    "{}/api/v1/dashboard/shift-change?{query}",
+                    server.base_url
+                ))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), status, "{query}");
+            let body: Value = response.json().await.unwrap();
+            assert_eq!(error_code(&body), code, "{query}");
+        }
+    }
+}

@@ -74,7 +74,7 @@ pub fn DashboardBoard() -> impl IntoView {
         };
         let next = move |_| filter.update(|filter| filter.offset += PAGE_ROWS);
         view! {
-            <table class="board dash-board">
+            <table class="dash-board">
                 <thead>
                     <tr>
                         <th scope="col">{dash::COL_DEVICE}</th>
@@ -121,7 +121,10 @@ pub fn DashboardBoard() -> impl IntoView {
                     <select
                         data-testid="status-filter"
                         on:change=move |event| set(|filter, status| filter.status = status, event_target_value(&event))
-                        prop:value=move || filter.read().status.clone()
+                        prop:value=move || {
+                            let status = filter.read().status.clone();
+                            if status.is_empty() { String::from("all") } else { status }
+                        }
                     >
                         {STATUS_CHOICES
                             .iter()

@@ -8,6 +8,7 @@ mod device;
 mod exceptions;
 mod person;
 mod reports;
+mod shift_change;
 mod sign_in;
 mod tablets;
 
@@ -24,6 +25,7 @@ pub use device::DeviceView;
 pub use exceptions::Exceptions;
 pub use person::PersonView;
 pub use reports::Reports;
+pub use shift_change::ShiftChange;
 pub use tablets::Tablets;
 
 use crate::browser::dashboard_api::{self, LiveStream};
@@ -96,7 +98,8 @@ pub enum Loaded<T> {
     Failed(String),
 }
 
-/// Loads `path` into `target` now and again at every change the live stream announces.
+/// Loads `path` into `target` now and again at every change the live stream announces, and
+/// whenever the signals `path` reads change; an empty path asks for nothing.
 pub fn load_live<T>(
     context: DashboardContext,
     path: impl Fn() -> String + 'static,
@@ -112,6 +115,10 @@ pub fn load_live<T>(
         let path = path();
         let request = latest.get_value() + 1;
         latest.set_value(request);
+        // An empty path: the view does not know what to ask yet (a choice still to be made).
+        if path.is_empty() {
+            return;
+        }
         spawn_local(async move {
             let loaded = match dashboard_api::get::<T>(&path).await {
                 Ok(value) => Loaded::Ready(value),
@@ -219,6 +226,7 @@ fn DashboardNav(session: Session) -> impl IntoView {
             <A href="/dashboard" exact=true>{dash::NAV_BOARD}</A>
             <A href="/dashboard/exceptions">{dash::NAV_EXCEPTIONS}</A>
             <A href="/dashboard/tablets">{dash::NAV_TABLETS}</A>
+            <A href="/dashboard/shift-change">{dash::NAV_SHIFT_CHANGE}</A>
             <A href="/dashboard/reports">{dash::NAV_REPORTS}</A>
             <A href="/dashboard/admin">{dash::NAV_ADMIN}</A>
             <span class="dash-who">
