@@ -21,6 +21,11 @@ pub fn now_ms() -> u64 {
         .as_millis() as u64
 }
 
+/// Pushes the server deferred (`503 sync_busy`) and this process sent again, over the run.
+pub static DEFERRED_PUSHES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+/// Deferrals of one push in a row before the load generator gives up on it.
+const MAX_DEFERRALS: usize = 60;
+
 /// A signed-in manager of the demo site. Clones share the session.
 #[derive(Clone)]
 pub struct Manager {
@@ -361,17 +366,37 @@ impl SimTablet {
             .count())
     }
 
-    /// Pushes one batch; returns its receipts, one per event in order.
+    /// Pushes one batch; returns its receipts, one per event in order. A push the server
+    /// defers (`503 sync_busy`, its site's queue full) is sent again after the `Retry-After` it
+    /// names, as a tablet's sync does; each deferral is counted in `DEFERRED_PUSHES`.
     pub async fn push_receipts(&self, body: Vec<u8>) -> anyhow::Result<Vec<Value>> {
-        let response = self
-            .signed(reqwest::Method::POST, "/api/v1/sync/push", body)
-            .await?;
-        let status = response.status();
-        if !status.is_success() {
-            bail!("push refused ({status}): {}", response.text().await?);
+        for _ in 0..MAX_DEFERRALS {
+            let response = self
+                .signed(reqwest::Method::POST, "/api/v1/sync/push", body.clone())
+                .await?;
+            let status = response.status();
+            if status == reqwest::StatusCode::SERVICE_UNAVAILABLE {
+                let retry_after = response
+                    .headers()
+                    .get(reqwest::header::RETRY_AFTER)
+                    .and_then(|value| value.to_str().ok()?.parse::<u64>().ok());
+                let answer: Value = response.json().await.unwrap_or(Value::Null);
+                if let (Some(seconds), "sync_busy") =
+                    (retry_after, answer["error"]["code"].as_str().unwrap_or(""))
+                {
+                    DEFERRED_PUSHES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    tokio::time::sleep(std::time::Duration::from_secs(seconds)).await;
+                    continue;
+                }
+                bail!("push refused ({status}): {answer}");
+            }
+            if !status.is_success() {
+                bail!("push refused ({status}): {}", response.text().await?);
+            }
+            let answer: Value = response.json().await?;
+            return Ok(answer["receipts"].as_array().cloned().unwrap_or_default());
         }
-        let answer: Value = response.json().await?;
-        Ok(answer["receipts"].as_array().cloned().unwrap_or_default())
+        bail!("the server deferred this push {MAX_DEFERRALS} times in a row (503 sync_busy)")
     }
 
     /// Pulls one page of the site's log after `after` (docs/PROTOCOL.md §2.3); returns the

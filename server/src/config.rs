@@ -256,6 +256,12 @@ pub struct ServeArgs {
     #[arg(long, env = "BATON_TABLET_RATE_BURST", default_value_t = rate_limit::DEFAULT_TABLET_BURST)]
     pub tablet_rate_burst: u32,
 
+    /// Pushes of one site queued or running at once before a new one gets 503 with a
+    /// Retry-After of 1 to 5 s (0 turns the limit off): after an outage, tablets come back
+    /// spread out instead of waiting past their timeouts and pushing again.
+    #[arg(long, env = "BATON_MAX_QUEUED_PUSHES_PER_SITE", default_value_t = crate::http::admission::DEFAULT_MAX_QUEUED_PUSHES)]
+    pub max_queued_pushes_per_site: usize,
+
     /// Enrollment and sign-in requests per client address per minute, sustained (0 turns the
     /// limit off). Behind a proxy, set --trusted-proxies or every client shares the proxy's
     /// address.
@@ -319,6 +325,7 @@ impl ServeArgs {
             sign_in_concurrency: self
                 .sign_in_concurrency
                 .map_or_else(rate_limit::default_sign_in_concurrency, usize::from),
+            max_queued_pushes_per_site: self.max_queued_pushes_per_site,
             ..rate_limit::RateLimitConfig::default()
         }
     }

@@ -809,7 +809,7 @@ fn render(
         ));
     }
     out.push_str(&format!(
-        "\n| backend | {} tablets reconnecting at once after an outage, {} queued events each, one push each | events accepted (all, or the run fails) | events/s | push p50 / p99 | server peak RSS |\n| --- | --- | --- | --- | --- | --- |\n",
+        "\n| backend | {} tablets reconnecting at once after an outage, {} queued events each, one push each | events accepted (all, or the run fails) | events/s | push p50 / p99 (from the first send) | pushes deferred (503 sync_busy, sent again after Retry-After) | server peak RSS |\n| --- | --- | --- | --- | --- | --- | --- |\n",
         load_size.reconnect_tablets, load_size.reconnect_events
     ));
     for (label, peak) in reconnect_peaks {
@@ -817,13 +817,16 @@ fn render(
             continue;
         };
         out.push_str(&format!(
-            "| {} | all {} in flight together | {} | {:.0} | {:.0} / {:.0} ms | {} |\n",
+            "| {} | all {} in flight together | {} | {:.0} | {:.0} / {:.0} ms | {} | {} |\n",
             label.trim_end_matches("-reconnect"),
             load_size.reconnect_tablets,
             line["accepted"],
             line["events_per_second"].as_f64().unwrap_or(0.0),
             line["push_ms_p50"].as_f64().unwrap_or(0.0),
             line["push_ms_p99"].as_f64().unwrap_or(0.0),
+            line["deferred_pushes"]
+                .as_u64()
+                .map_or("–".to_owned(), |n| n.to_string()),
             peak.map_or("–".to_owned(), |mib| format!("{mib:.0} MiB")),
         ));
     }

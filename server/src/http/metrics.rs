@@ -40,6 +40,7 @@ pub struct Metrics {
     /// Answers by API area and status class.
     responses: Mutex<BTreeMap<(&'static str, &'static str), u64>>,
     witness_alarms: AtomicU64,
+    deferred_pushes: AtomicU64,
 }
 
 /// The API area of a path, for the responses counter (a fixed, small label set).
@@ -116,6 +117,11 @@ impl Metrics {
         self.pull_requests.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// A push told to come back later because its site's queue was full (`admission.rs`).
+    pub fn count_deferred_push(&self) {
+        self.deferred_pushes.fetch_add(1, Ordering::Relaxed);
+    }
+
     /// A tablet reported evidence of a rewritten or forked ledger (docs/PROTOCOL.md §3.7).
     pub fn count_witness_alarm(&self) {
         self.witness_alarms.fetch_add(1, Ordering::Relaxed);
@@ -164,6 +170,12 @@ impl Metrics {
             self.latency_sum_micros.load(Ordering::Relaxed) as f64 / 1e6
         );
         let _ = writeln!(text, "baton_push_duration_seconds_count {count}");
+        text.push_str("# HELP baton_sync_pushes_deferred_total Pushes answered 503 sync_busy because their site's queue was full.\n# TYPE baton_sync_pushes_deferred_total counter\n");
+        let _ = writeln!(
+            text,
+            "baton_sync_pushes_deferred_total {}",
+            self.deferred_pushes.load(Ordering::Relaxed)
+        );
         text.push_str("# HELP baton_http_responses_total Answers by API area and status class.\n# TYPE baton_http_responses_total counter\n");
         for ((area, class), count) in self.responses.lock().expect("never poisoned").iter() {
             let _ = writeln!(

@@ -33,6 +33,7 @@
 //!   for the log; and the layer that puts the framework's own refusals into the same shape.
 
 pub mod admin;
+pub mod admission;
 pub mod api_version;
 pub mod board;
 pub mod dashboard;

@@ -78,6 +78,8 @@ pub struct RateLimitConfig {
     pub sign_in_concurrency: usize,
     /// How long a sign-in waits for an argon2 slot before it is told to come back.
     pub sign_in_wait: Duration,
+    /// Pushes queued or running per site before a new one is told to come back (0: no limit).
+    pub max_queued_pushes_per_site: usize,
 }
 
 impl Default for RateLimitConfig {
@@ -97,6 +99,7 @@ impl Default for RateLimitConfig {
             trusted_proxies: Vec::new(),
             sign_in_concurrency: default_sign_in_concurrency(),
             sign_in_wait: Duration::from_secs(2),
+            max_queued_pushes_per_site: super::admission::DEFAULT_MAX_QUEUED_PUSHES,
         }
     }
 }
@@ -117,6 +120,8 @@ pub struct RateLimits {
     pub per_address: KeyedLimiter<IpAddr>,
     pub trusted_proxies: Vec<IpNetwork>,
     pub argon2: Argon2Gate,
+    /// Admission control of pushes per site (`admission.rs`).
+    pub pushes: super::admission::PushAdmission,
 }
 
 impl RateLimits {
@@ -126,6 +131,7 @@ impl RateLimits {
             per_address: KeyedLimiter::new(config.per_address, MAX_TRACKED_KEYS),
             trusted_proxies: config.trusted_proxies.clone(),
             argon2: Argon2Gate::new(config.sign_in_concurrency, config.sign_in_wait),
+            pushes: super::admission::PushAdmission::new(config.max_queued_pushes_per_site),
         }
     }
 }

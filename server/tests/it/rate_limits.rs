@@ -235,3 +235,95 @@ async fn sign_in_answers_503_with_retry_after_while_every_argon2_slot_is_busy() 
     drop(slot);
     assert_eq!(attempt().await.status(), 200);
 }
+
+/// Admission control: while a site's replica is busy and its queue is full, a new push is told
+/// to come back (503 `sync_busy`, Retry-After 1 to 5 s) without anything of it being taken;
+/// the push that was queued completes, and the deferred one, sent again, is accepted once.
+#[tokio::test]
+async fn a_push_beyond_its_sites_queue_is_deferred_and_loses_nothing() {
+    let storage = support::sqlite().await;
+    let server = tablet::serve_custom(
+        storage.storage.clone(),
+        with_limits(RateLimitConfig {
+            max_queued_pushes_per_site: 1,
+            ..RateLimitConfig::default()
+        }),
+    )
+    .await;
+    let manager = tablet::sign_in_manager(&server).await;
+    let mut first = SimTablet::enroll(&server, &manager, 70).await;
+    let mut second = SimTablet::enroll(&server, &manager, 71).await;
+    let at = now_ms() - 60_000;
+    let first_event = first.sign(tablet::check_out("D-0001", "S-0001"), at);
+    let second_event = second.sign(tablet::check_out("D-0002", "S-0002"), at + 1);
+    let body = |event: &baton_core::event::SignedEvent| {
+        serde_json::to_vec(&json!({ "events": [serde_json::from_slice::<Value>(&event.to_json_bytes()).unwrap()] })).unwrap()
+    };
+
+    // The site's replica is held, as a long push would hold it: the first push takes the one
+    // place in the queue and waits.
+    let held = server
+        .state
+        .replicas
+        .lock(
+            server.state.storage.as_ref(),
+            baton_server::seed::DEMO_SITE_ID,
+        )
+        .await
+        .unwrap();
+    let queued_body = body(&first_event);
+    let queued = tokio::spawn(async move {
+        first
+            .request(Method::POST, "/api/v1/sync/push", queued_body)
+            .await
+    });
+    while server
+        .state
+        .rate_limits
+        .pushes
+        .queued(baton_server::seed::DEMO_SITE_ID)
+        < 1
+    {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let deferred = second
+        .request(Method::POST, "/api/v1/sync/push", body(&second_event))
+        .await;
+    assert_eq!(deferred.status(), 503);
+    let retry_after: u64 = deferred.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=5).contains(&retry_after), "Retry-After {retry_after}");
+    let answer: Value = deferred.json().await.unwrap();
+    assert_eq!(answer["error"]["code"], "sync_busy", "{answer}");
+
+    drop(held);
+    let queued = queued.await.unwrap();
+    assert_eq!(queued.status(), 200);
+    let receipts: Value = queued.json().await.unwrap();
+    assert_eq!(receipts["receipts"][0]["status"], "accepted");
+    let again = second
+        .request(Method::POST, "/api/v1/sync/push", body(&second_event))
+        .await;
+    assert_eq!(again.status(), 200);
+    let receipts: Value = again.json().await.unwrap();
+    assert_eq!(receipts["receipts"][0]["status"], "accepted");
+    assert_eq!(
+        server
+            .state
+            .rate_limits
+            .pushes
+            .queued(baton_server::seed::DEMO_SITE_ID),
+        0
+    );
+    // Each event is stored once.
+    let pulled = second.pull_all(100).await;
+    assert_eq!(pulled.len(), 2);
+    let metrics = server.state.metrics.render();
+    assert!(
+        metrics.contains("baton_sync_pushes_deferred_total 1"),
+        "{metrics}"
+    );
+}
