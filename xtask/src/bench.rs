@@ -9,7 +9,8 @@
 //! the board benchmark (`board`: 10,000 devices, the board API at 10^4 to 10^6 stored events).
 //! The results replace the `bench:*` marked sections of BENCHMARKS.md; the raw figures stay in
 //! `target/bench/`. `--quick` runs tiny loads to check the harness, and leaves BENCHMARKS.md
-//! alone; `--bundle` only builds the PWA and rewrites the bundle table; `--tablet-only` runs the
+//! alone; `--bundle` only builds the PWA and rewrites the bundle table; `--ingest-only` runs the
+//! verification rates, ingest, catch-up and reconnect figures alone; `--tablet-only` runs the
 //! tablet's timings in Chromium and rewrites them with the bundle table; `--board-only` runs the
 //! board benchmark alone, `--board-render` rewrites its section from the last run's figures.
 
@@ -187,15 +188,17 @@ pub fn run(arguments: &[String]) -> anyhow::Result<()> {
     let mut quick = false;
     let mut board_only = false;
     let mut board_render = false;
+    let mut ingest_only = false;
     for argument in arguments {
         match argument.as_str() {
             "--quick" => quick = true,
+            "--ingest-only" => ingest_only = true,
             "--bundle" => return bundle_only(),
             "--tablet-only" => return tablet_only(),
             "--board-only" => board_only = true,
             "--board-render" => board_render = true,
             other => bail!(
-                "`cargo xtask bench` takes --quick, --bundle, --tablet-only, --board-only and --board-render (got {other:?})"
+                "`cargo xtask bench` takes --quick, --bundle, --ingest-only, --tablet-only, --board-only and --board-render (got {other:?})"
             ),
         }
     }
@@ -357,6 +360,17 @@ pub fn run(arguments: &[String]) -> anyhow::Result<()> {
             &reconnect_label,
         )?;
         reconnect_peaks.push((reconnect_label, server.peak_rss_mib()));
+    }
+    if ingest_only {
+        drop(database);
+        let report = render(&results, &peaks, &reconnect_peaks, &load_size)?;
+        println!("\n{report}");
+        std::fs::write(out_dir.join("ingest.md"), &report)?;
+        if !quick {
+            rewrite_section(&root, START_MARKER, END_MARKER, &report)?;
+            println!("BENCHMARKS.md updated (the ingest section).");
+        }
+        return Ok(());
     }
     header("Ledger proofs from stored hashes (cargo bench -p baton-server --bench ledger_proofs)");
     let proofs_results = out_dir.join("proofs.jsonl");
@@ -742,7 +756,7 @@ fn render(
     let batch = verify["batch_verify_per_second"].as_f64().unwrap_or(0.0);
     let mut out = String::new();
     out.push_str(&format!(
-        "Command: `cargo xtask bench` (release builds; a private PostgreSQL 15 with fsync off; SQLite with \
+        "Command: `cargo xtask bench`, or `cargo xtask bench --ingest-only` for this section alone (release builds; a private PostgreSQL 15 with fsync off; SQLite with \
          WAL and synchronous=FULL). Load generator and server share the machine's {} cores. \
          Generated {}.\n\n",
         verify["cores"],
