@@ -116,10 +116,6 @@ pub async fn push(
     let decoded = parsed.events;
 
     let site_id = request.tablet.site_id.clone();
-    // Held until the answer is built: the site's place in the queue for its replica.
-    let _ticket = state.rate_limits.pushes.admit(&site_id).inspect_err(|_| {
-        state.metrics.count_deferred_push();
-    })?;
     let mut guard = state
         .replicas
         .lock(state.storage.as_ref(), &site_id)

@@ -24,11 +24,17 @@ pub const REQUEST_WINDOW_MS: u64 = 5 * 60_000;
 /// The largest body a tablet may send in one request (a push of 500 events fits easily).
 pub const MAX_SIGNED_BODY_BYTES: usize = 4 * 1024 * 1024;
 
+/// The push route, the one admission control applies to.
+const PUSH_PATH: &str = "/api/v1/sync/push";
+
 pub struct SignedByTablet {
     pub tablet: TabletRecord,
     pub signer: SignerKey,
     pub body: Bytes,
     pub now_ms: u64,
+    /// A push's place in its site's queue (`admission.rs`), held until the answer is built;
+    /// `None` for the other tablet routes.
+    pub push_ticket: Option<super::admission::PushTicket>,
 }
 
 fn header<'a>(headers: &'a HeaderMap, name: &'static str) -> Result<&'a str, ApiError> {
@@ -135,6 +141,20 @@ impl FromRequest<AppState> for SignedByTablet {
                 "requests from this tablet",
             ));
         }
+        // A push beyond its site's queue is deferred here, after authentication and before the
+        // nonce: in a reconnect storm a deferred push then costs no database write, and since
+        // nothing of it was stored, the same request sent again is not a replay.
+        let push_ticket = if parts.uri.path() == PUSH_PATH {
+            Some(
+                state
+                    .rate_limits
+                    .pushes
+                    .admit(&tablet.site_id)
+                    .inspect_err(|_| state.metrics.count_deferred_push())?,
+            )
+        } else {
+            None
+        };
         // Checked last, so that only authentic requests can fill the nonce table.
         let fresh = state
             .storage
@@ -157,6 +177,7 @@ impl FromRequest<AppState> for SignedByTablet {
             signer,
             body,
             now_ms,
+            push_ticket,
         })
     }
 }
