@@ -54,8 +54,11 @@ pub struct SyncView {
     /// Own events the server had lost (a restore) and this tablet pushed again, since start.
     pub n_resent: usize,
     /// How far this tablet's clock is ahead of the server's (negative: behind), as last
-    /// measured; `None` until this page has heard from the server (`tablet::clock_check`).
+    /// measured, or estimated from the last contact; `None` until then (`tablet::clock_check`).
     pub clock_skew_ms: Option<i64>,
+    /// The last contact with the server's clock, when this page has not heard from it and the
+    /// tablet's own clock says an implausible time has passed since (`Reference::Unchecked`).
+    pub clock_unchecked_since_ms: Option<u64>,
 }
 
 #[derive(Clone, Copy)]
@@ -126,6 +129,12 @@ impl AppState {
                 }
             };
             self.store.set_value(Some(store.clone()));
+            // What it last knew of the server's clock, before anything is signed: a page
+            // started offline goes by it. Unreadable, it is as if never kept: the tablet then
+            // trusts its own clock, as it did before it was kept.
+            clock::remember_last_server_time(store.last_server_time().await.ok().flatten());
+            self.now_ms.set(clock::reference_now_ms());
+            self.check_clock();
             // Ledger alarms stay on screen across reloads until someone investigates.
             if let Ok(witness) = store.witness_state().await {
                 self.sync
@@ -181,7 +190,7 @@ impl AppState {
             Vec::new(),
             Vec::new(),
             Vec::new(),
-            now_ms(),
+            clock::reference_now_ms(),
         )
         .map_err(|error| error.to_string())?;
         self.become_ready(tablet);
@@ -286,11 +295,19 @@ impl AppState {
         Ok(())
     }
 
-    /// Compares the tablet's clock with the server's as last measured, for the warning.
+    /// Compares the tablet's clock with the server's as last measured or estimated, for the
+    /// warning.
     pub fn check_clock(self) {
         let skew_ms = clock::skew_ms();
-        if self.sync.with_untracked(|sync| sync.clock_skew_ms) != skew_ms {
-            self.sync.update(|sync| sync.clock_skew_ms = skew_ms);
+        let unchecked_since_ms = clock::unchecked_since_ms();
+        let shown = self
+            .sync
+            .with_untracked(|sync| (sync.clock_skew_ms, sync.clock_unchecked_since_ms));
+        if shown != (skew_ms, unchecked_since_ms) {
+            self.sync.update(|sync| {
+                sync.clock_skew_ms = skew_ms;
+                sync.clock_unchecked_since_ms = unchecked_since_ms;
+            });
         }
     }
 
@@ -412,7 +429,10 @@ async fn load(store: &IdbStore) -> Result<Option<Tablet>, String> {
         own_events,
         receipts,
         pulled,
-        now_ms(),
+        // The time the hybrid clock moves to past the pulled events: the reference, never the
+        // tablet's own clock, which may be a year ahead and would carry that year into every
+        // event it signs (`tablet::clock_check`).
+        clock::reference_now_ms(),
     )
     .map_err(|error| failed(&error))?;
     tablet.last_sync_ms = store.last_sync_ms().await.map_err(|error| failed(&error))?;

@@ -373,6 +373,13 @@ pub fn clock_skewed(amount: &str, ahead: bool) -> String {
         "This tablet's clock is {amount} {direction} the server's. Handoffs are still recorded, with the server's time, and the manager is shown the difference. Ask IT support to set this tablet's date and time."
     )
 }
+/// The warning on every screen while the tablet, started without the network, cannot believe
+/// its own clock (`tablet::clock_check::Reference::Unchecked`); `since` is the last contact.
+pub fn clock_unchecked(since: &str) -> String {
+    format!(
+        "This tablet has not been able to check its clock since {since}, and its clock looks wrong. Handoffs are still recorded, with the last time it knew, and the manager is shown the difference. Connect it to the network, and ask IT support to set this tablet's date and time."
+    )
+}
 pub const REFUSED_HINT: &str =
     "These stay on this tablet as evidence. Show them to the nurse in charge or IT support.";
 

@@ -536,61 +536,126 @@ for (const { direction, offsetMs, assetTag, staffId } of [
   });
 }
 
-test("a tablet started offline with its clock a year ahead keeps what it signs, and shows why the server waits", async ({
-  page,
-  context,
-  baseURL,
-}) => {
-  test.setTimeout(120_000);
-  await page.clock.install();
-  const manager = await signInManager(baseURL!);
-  const nurse = person("S-0009");
-  await enroll(page, await enrollmentCode(manager));
-  await waitForServiceWorkerControl(page);
-  await expect(page.getByTestId("pending-count")).toHaveText("0");
+/// The tablet's record of the server's clock at its last contact (`LastServerTime`), once a
+/// sync round has kept it.
+async function lastServerTime(page: Page): Promise<{ server_ms: number; local_ms: number }> {
+  let kept: string | undefined;
+  await expect(async () => {
+    kept = await page.evaluate(async () => {
+      const db = await new Promise<IDBDatabase>((resolve, reject) => {
+        const open = indexedDB.open("baton-tablet");
+        open.onsuccess = () => resolve(open.result);
+        open.onerror = () => reject(open.error);
+      });
+      const record = await new Promise<string | undefined>((resolve, reject) => {
+        const get = db.transaction("meta").objectStore("meta").get("last_server_time");
+        get.onsuccess = () => resolve(get.result);
+        get.onerror = () => reject(get.error);
+      });
+      db.close();
+      return record;
+    });
+    expect(kept).toBeDefined();
+  }).toPass({ timeout: 40_000 });
+  return JSON.parse(kept!);
+}
 
-  // The clock jumps while the tablet is off the network, and the app starts again: this page
-  // has never heard the server's time, so it can only trust its own clock.
-  await context.setOffline(true);
-  await page.clock.setSystemTime(Date.now() + YEAR_MS);
-  await page.reload();
-  await expect(page.getByRole("heading", { level: 1 })).toHaveText("Check out a device");
-  await checkOut(page, "BT-10020", nurse);
-  await expect(page.getByTestId("clock-warning")).toHaveCount(0);
-  await expect(page.getByTestId("pending-count")).toHaveText("1");
-  const [handoff] = (await ownEvents(page)).slice(-1);
-  expect(handoff.hlc.ms - Date.now()).toBeGreaterThan(YEAR_MS - 3_600_000);
+for (const { direction, offsetMs, assetTags, staffId } of [
+  {
+    direction: "ahead",
+    offsetMs: YEAR_MS,
+    assetTags: ["BT-10020", "BT-10002"],
+    staffId: "S-0009",
+  },
+  {
+    direction: "behind",
+    offsetMs: -YEAR_MS,
+    assetTags: ["BT-10016", "BT-10003"],
+    staffId: "S-0010",
+  },
+]) {
+  test(`a tablet started offline with its clock a year ${direction} signs with the last time it knew, and its handoffs are accepted and flagged once online`, async ({
+    page,
+    context,
+    baseURL,
+  }) => {
+    test.setTimeout(120_000);
+    const manager = await signInManager(baseURL!);
+    const nurse = person(staffId);
+    await enroll(page, await enrollmentCode(manager));
+    await waitForServiceWorkerControl(page);
+    await expect(page.getByTestId("pending-count")).toHaveText("0");
+    // A sync round keeps what it measured of the server's clock, for a page started offline.
+    const lastContact = await lastServerTime(page);
+    expect(Math.abs(lastContact.server_ms - Date.now())).toBeLessThan(60_000);
+    // Playwright's clock moves `Date` for the page. Installed only now: across a reload it
+    // replays its monotonic clock from the install, where a real page's starts again at zero,
+    // and it must not count time from before the last contact.
+    await page.clock.install();
 
-  // Back online: the first request is refused for its time, the refusal's Date header gives
-  // the server's, and the round goes through with it. The server refuses the event as from
-  // the future; the tablet keeps it, says why, and sends it again at every sync.
-  await context.setOffline(false);
-  await expect(page.getByTestId("clock-warning")).toContainText(
-    "This tablet's clock is 365 days ahead of the server's.",
-    { timeout: 40_000 },
-  );
-  await page.getByRole("link", { name: "Ward board" }).click();
-  const retrying = page.getByTestId("retrying-list");
-  await expect(retrying).toContainText("future_timestamp", { timeout: 40_000 });
-  await expect(retrying.locator("li")).toHaveCount(1);
-  await expect(retrying).toContainText(handoff.id);
-  await expect(page.getByText("The last sync failed:")).toHaveCount(0);
-  await expect(page.getByTestId("refused-list")).toHaveCount(0);
-  await expect(page.getByTestId("pending-count")).toHaveText("1");
-  await page.screenshot({ path: `${screens}/fault-clock-ahead-offline-start.png`, fullPage: true });
-  const receipt = (await receipts(page)).get(handoff.id);
-  expect(receipt?.status).toBe("rejected");
-  expect(receipt?.reason?.code).toBe("future_timestamp");
-  expect(await ownEvents(page)).toContainEqual(handoff);
-  expect(await storedOnServer(manager, "D-0020")).not.toContain(handoff.id);
+    // The clock jumps while the tablet is off the network, and the app starts again: this page
+    // has never heard the server's time, and its own clock says a year has passed since the
+    // last contact (or that time ran a year back), which it does not believe.
+    await context.setOffline(true);
+    await page.clock.setSystemTime(Date.now() + offsetMs);
+    await page.reload();
+    await expect(page.getByRole("heading", { level: 1 })).toHaveText("Check out a device");
+    await expect(page.getByTestId("clock-warning")).toContainText(
+      "This tablet has not been able to check its clock since ",
+    );
+    await expect(page.getByTestId("clock-warning")).toContainText(
+      "Handoffs are still recorded, with the last time it knew",
+    );
+    const [offlineTag, onlineTag] = assetTags;
+    await checkOut(page, offlineTag, nurse);
+    await expect(page.getByTestId("pending-count")).toHaveText("1");
+    await page.screenshot({
+      path: `${screens}/fault-clock-${direction}-offline-start.png`,
+      fullPage: true,
+    });
+    // Signed with the last time it knew, which has certainly passed; its own clock's reading
+    // stays in the record.
+    const [offline] = (await ownEvents(page)).slice(-1);
+    expect(offline.hlc.ms).toBeGreaterThanOrEqual(lastContact.server_ms);
+    expect(offline.hlc.ms).toBeLessThanOrEqual(Date.now());
+    expect(Math.abs(offline.wall_ms - (Date.now() + offsetMs))).toBeLessThan(120_000);
 
-  // The hybrid clock never runs back, so the tablet's next handoff carries the same year and
-  // waits beside it (docs/RELIABILITY.md says what it takes to clear them).
-  await page.getByRole("link", { name: "Check out" }).click();
-  await checkOut(page, "BT-10002", nurse);
-  await page.getByRole("link", { name: "Ward board" }).click();
-  await expect(retrying.locator("li")).toHaveCount(2, { timeout: 40_000 });
-  await expect(page.getByTestId("pending-count")).toHaveText("2");
-  expectOneUnbrokenChain(await ownEvents(page));
-  await manager.api.dispose();
-});
+    // Back online: the first request is refused for its time if the last contact is too old,
+    // the refusal's Date header gives the server's, and the round goes through with it. The
+    // server accepts the handoff, and shows the manager the year between its two clocks.
+    await context.setOffline(false);
+    await expect(page.getByTestId("pending-count")).toHaveText("0", { timeout: 40_000 });
+    const relation = direction === "ahead" ? "ahead of" : "behind";
+    await expect(page.getByTestId("clock-warning")).toContainText(
+      `This tablet's clock is 365 days ${relation} the server's.`,
+      { timeout: 40_000 },
+    );
+    expect((await receipts(page)).get(offline.id)?.status).toBe("accepted");
+    expect(await storedOnServer(manager, deviceId(offlineTag))).toContain(offline.id);
+    const skewsOf = async (eventId: string) =>
+      (await exceptions(manager)).filter(
+        (exception) =>
+          exception.kind === "clock_skew" && (exception.evidence ?? []).includes(eventId),
+      );
+    const offlineSkews = await skewsOf(offline.id);
+    expect(offlineSkews).toHaveLength(1);
+    expect(offlineSkews[0].device).toBe(deviceId(offlineTag));
+
+    // The tablet's later handoffs are not poisoned: the next one orders as of the server's time,
+    // after the first, and is accepted too.
+    await checkOut(page, onlineTag, nurse);
+    const [online] = (await ownEvents(page)).slice(-1);
+    expect(online.seq).toBe(offline.seq + 1);
+    expect(Math.abs(online.hlc.ms - Date.now())).toBeLessThan(60_000);
+    expect(online.hlc.ms).toBeGreaterThanOrEqual(offline.hlc.ms);
+    await expect(page.getByTestId("pending-count")).toHaveText("0", { timeout: 40_000 });
+    expect((await receipts(page)).get(online.id)?.status).toBe("accepted");
+    expect(await storedOnServer(manager, deviceId(onlineTag))).toContain(online.id);
+    expect(await skewsOf(online.id)).toHaveLength(1);
+    await page.getByRole("link", { name: "Ward board" }).click();
+    await expect(page.getByTestId("retrying-list")).toHaveCount(0);
+    await expect(page.getByTestId("refused-list")).toHaveCount(0);
+    expectOneUnbrokenChain(await ownEvents(page));
+    await manager.api.dispose();
+  });
+}

@@ -3,12 +3,15 @@
 
 use std::cell::Cell;
 
-use crate::tablet::clock_check::{self, ServerReading};
+use crate::tablet::clock_check::{self, LastServerTime, Reference, ServerReading};
 
 thread_local! {
     /// The latest reading of the server's clock, for the life of the page: a monotonic clock
     /// reading does not survive a reload, so neither does this.
     static SERVER_READING: Cell<Option<ServerReading>> = const { Cell::new(None) };
+    /// What the tablet knew of the server's clock at its last contact before this page, read
+    /// from IndexedDB at start: what a page started offline goes by.
+    static LAST_SERVER_TIME: Cell<Option<LastServerTime>> = const { Cell::new(None) };
 }
 
 /// Milliseconds since the epoch, from the tablet's clock.
@@ -16,7 +19,8 @@ pub fn now_ms() -> u64 {
     js_sys::Date::now() as u64
 }
 
-/// The page's monotonic clock, in ms: setting the date and time does not move it.
+/// The page's monotonic clock, in ms since the page started: setting the date and time does not
+/// move it.
 fn monotonic_ms() -> Option<f64> {
     web_sys::window()?
         .performance()
@@ -41,14 +45,44 @@ pub fn server_now_ms() -> Option<u64> {
     Some(reading.server_now_ms(monotonic_ms()?))
 }
 
-/// The time the tablet signs with: the server's when measured, its own clock's otherwise.
-pub fn reference_now_ms() -> u64 {
-    clock_check::reference_ms(now_ms(), server_now_ms())
+/// Sets what the tablet knew of the server's clock at its last contact, as read from storage at
+/// start.
+pub fn remember_last_server_time(last: Option<LastServerTime>) {
+    LAST_SERVER_TIME.with(|kept| kept.set(last));
 }
 
-/// How far the tablet's clock is ahead of the server's (negative: behind), once measured.
+/// What to keep in storage of the server's clock now: `None` unless this page measured it.
+pub fn last_server_time_now() -> Option<LastServerTime> {
+    clock_check::last_server_time(now_ms(), server_now_ms())
+}
+
+/// The time the tablet signs with, and where it comes from (`clock_check::reference`).
+pub fn reference() -> Reference {
+    let page_age_ms = monotonic_ms().unwrap_or(0.0).max(0.0) as u64;
+    clock_check::reference(
+        now_ms(),
+        server_now_ms(),
+        LAST_SERVER_TIME.with(Cell::get),
+        page_age_ms,
+    )
+}
+
+/// The time the tablet signs with: the server's when measured, else estimated from the last
+/// contact (`clock_check::reference`).
+pub fn reference_now_ms() -> u64 {
+    reference().ms()
+}
+
+/// How far the tablet's clock is ahead of the server's (negative: behind), once measured or
+/// estimated.
 pub fn skew_ms() -> Option<i64> {
-    server_now_ms().map(|server_ms| clock_check::skew_ms(now_ms(), server_ms))
+    reference().skew_ms(now_ms())
+}
+
+/// Since when the tablet has not been able to check its clock, when its own clock is not
+/// believed (`Reference::Unchecked`).
+pub fn unchecked_since_ms() -> Option<u64> {
+    reference().unchecked_since_ms()
 }
 
 /// `14:05` in the tablet's local time, with the day in front (`10 Mar 14:05`) when it is not

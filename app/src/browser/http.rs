@@ -123,8 +123,9 @@ pub async fn send(
         );
         fetch_text(method, path_and_query, body, &headers).await
     };
-    // Signed with the server's time when this page has measured it, so that a tablet whose
-    // clock is set wrong stays within the server's request window.
+    // Signed with the server's time when this page has measured it (else as estimated from the
+    // last contact, `clock_check::reference`), so that a tablet whose clock is set wrong stays
+    // within the server's request window.
     let timestamp_ms = clock::reference_now_ms();
     let result = signed_send(timestamp_ms).await;
     // The first request after a start, before any measure: when the server refused its time,

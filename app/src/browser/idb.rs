@@ -32,6 +32,7 @@ use web_sys::CryptoKey;
 use super::crypto::SealedKey;
 use super::store::{EventStore, PulledRecord, StoreError, decode_event};
 use crate::sync::protocol::Receipt;
+use crate::tablet::clock_check::LastServerTime;
 use crate::tablet::enrollment::Enrollment;
 use crate::tablet::pin::PinAttempts;
 use crate::tablet::roster::Roster;
@@ -54,6 +55,7 @@ const ROSTER_KEY: &str = "roster";
 const SEALED_KEY_KEY: &str = "signing_key";
 const PULL_CURSOR_KEY: &str = "pull_cursor";
 const LAST_SYNC_KEY: &str = "last_sync_ms";
+const LAST_SERVER_TIME_KEY: &str = "last_server_time";
 const WITNESS_KEY: &str = "witness";
 const THIS_DEVICE_KEY: &str = "this_device";
 const PENDING_KEY_KEY: &str = "pending_signing_key";
@@ -576,6 +578,19 @@ impl EventStore for IdbStore {
 
     async fn save_last_sync_ms(&self, at_ms: u64) -> Result<(), StoreError> {
         self.put(META, LAST_SYNC_KEY.into(), (at_ms as f64).into())
+            .await
+    }
+
+    async fn last_server_time(&self) -> Result<Option<LastServerTime>, StoreError> {
+        self.get_string(META, LAST_SERVER_TIME_KEY.into())
+            .await?
+            .map(|json| serde_json::from_str(&json).map_err(corrupt))
+            .transpose()
+    }
+
+    async fn save_last_server_time(&self, last: LastServerTime) -> Result<(), StoreError> {
+        let json = serde_json::to_string(&last).map_err(write_failed)?;
+        self.put(META, LAST_SERVER_TIME_KEY.into(), json.into())
             .await
     }
 

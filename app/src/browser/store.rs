@@ -15,6 +15,7 @@ use baton_core::event::SignedEvent;
 use thiserror::Error;
 
 use crate::sync::protocol::Receipt;
+use crate::tablet::clock_check::LastServerTime;
 use crate::tablet::pin::PinAttempts;
 use crate::tablet::roster::Roster;
 use crate::tablet::witness::WitnessState;
@@ -75,6 +76,9 @@ pub trait EventStore {
     ) -> Result<(), StoreError>;
     async fn last_sync_ms(&self) -> Result<Option<u64>, StoreError>;
     async fn save_last_sync_ms(&self, at_ms: u64) -> Result<(), StoreError>;
+    /// What the tablet knew of the server's clock at its last contact (`tablet::clock_check`).
+    async fn last_server_time(&self) -> Result<Option<LastServerTime>, StoreError>;
+    async fn save_last_server_time(&self, last: LastServerTime) -> Result<(), StoreError>;
     /// What this tablet witnessed of the ledger: the kept head, the proven receipts, alarms.
     async fn witness_state(&self) -> Result<WitnessState, StoreError>;
     async fn save_witness_state(&self, state: &WitnessState) -> Result<(), StoreError>;
@@ -97,6 +101,7 @@ struct MemoryData {
     roster: Option<Roster>,
     pin_attempts: BTreeMap<String, PinAttempts>,
     last_sync_ms: Option<u64>,
+    last_server_time: Option<LastServerTime>,
     witness: WitnessState,
 }
 
@@ -227,6 +232,14 @@ impl EventStore for MemoryStore {
 
     async fn save_last_sync_ms(&self, at_ms: u64) -> Result<(), StoreError> {
         self.write(|data| data.last_sync_ms = Some(at_ms))
+    }
+
+    async fn last_server_time(&self) -> Result<Option<LastServerTime>, StoreError> {
+        Ok(self.data.borrow().last_server_time)
+    }
+
+    async fn save_last_server_time(&self, last: LastServerTime) -> Result<(), StoreError> {
+        self.write(|data| data.last_server_time = Some(last))
     }
 
     async fn witness_state(&self) -> Result<WitnessState, StoreError> {

@@ -157,6 +157,11 @@ async fn round_alone(state: AppState) -> bool {
     if succeeded {
         let _ = store.save_last_sync_ms(finished_ms).await;
     }
+    // The server's clock as this round measured it, for a page started offline later
+    // (`tablet::clock_check`). Kept after any answer, even a refusal: its `Date` is the server's.
+    if let Some(last) = clock::last_server_time_now() {
+        let _ = store.save_last_server_time(last).await;
+    }
     if let Err(SyncError::Transport(TransportError::Refused { code, .. })) = &outcome.result
         && code == "unsupported_api_version"
     {
@@ -200,6 +205,7 @@ async fn round_alone(state: AppState) -> bool {
         sync.n_resent += outcome.n_repushed;
         sync.server_behind |= outcome.server_restored;
         sync.clock_skew_ms = clock::skew_ms();
+        sync.clock_unchecked_since_ms = clock::unchecked_since_ms();
         if let Some(witness) = &outcome.witness {
             sync.ledger_alarms = witness.state.alarms.len();
             sync.server_behind = witness.server_behind;

@@ -616,6 +616,62 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn a_tablet_started_offline_a_year_off_signs_what_the_server_takes_and_flags_and_recovers() {
+        use crate::tablet::clock_check::{self, LastServerTime};
+        use baton_core::exceptions::ExceptionKind;
+        use baton_core::keys::{KeySet, SignerInfo};
+        use baton_core::verify::VerifyOptions;
+
+        const YEAR_MS: u64 = 365 * 24 * 3_600_000;
+        // The tablet last heard the server at NOW_MS with its clock right, then its page started
+        // again offline, ten minutes later, with its clock set a year off.
+        let last = LastServerTime {
+            server_ms: NOW_MS,
+            local_ms: NOW_MS,
+        };
+        let true_now_ms = NOW_MS + 10 * 60_000;
+        for offset_ms in [YEAR_MS as i64, -(YEAR_MS as i64)] {
+            let mut tablet = tablet();
+            let wall_ms = true_now_ms.checked_add_signed(offset_ms).unwrap();
+            let reference = clock_check::reference(wall_ms, None, Some(last), 2_000);
+            assert_eq!(reference.unchecked_since_ms(), Some(NOW_MS));
+            let body = check_out_body("D-0001", "S-0001", "W-4E", None).unwrap();
+            let offline = tablet
+                .sign_with_reference(body, wall_ms, reference.ms())
+                .unwrap();
+            tablet.record_own(offline.clone());
+            // The server verifies it against its own clock: not from the future.
+            let mut keys = KeySet::new();
+            keys.enroll(tablet.signer(), SignerInfo::tablet()).unwrap();
+            let server = VerifyOptions {
+                now_ms: true_now_ms,
+                max_clock_skew_ms: 5 * 60_000,
+            };
+            assert_eq!(keys.verify(&offline, server), Ok(()));
+            assert!(offline.hlc().ms <= true_now_ms);
+            assert_eq!(offline.wall_ms(), wall_ms);
+            // The fold shows the difference, with the event as evidence.
+            let skews: Vec<_> = tablet
+                .replica()
+                .exceptions(true_now_ms)
+                .into_iter()
+                .filter(|exception| exception.kind == ExceptionKind::ClockSkew)
+                .collect();
+            assert_eq!(skews.len(), 1);
+            assert_eq!(skews[0].evidence, vec![offline.id()]);
+            // Online again, the next event ticks from the measured time, after the first.
+            let measured = clock_check::reference(wall_ms, Some(true_now_ms), Some(last), 60_000);
+            let body = check_out_body("D-0002", "S-0002", "W-4E", None).unwrap();
+            let online = tablet
+                .sign_with_reference(body, wall_ms, measured.ms())
+                .unwrap();
+            assert_eq!(online.hlc().ms, true_now_ms);
+            assert!(online.hlc() > offline.hlc());
+            assert_eq!(keys.verify(&online, server), Ok(()));
+        }
+    }
+
+    #[test]
     fn a_signed_event_joins_the_chain_only_once_recorded() {
         let mut tablet = tablet();
         let body = check_out_body("D-0001", "S-0001", "W-4E", Some("day".to_owned())).unwrap();

@@ -158,9 +158,10 @@ const DISK_FAULT_RECYCLE_MS: u64 = 10_000;
 /// Whether a pooled connection of this `age` may carry the last disk fault with it, and should
 /// be closed rather than reused. A SQLite connection that met the fault can keep failing after
 /// the disk is fixed, and one opened while the file was read-only stays read-only for its
-/// lifetime (SQLite falls back to a read-only open). So connections opened before the last
-/// fault, and every connection released shortly after one, are closed; the pool opens fresh
-/// ones, which see the disk as it is now.
+/// lifetime (SQLite falls back to a read-only open), as does a PostgreSQL session opened while
+/// the database was read-only. So connections opened before the last fault, and every
+/// connection released shortly after one, are closed; the pool opens fresh ones, which see the
+/// disk as it is now.
 pub(crate) fn may_carry_a_disk_fault(age: std::time::Duration) -> bool {
     let last = LAST_DISK_FAULT_MS.load(std::sync::atomic::Ordering::Relaxed);
     if last == 0 {

@@ -38,6 +38,14 @@ impl PostgresStorage {
         let pool = PgPoolOptions::new()
             .max_connections(16)
             .acquire_timeout(Duration::from_secs(10))
+            // A session opened while the database was read-only (a failover to a standby, or
+            // `default_transaction_read_only` set for the database) stays read-only for its
+            // life, after the database is writable again: `tests/it/postgres_disk_faults.rs`
+            // found pushes still refused. Those that may carry the last disk fault are closed
+            // as they come back (`super::may_carry_a_disk_fault`), as on SQLite.
+            .after_release(|_connection, metadata| {
+                Box::pin(async move { Ok(!super::may_carry_a_disk_fault(metadata.age)) })
+            })
             .connect(url)
             .await?;
         // sqlx takes an advisory lock while migrating, so replicas starting together are safe.

@@ -47,7 +47,8 @@ async fn a_full_disk_refuses_pushes_clearly_and_recovers_without_loss_or_duplica
     let mut fault = FillDisk {
         filler: tmpfs.path().join("filler"),
     };
-    refused_then_recovered(tmpfs.path(), &mut fault, 507, "storage_full").await;
+    let database = FaultedDatabase::sqlite(tmpfs.path());
+    refused_then_recovered(&database, &mut fault, 507, "storage_full").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -64,24 +65,46 @@ async fn an_unwritable_database_refuses_pushes_clearly_and_recovers_without_loss
         ],
         applied: false,
     };
-    refused_then_recovered(directory.path(), &mut fault, 503, "storage_not_writable").await;
+    let database = FaultedDatabase::sqlite(directory.path());
+    refused_then_recovered(&database, &mut fault, 503, "storage_not_writable").await;
 }
 
 /// A fault of the disk under the database, injected and lifted while the server runs.
-trait DiskFault {
+pub(crate) trait DiskFault {
     fn inject(&mut self);
     fn lift(&mut self);
 }
 
-/// The scenario both tests share; see the module's documentation.
-async fn refused_then_recovered(
-    directory: &Path,
+/// The database a scenario runs on, and what of it an answer must never show.
+pub(crate) struct FaultedDatabase {
+    pub(crate) url: String,
+    /// Paths, names and driver words that belong in the log, not in an answer to a tablet.
+    pub(crate) internals: Vec<String>,
+}
+
+impl FaultedDatabase {
+    fn sqlite(directory: &Path) -> FaultedDatabase {
+        let database_path = directory.join("baton.sqlite3");
+        FaultedDatabase {
+            url: format!("sqlite://{}", database_path.display()),
+            internals: vec![
+                directory.display().to_string(),
+                "sqlite".to_owned(),
+                "SQLITE".to_owned(),
+                "error returned from database".to_owned(),
+            ],
+        }
+    }
+}
+
+/// The scenario every disk fault test shares; see the module's documentation.
+pub(crate) async fn refused_then_recovered(
+    database: &FaultedDatabase,
     fault: &mut dyn DiskFault,
     expected_status: u16,
     expected_code: &str,
 ) {
-    let database_path = directory.join("baton.sqlite3");
-    let url = format!("sqlite://{}", database_path.display());
+    let url = database.url.clone();
     let storage = baton_server::storage::connect(&url).await.unwrap();
     let (site, credentials) = baton_server::seed::demo_site().unwrap();
     storage.import_site(&site).await.unwrap();
@@ -100,12 +123,14 @@ async fn refused_then_recovered(
 
     fault.inject();
     let mut refused = None;
+    let mut n_accepted_while_at_fault = 0;
     for _ in 0..MAX_PUSHES_WHILE_FULL {
         let (events, body) = outbox.next_batch();
         let (status, answer, retry_after) = outbox.push(&body).await;
         if status == 200 {
             // Written into space SQLite had already; a receipt means it is stored.
             acked.extend(expect_receipts(&answer, &events, "accepted"));
+            n_accepted_while_at_fault += 1;
         } else {
             refused = Some((events, body, status, answer, retry_after));
             break;
@@ -115,6 +140,10 @@ async fn refused_then_recovered(
         panic!("{MAX_PUSHES_WHILE_FULL} pushes were all accepted after the fault");
     };
 
+    eprintln!(
+        "{}: {n_accepted_while_at_fault} pushes of {BATCH} accepted after the fault, then {status}",
+        url.split(':').next().unwrap_or_default()
+    );
     // A clear answer: what happened, that nothing was stored, what to do; no internals.
     assert_eq!(status, expected_status, "{answer}");
     assert_eq!(answer["error"]["code"], expected_code, "{answer}");
@@ -126,14 +155,9 @@ async fn refused_then_recovered(
         "the message says what happened and what to do: {message}"
     );
     let text = answer.to_string();
-    for internal in [
-        directory.display().to_string(),
-        "sqlite".to_owned(),
-        "SQLITE".to_owned(),
-        "error returned from database".to_owned(),
-    ] {
+    for internal in &database.internals {
         assert!(
-            !text.contains(&internal),
+            !text.contains(internal.as_str()),
             "the answer leaks {internal:?}: {text}"
         );
     }
@@ -250,6 +274,9 @@ async fn refused_then_recovered(
     // Killed (no graceful shutdown), the file is sound.
     drop(server);
     drop(storage);
+    if !url.starts_with("sqlite:") {
+        return;
+    }
     let mut connection = sqlx::SqliteConnection::connect(&url).await.unwrap();
     let integrity: String = sqlx::query_scalar("PRAGMA integrity_check")
         .fetch_one(&mut connection)
@@ -348,7 +375,7 @@ async fn stored_event_counts(storage: &dyn Storage) -> BTreeMap<String, usize> {
 }
 
 /// Whether a test that needs `what` may skip without it: never under `CI=true`.
-fn missing(what: &str) -> bool {
+pub(crate) fn missing(what: &str) -> bool {
     assert!(
         std::env::var("CI").as_deref() != Ok("true"),
         "{what} is required under CI=true: the disk fault tests must run (as root, with /tmp \
@@ -359,21 +386,24 @@ fn missing(what: &str) -> bool {
 }
 
 /// A tmpfs of its own size, mounted on a temporary directory, unmounted when dropped.
-struct Tmpfs {
+pub(crate) struct Tmpfs {
     directory: tempfile::TempDir,
 }
 
 impl Tmpfs {
     fn mount(size: &str) -> Option<Tmpfs> {
+        Tmpfs::mount_with(&format!("size={size},mode=0700"))
+    }
+
+    /// A tmpfs whose root belongs to `uid:gid`, as a PostgreSQL tablespace's directory must.
+    pub(crate) fn mount_owned_by(size: &str, uid: u32, gid: u32) -> Option<Tmpfs> {
+        Tmpfs::mount_with(&format!("size={size},mode=0700,uid={uid},gid={gid}"))
+    }
+
+    fn mount_with(options: &str) -> Option<Tmpfs> {
         let directory = tempfile::tempdir().unwrap();
         let mounted = Command::new("mount")
-            .args([
-                "-t",
-                "tmpfs",
-                "-o",
-                &format!("size={size},mode=0700"),
-                "tmpfs",
-            ])
+            .args(["-t", "tmpfs", "-o", options, "tmpfs"])
             .arg(directory.path())
             .stderr(Stdio::null())
             .status()
@@ -384,7 +414,7 @@ impl Tmpfs {
         Some(Tmpfs { directory })
     }
 
-    fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         self.directory.path()
     }
 }
@@ -400,8 +430,8 @@ impl Drop for Tmpfs {
 }
 
 /// Fills the file system with one file until it has no byte left.
-struct FillDisk {
-    filler: PathBuf,
+pub(crate) struct FillDisk {
+    pub(crate) filler: PathBuf,
 }
 
 impl DiskFault for FillDisk {

@@ -15,6 +15,7 @@ mod key_rotation;
 mod ledger;
 mod metrics;
 mod operations_doc;
+mod postgres_disk_faults;
 mod proxy;
 mod rate_limits;
 mod registry;

@@ -71,7 +71,7 @@ pub async fn every_backend() -> Vec<TestStorage> {
     backends
 }
 
-fn replace_database(url: &str, database_name: &str) -> String {
+pub fn replace_database(url: &str, database_name: &str) -> String {
     let (base, query) = match url.split_once('?') {
         Some((base, query)) => (base, format!("?{query}")),
         None => (url, String::new()),
@@ -83,7 +83,7 @@ fn replace_database(url: &str, database_name: &str) -> String {
     format!("{}/{database_name}{query}", &base[..host_end])
 }
 
-fn random_suffix() -> String {
+pub fn random_suffix() -> String {
     use rand::Rng;
     let mut rng = rand::thread_rng();
     (0..12)
