@@ -187,6 +187,12 @@ impl Replica {
         self.custody.set_registry(registry);
     }
 
+    /// Replaces the site rules (shifts, grace, tolerances) and re-folds: expected returns and
+    /// the exceptions they raise depend on them.
+    pub fn set_rules(&mut self, rules: SiteRules) {
+        self.custody.set_rules(rules);
+    }
+
     /// Every exception at `now_ms`: the custody history's and the log's (forks and persistent
     /// gaps), sorted by device, kind and evidence.
     pub fn exceptions(&self, now_ms: u64) -> Vec<Exception> {

@@ -49,6 +49,9 @@ pub struct SiteReplica {
 /// scalar multiplication each), is rebuilt only when a row changed, not at every push.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 struct SiteInputs {
+    /// The site's configuration JSON as stored: an admin may change it at any time
+    /// (`http/site_settings.rs`), on any server process.
+    config_json: String,
     /// Hex public keys with what the key set knows of each, in the order read.
     signers: Vec<(String, SignerInfo)>,
     /// (device id, home ward) as stored.
@@ -89,6 +92,13 @@ impl SiteReplicas {
         // row changed, and changing either re-folds the site, so only a real change is applied.
         let inputs = self.inputs(storage, site_id).await?;
         if inputs != site.inputs {
+            if inputs.config_json != site.inputs.config_json {
+                let config = parse_config(site_id, &inputs.config_json)?;
+                if site.config.rules != config.rules {
+                    site.replica.set_rules(config.rules.clone());
+                }
+                site.config = config;
+            }
             let (keys, registry) = build(site_id, &inputs)?;
             if site.replica.custody().keys() != &keys {
                 site.replica.set_keys(keys);
@@ -115,16 +125,8 @@ impl SiteReplicas {
     }
 
     async fn load(&self, storage: &dyn Storage, site_id: &str) -> Result<SiteReplica, SyncError> {
-        let config_json = storage
-            .site_config(site_id)
-            .await?
-            .ok_or_else(|| SyncError::UnknownSite(site_id.to_owned()))?;
-        let config =
-            SiteConfig::from_json(&config_json).map_err(|reason| SyncError::BadSiteConfig {
-                site_id: site_id.to_owned(),
-                reason,
-            })?;
         let inputs = self.inputs(storage, site_id).await?;
+        let config = parse_config(site_id, &inputs.config_json)?;
         let (keys, registry) = build(site_id, &inputs)?;
         let replica = Replica::new(config.rules.clone(), keys, registry);
         let mut site = SiteReplica {
@@ -145,6 +147,10 @@ impl SiteReplicas {
 
     /// Reads what the site's key set and registry are built from.
     async fn inputs(&self, storage: &dyn Storage, site_id: &str) -> Result<SiteInputs, SyncError> {
+        let config_json = storage
+            .site_config(site_id)
+            .await?
+            .ok_or_else(|| SyncError::UnknownSite(site_id.to_owned()))?;
         // Every key of the server's history is the authority: events a retired key signed
         // before its rotation stay the authority's, and a replica that still signs with the
         // previous key until its key file is replaced is not refused by the others.
@@ -179,8 +185,19 @@ impl SiteReplicas {
             .into_iter()
             .map(|device| (device.device_id, device.home_ward))
             .collect();
-        Ok(SiteInputs { signers, devices })
+        Ok(SiteInputs {
+            config_json,
+            signers,
+            devices,
+        })
     }
+}
+
+fn parse_config(site_id: &str, config_json: &str) -> Result<SiteConfig, SyncError> {
+    SiteConfig::from_json(config_json).map_err(|reason| SyncError::BadSiteConfig {
+        site_id: site_id.to_owned(),
+        reason,
+    })
 }
 
 /// The key set and registry of a site's stored rows.
