@@ -2,13 +2,17 @@
 //! board, the exceptions queue, device and person timelines, tablets, and reports with the audit
 //! export. Every view reads the server's dashboard API; the live stream refreshes what is shown.
 
+mod accounts;
 mod admin;
 mod board;
+mod connectors;
 mod device;
 mod exceptions;
 mod person;
 mod reports;
 mod sign_in;
+mod site_admin;
+mod site_settings;
 mod tablets;
 
 use std::collections::BTreeMap;
