@@ -2,7 +2,8 @@
 // admin (made with `baton create-account`, as an operator would) creates a manager account whose
 // generated password is shown once, the new manager signs in in another browser, the admin
 // changes the tablets' inactivity lockout (a value out of bounds is refused naming the field,
-// a good one is kept across a reload), and disabling the account ends the manager's session.
+// a good one is kept across a reload), disabling the account ends the manager's session, and a
+// revocation connector is added without its secret ever showing, then disabled.
 import { expect, test, type Page } from "@playwright/test";
 import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -95,6 +96,27 @@ test("an admin creates a manager who signs in, and changes the tablets' inactivi
   await expect(page.getByTestId("account-nadia.manager")).toContainText("disabled");
   await managerPage.reload();
   await expect(managerPage.getByRole("heading", { level: 1 })).toHaveText("Sign in to the dashboard");
+
+  // A revocation connector: a bad URL is refused with the server's reason; a webhook's secret
+  // is sent once and never shown; disabled again so that the other journeys' custodies are not
+  // delivered to a receiver that does not exist.
+  const secret = `whsec-${randomBytes(24).toString("hex")}`;
+  await page.getByLabel("Kind").selectOption("webhook");
+  await page.getByLabel("Connector name").fill("mdm");
+  await page.getByLabel("URL", { exact: true }).fill("http://mdm.example/hook");
+  await page.getByLabel("Secret (webhook").fill(secret);
+  await page.getByRole("button", { name: "Add the connector" }).click();
+  await expect(page.getByRole("alert")).toContainText("https");
+  await expect(page.getByTestId("connector-mdm")).toHaveCount(0);
+  await page.getByLabel("URL", { exact: true }).fill("https://mdm.example/hook");
+  await page.getByLabel("Secret (webhook").fill(secret);
+  await page.getByRole("button", { name: "Add the connector" }).click();
+  const connector = page.getByTestId("connector-mdm");
+  await expect(connector).toContainText("secret set");
+  await expect(connector).toContainText("enabled");
+  expect(await page.content()).not.toContain(secret);
+  await connector.getByRole("button", { name: "Disable" }).click();
+  await expect(connector).toContainText("disabled");
 
   // The demo's 5 minutes again, which the tablet journeys expect.
   await page.getByLabel("Inactivity lockout (minutes)").fill("5");
