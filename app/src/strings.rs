@@ -662,6 +662,8 @@ pub mod dash {
 
     pub const CONNECTORS_HEADING: &str = "Revocation connectors";
     pub const CONNECTORS_HINT: &str = "Where Baton sends a custody's end so that access closes. Connectors of the server's file are read-only here. Secrets are never shown: a replacement needs its secret again.";
+    pub const NO_CONNECTORS: &str =
+        "No connector yet: custody ends revoke Baton's own tokens only.";
     pub const CONNECTOR_FROM_FILE: &str = "server file";
     pub const CONNECTOR_SECRET_SET: &str = "secret set";
     pub const DISABLE_CONNECTOR: &str = "Disable";

@@ -28,6 +28,9 @@ pub fn Connectors(site_id: String) -> impl IntoView {
             let Loaded::Ready(page) = loaded else {
                 return ().into_any();
             };
+            if page.connectors.is_empty() {
+                return view! { <p class="subtle">{dash::NO_CONNECTORS}</p> }.into_any();
+            }
             view! {
                 <table class="timeline" data-testid="connectors">
                     <tbody>
