@@ -503,7 +503,7 @@ pub mod dash {
 
     pub const SHIFT_CHANGE_HEADING: &str = "Shift change";
     pub const SHIFT_CHANGE_INTRO: &str = "Each device of the ward, from an hour before a shift starts to an hour after: who held it at each end, and every handoff between. Devices not handed over come first.";
-    pub const SHIFT_START: &str = "Shift start";
+    pub const SHIFT_CHANGE_START: &str = "Shift start";
     pub const COL_HELD_BEFORE: &str = "Held at the start";
     pub const COL_HELD_AFTER: &str = "Held at the end";
     pub const COL_HANDOFFS: &str = "Handoffs in the window";
@@ -659,6 +659,80 @@ pub mod dash {
             "Imported: {created} new, {updated} updated. Tablets pick the change up at their next sync."
         )
     }
+
+    pub const SITE_ADMIN_HEADING: &str = "Site administration";
+    pub const SITE_ADMIN_HINT: &str = "Accounts, the site's configuration and its revocation connectors. Every change is recorded in the site's audit ledger with your name.";
+    pub const ADMIN_NO_SITE_HINT: &str = "This admin account belongs to no site: enrollment codes, imports and the staff list are a site account's.";
+    pub const SITE: &str = "Site";
+
+    pub const ACCOUNTS_HEADING: &str = "Dashboard accounts";
+    pub const ACCOUNTS_HINT: &str = "Leave the password empty to have one generated; it is shown once. Disabling an account ends its sessions at once.";
+    pub const NEW_USERNAME: &str = "New account's username";
+    pub const ROLE: &str = "Role";
+    pub const ROLE_MANAGER: &str = "Manager";
+    pub const ROLE_AUDITOR: &str = "Auditor (read only)";
+    pub const ROLE_ADMIN: &str = "Admin of this site";
+    pub const NEW_PASSWORD: &str = "Password (at least 12 characters, or empty)";
+    pub const CREATE_ACCOUNT: &str = "Create the account";
+    pub const DISABLE_ACCOUNT: &str = "Disable";
+    pub const ENABLE_ACCOUNT: &str = "Enable";
+    pub const RESET_PASSWORD: &str = "Reset the password";
+    pub const DISABLED: &str = "disabled";
+    pub const ENABLED: &str = "enabled";
+
+    pub fn account_created(username: &str) -> String {
+        format!("Account {username} created. It can sign in now.")
+    }
+
+    pub fn generated_password(username: &str) -> String {
+        format!("Password of {username}, shown once (give it to them in person): ")
+    }
+
+    pub fn password_reset(username: &str) -> String {
+        format!("New password of {username} set; its other sessions have ended.")
+    }
+
+    pub const SITE_CONFIG_HEADING: &str = "Site configuration";
+    pub const SITE_CONFIG_HINT: &str = "Tablets take a change up at their next sync.";
+    pub const LOCKOUT_MINUTES: &str = "Inactivity lockout (minutes)";
+    pub const GRACE_MINUTES: &str = "Grace after a shift before overdue (minutes)";
+    pub const CLOCK_SKEW_SECONDS: &str = "Tolerated clock difference (seconds)";
+    pub const GAP_MINUTES: &str = "Missing event reported after (minutes)";
+    pub const UTC_OFFSET_MINUTES: &str = "Offset from UTC (minutes)";
+    pub const SHIFTS: &str = "Shifts";
+    pub const SHIFT_NAME: &str = "Shift name";
+    pub const SHIFT_START: &str = "Starts at";
+    pub const SHIFT_DURATION: &str = "Length (minutes)";
+    pub const ADD_SHIFT: &str = "Add a shift";
+    pub const REMOVE_SHIFT: &str = "Remove this shift";
+    pub const SAVE_CONFIG: &str = "Save the configuration";
+    pub const CONFIG_SAVED: &str = "Configuration saved. Tablets take it up at their next sync.";
+    pub const CONFIG_UNCHANGED: &str = "Nothing changed.";
+
+    pub fn field_error(field: &str, message: &str) -> String {
+        format!("{field}: {message}")
+    }
+
+    pub const CONNECTORS_HEADING: &str = "Revocation connectors";
+    pub const CONNECTORS_HINT: &str = "Where Baton sends a custody's end so that access closes. Connectors of the server's file are read-only here. Secrets are never shown: a replacement needs its secret again.";
+    pub const NO_CONNECTORS: &str =
+        "No connector yet: custody ends revoke Baton's own tokens only.";
+    pub const CONNECTOR_FROM_FILE: &str = "server file";
+    pub const CONNECTOR_SECRET_SET: &str = "secret set";
+    pub const DISABLE_CONNECTOR: &str = "Disable";
+    pub const ENABLE_CONNECTOR: &str = "Enable";
+    pub const CONNECTOR_FORM_HEADING: &str = "Add or replace a connector";
+    pub const CONNECTOR_KIND: &str = "Kind";
+    pub const CONNECTOR_NAME: &str = "Connector name";
+    pub const CONNECTOR_URL: &str = "URL";
+    pub const CONNECTOR_SECRET: &str = "Secret (webhook: at least 32 characters)";
+    pub const CONNECTOR_AUDIENCE: &str = "Audience (client id of the receiver)";
+    pub const CONNECTOR_CLIENT_ID: &str = "Client id";
+    pub const CONNECTOR_CLIENT_SECRET: &str = "Client secret";
+    pub const CONNECTOR_AUTH_METHOD: &str = "Client authentication";
+    pub const CREATE_CONNECTOR: &str = "Add the connector";
+    pub const REPLACE_CONNECTOR: &str = "Replace the connector of this name";
+    pub const CONNECTOR_SAVED: &str = "Connector saved.";
 
     pub const REPORTS_HEADING: &str = "Reports and audit export";
     pub const PERIOD: &str = "Period";

@@ -182,14 +182,15 @@ impl Replica {
         self.custody.set_keys(keys);
     }
 
-    /// Replaces the site rules (shifts, grace, clock tolerances) and re-folds.
-    pub fn set_rules(&mut self, rules: SiteRules) {
-        self.custody.set_rules(rules);
-    }
-
     /// Replaces the device registry (home wards) and re-folds.
     pub fn set_registry(&mut self, registry: DeviceRegistry) {
         self.custody.set_registry(registry);
+    }
+
+    /// Replaces the site rules (shifts, grace, tolerances) and re-folds: expected returns and
+    /// the exceptions they raise depend on them.
+    pub fn set_rules(&mut self, rules: SiteRules) {
+        self.custody.set_rules(rules);
     }
 
     /// Every exception at `now_ms`: the custody history's and the log's (forks and persistent

@@ -7,6 +7,8 @@
 //! - `storage`: the `Storage` trait and its two backends, `storage::sqlite` (embedded default)
 //!   and `storage::postgres` (scale-out), each with its own migrations under `migrations/`,
 //!   applied forward-only by `storage::schema`, which refuses a schema newer than the binary.
+//! - `accounts`: the rules of a dashboard account (username, password length, role and site),
+//!   shared by `baton create-account` and the admin API.
 //! - `seed`: synthetic demo data for a first start (`--demo`), with PIN verifiers and the
 //!   manager's password hashed by argon2id.
 //! - `site_config`: a site's configuration (core's `SiteRules` plus tablet settings).
@@ -41,6 +43,7 @@
 //! - `backup`: `baton backup`, a consistent online copy of the SQLite database (VACUUM INTO),
 //!   or the pg_dump command for PostgreSQL.
 
+pub mod accounts;
 pub mod backup;
 pub mod config;
 pub mod connectors;

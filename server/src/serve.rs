@@ -56,25 +56,14 @@ fn verify(args: crate::config::VerifyArgs) -> anyhow::Result<()> {
 }
 
 async fn create_account(args: CreateAccountArgs) -> anyhow::Result<()> {
+    use crate::accounts::{self, AccountRuleError};
     let role = storage::AccountRole::parse(&args.role).context("unknown role")?;
-    let username = args.username.trim().to_owned();
-    if username.is_empty()
-        || username.len() > 64
-        || !username
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "._-@".contains(c))
-    {
-        anyhow::bail!("--username must be 1 to 64 characters of letters, digits and . _ - @");
-    }
-    match (role, &args.site) {
-        (storage::AccountRole::Admin, Some(_)) => {
-            anyhow::bail!("an admin is not bound to a site: drop --site")
-        }
-        (storage::AccountRole::Manager | storage::AccountRole::Auditor, None) => {
-            anyhow::bail!("a {} belongs to one site: give --site", args.role)
-        }
-        _ => {}
-    }
+    let username = accounts::check_username(&args.username)
+        .map_err(|error| anyhow::anyhow!("--username: {error}"))?;
+    accounts::check_role_site(role, args.site.as_deref()).map_err(|error| match error {
+        AccountRuleError::AdminWithSite => anyhow::anyhow!("{error}: drop --site"),
+        other => anyhow::anyhow!("{other}: give --site"),
+    })?;
     let storage = open_storage(&args.database).await?;
     if let Some(site) = &args.site {
         storage
@@ -82,12 +71,11 @@ async fn create_account(args: CreateAccountArgs) -> anyhow::Result<()> {
             .await?
             .with_context(|| format!("there is no site {site:?}"))?;
     }
-    let (password, generated) = match std::env::var(crate::config::NEW_PASSWORD_VARIABLE) {
-        Ok(password) if password.len() >= 12 => (password, false),
-        Ok(_) => anyhow::bail!("BATON_NEW_PASSWORD must be at least 12 characters"),
-        Err(_) => (seed::random_password(), true),
-    };
-    let password_hash = seed::hash_secret(&password)
+    let given = std::env::var(crate::config::NEW_PASSWORD_VARIABLE).ok();
+    let new_password = accounts::NewPassword::given_or_generated(given)
+        .map_err(|error| anyhow::anyhow!("BATON_NEW_PASSWORD: {error}"))?;
+    let password_hash = new_password
+        .hash()
         .map_err(|error| anyhow::anyhow!("hashing the password: {error}"))?;
     storage
         .create_account(&storage::AccountRecord {
@@ -98,8 +86,8 @@ async fn create_account(args: CreateAccountArgs) -> anyhow::Result<()> {
         })
         .await?;
     println!("Created {} account {username:?}.", args.role);
-    if generated {
-        println!("Its password (shown once): {password}");
+    if new_password.generated {
+        println!("Its password (shown once): {}", new_password.password);
     }
     Ok(())
 }

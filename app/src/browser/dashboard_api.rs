@@ -28,6 +28,16 @@ pub async fn post<T: DeserializeOwned>(
     parse(&fetch_text("POST", path, &body, &headers).await?)
 }
 
+pub async fn put<T: DeserializeOwned>(
+    path: &str,
+    body: &impl Serialize,
+    session: &Session,
+) -> Result<T, TransportError> {
+    let body = serde_json::to_vec(body).expect("a request body serialises");
+    let headers = [(CSRF_HEADER, session.csrf_token.clone())];
+    parse(&fetch_text("PUT", path, &body, &headers).await?)
+}
+
 /// Posts a CSV file's text (the admin imports); the server checks every row before it writes any.
 pub async fn post_csv<T: DeserializeOwned>(
     path: &str,

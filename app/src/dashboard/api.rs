@@ -371,6 +371,108 @@ pub struct ImportCounts {
     pub updated: u64,
 }
 
+/// The sites an admin administers (`GET /api/v1/admin/sites`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct AdminSites {
+    pub site_ids: Vec<String>,
+}
+
+/// A dashboard account of a site, as an admin sees it (never a password or its hash).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct AccountRow {
+    pub username: String,
+    pub role: String,
+    pub disabled: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct AccountsPage {
+    pub site_id: String,
+    pub accounts: Vec<AccountRow>,
+}
+
+/// A new account (`POST …/accounts`), for the request.
+#[derive(Debug, Clone, Serialize)]
+pub struct NewAccount<'a> {
+    pub username: &'a str,
+    pub role: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub password: Option<&'a str>,
+}
+
+/// The answer to a new account or a password reset: the generated password, shown once.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct PasswordAnswer {
+    #[serde(default)]
+    pub password: Option<String>,
+}
+
+/// A site's configuration as an admin reads it (`GET …/config`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct SiteConfigPage {
+    pub site_id: String,
+    pub config: crate::tablet::roster::SiteConfig,
+}
+
+/// A revocation connector as the admin API lists it (never its secret).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct ConnectorRow {
+    pub name: String,
+    pub kind: String,
+    #[serde(default)]
+    pub url: Option<String>,
+    /// `file` (the server's connectors file, read-only) or `api`.
+    pub source: String,
+    pub enabled: bool,
+    #[serde(default)]
+    pub secret_set: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct ConnectorsPage {
+    pub connectors: Vec<ConnectorRow>,
+    pub max_connectors: u32,
+}
+
+/// The kinds of connector an admin may add (PROTOCOL.md §5.3 to §5.5).
+pub const CONNECTOR_KINDS: [&str; 4] =
+    ["webhook", "backchannel_logout", "caep", "oauth_revocation"];
+
+/// The connector form as typed; `body` makes the JSON of the connectors file (§5.6) with only
+/// the kind's own fields, so that the server never refuses a field the form did not show.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ConnectorForm {
+    pub kind: String,
+    pub name: String,
+    pub url: String,
+    pub secret: String,
+    pub audience: String,
+    pub client_id: String,
+    pub client_secret: String,
+    pub auth_method: String,
+}
+
+impl ConnectorForm {
+    pub fn body(&self) -> serde_json::Value {
+        let mut body = serde_json::json!({
+            "kind": self.kind,
+            "name": self.name.trim(),
+            "url": self.url.trim(),
+        });
+        match self.kind.as_str() {
+            "webhook" => body["secret"] = self.secret.clone().into(),
+            "backchannel_logout" | "caep" => body["audience"] = self.audience.trim().into(),
+            "oauth_revocation" => {
+                body["client_id"] = self.client_id.trim().into();
+                body["client_secret"] = self.client_secret.clone().into();
+                body["auth_method"] = self.auth_method.clone().into();
+            }
+            _ => {}
+        }
+        body
+    }
+}
+
 /// The note sent with an acknowledgement, a resolution or a device action.
 #[derive(Debug, Clone, Serialize)]
 pub struct NoteRequest<'a> {
@@ -453,6 +555,34 @@ pub mod paths {
     pub const STAFF_CSV: &str = "/api/v1/admin/staff.csv";
     pub const DEVICES_CSV: &str = "/api/v1/admin/devices.csv";
 
+    pub const ADMIN_SITES: &str = "/api/v1/admin/sites";
+
+    /// A site's accounts; site ids and usernames are identifiers that need no escaping.
+    pub fn site_accounts(site_id: &str) -> String {
+        format!("/api/v1/admin/sites/{site_id}/accounts")
+    }
+
+    /// `disable`, `enable` or `password` of one account.
+    pub fn site_account_action(site_id: &str, username: &str, action: &str) -> String {
+        format!("/api/v1/admin/sites/{site_id}/accounts/{username}/{action}")
+    }
+
+    pub fn site_config(site_id: &str) -> String {
+        format!("/api/v1/admin/sites/{site_id}/config")
+    }
+
+    pub fn site_connectors(site_id: &str) -> String {
+        format!("/api/v1/admin/sites/{site_id}/connectors")
+    }
+
+    /// One connector (`PUT` replaces it), or `…/disable`, `…/enable` with `action`.
+    pub fn site_connector(site_id: &str, name: &str, action: Option<&str>) -> String {
+        match action {
+            Some(action) => format!("/api/v1/admin/sites/{site_id}/connectors/{name}/{action}"),
+            None => format!("/api/v1/admin/sites/{site_id}/connectors/{name}"),
+        }
+    }
+
     pub fn staff_activation(staff_id: &str, active: bool) -> String {
         let action = if active { "activate" } else { "deactivate" };
         format!("/api/v1/admin/staff/{staff_id}/{action}")
@@ -503,6 +633,42 @@ mod tests {
         assert_eq!(item.kind, ExceptionKind::OverlappingCustody);
         assert!(item.is_acknowledged());
         assert!(!item.is_resolved());
+    }
+
+    #[test]
+    fn a_connector_form_sends_only_its_kinds_fields() {
+        let mut form = ConnectorForm {
+            kind: "caep".to_owned(),
+            name: " idp ".to_owned(),
+            url: "https://idp.example/caep".to_owned(),
+            secret: "left over from another kind".to_owned(),
+            audience: "baton".to_owned(),
+            ..ConnectorForm::default()
+        };
+        assert_eq!(
+            form.body(),
+            serde_json::json!({ "kind": "caep", "name": "idp", "url": "https://idp.example/caep", "audience": "baton" })
+        );
+        form.kind = "oauth_revocation".to_owned();
+        form.client_id = "baton".to_owned();
+        form.client_secret = "s3cret".to_owned();
+        form.auth_method = "client_secret_basic".to_owned();
+        let body = form.body();
+        assert_eq!(body["client_secret"], "s3cret");
+        assert!(body.get("audience").is_none() && body.get("secret").is_none());
+    }
+
+    #[test]
+    fn an_account_list_reads_without_any_password() {
+        let page: AccountsPage = serde_json::from_str(
+            r#"{"site_id": "SITE-DEMO", "accounts": [{"username": "nadia", "role": "manager",
+                "site_id": "SITE-DEMO", "disabled": true, "disabled_at_ms": 5}]}"#,
+        )
+        .unwrap();
+        assert!(page.accounts[0].disabled);
+        let created: PasswordAnswer =
+            serde_json::from_str(r#"{"account": {}, "password": "abcd-efgh-jkmn-pqrs"}"#).unwrap();
+        assert_eq!(created.password.as_deref(), Some("abcd-efgh-jkmn-pqrs"));
     }
 
     #[test]

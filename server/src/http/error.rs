@@ -23,6 +23,9 @@ pub struct ApiError {
     pub message: String,
     /// Seconds for `Retry-After`, on the answers that say "not now" (429, 503 when busy).
     pub retry_after_secs: Option<u64>,
+    /// Per-field problems of a refused body (`[{"field", "message"}]`), answered as
+    /// `error.fields` so that a form can mark each one.
+    pub fields: Option<serde_json::Value>,
 }
 
 impl ApiError {
@@ -32,7 +35,14 @@ impl ApiError {
             code,
             message: message.into(),
             retry_after_secs: None,
+            fields: None,
         }
+    }
+
+    /// Adds the per-field problems of a refused body to the answer.
+    pub fn with_fields(mut self, fields: serde_json::Value) -> ApiError {
+        self.fields = Some(fields);
+        self
     }
 
     /// Adds `Retry-After` (seconds) to the answer.
@@ -124,9 +134,11 @@ impl From<crate::sync::SyncError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = Json(serde_json::json!({
-            "error": { "code": self.code, "message": self.message }
-        }));
+        let mut error = serde_json::json!({ "code": self.code, "message": self.message });
+        if let Some(fields) = self.fields {
+            error["fields"] = fields;
+        }
+        let body = Json(serde_json::json!({ "error": error }));
         let mut response = (self.status, body).into_response();
         if let Some(seconds) = self.retry_after_secs {
             response

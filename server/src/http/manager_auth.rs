@@ -243,6 +243,14 @@ pub struct ManagerSession {
     csrf_token: String,
 }
 
+impl ManagerSession {
+    /// The stored form of this session's token (its SHA-256), to tell it from the account's
+    /// other sessions.
+    pub(crate) fn session_hash(&self) -> String {
+        sha256_hex(&self.token)
+    }
+}
+
 /// The `baton_session` cookie's token, if the request carries one.
 pub(crate) fn session_token(headers: &HeaderMap) -> Option<String> {
     headers

@@ -8,6 +8,12 @@
 //! - `sync`: push, pull and roster for tablets; `roster`: what a tablet caches; `push_body`: a
 //!   push body taken apart into the tablet's own events, with no state and no I/O (fuzzed).
 //! - `admin`: CSV imports of staff and devices, activation of staff.
+//! - `site_admin`: who may administer a site (an admin of every site or of that one), and the
+//!   sites an admin may pick.
+//! - `site_accounts`: a site's dashboard accounts, listed, created, disabled, enabled and their
+//!   passwords reset by an admin.
+//! - `site_settings`: a site's configuration (shifts, grace, tolerances, the tablet's lockout),
+//!   read and replaced by an admin, checked field by field.
 //! - `site_connectors`: a site's revocation connectors, listed, created, replaced, disabled and
 //!   enabled by an admin, their secrets sealed.
 //! - `ledger`: signed heads, proofs, the SIEM feed and the audit bundle.
@@ -52,7 +58,10 @@ pub mod reports;
 pub mod roster;
 pub mod security_headers;
 pub mod shift_change;
+pub mod site_accounts;
+pub mod site_admin;
 pub mod site_connectors;
+pub mod site_settings;
 pub mod static_files;
 pub mod sync;
 pub mod tablet_auth;
@@ -257,6 +266,35 @@ pub fn app(state: AppState) -> Router {
         .route(
             "/api/v1/admin/staff/{staff_id}/activate",
             post(admin::activate_staff),
+        )
+        .route("/api/v1/admin/sites", get(site_admin::list_sites))
+        .route(
+            "/api/v1/admin/sites/{site_id}/accounts",
+            get(site_accounts::list),
+        )
+        .route(
+            "/api/v1/admin/sites/{site_id}/accounts",
+            post(site_accounts::create),
+        )
+        .route(
+            "/api/v1/admin/sites/{site_id}/accounts/{username}/disable",
+            post(site_accounts::disable),
+        )
+        .route(
+            "/api/v1/admin/sites/{site_id}/accounts/{username}/enable",
+            post(site_accounts::enable),
+        )
+        .route(
+            "/api/v1/admin/sites/{site_id}/accounts/{username}/password",
+            post(site_accounts::reset_password),
+        )
+        .route(
+            "/api/v1/admin/sites/{site_id}/config",
+            get(site_settings::get),
+        )
+        .route(
+            "/api/v1/admin/sites/{site_id}/config",
+            put(site_settings::replace),
         )
         .route(
             "/api/v1/admin/sites/{site_id}/connectors",

@@ -16,23 +16,13 @@ use serde_json::Value;
 use super::AppState;
 use super::error::ApiError;
 use super::manager_auth::ManagerSession;
+use super::site_admin::admin_of_site;
 use crate::connectors::{self, ConnectorConfig};
-use crate::storage::{AccountRole, SiteConnectorRecord, StorageError};
+use crate::storage::{SiteConnectorRecord, StorageError};
 
 /// The most connectors one site may have through the API, disabled ones included: each is one
 /// more delivery for every revocation of the site.
 pub const MAX_CONNECTORS_PER_SITE: i64 = 16;
-
-fn require_admin(session: &ManagerSession) -> Result<(), ApiError> {
-    if session.account.role != AccountRole::Admin {
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "forbidden",
-            "Only an admin manages a site's revocation connectors.",
-        ));
-    }
-    Ok(())
-}
 
 fn storage_error(error: StorageError) -> ApiError {
     match error {
@@ -52,28 +42,6 @@ fn storage_error(error: StorageError) -> ApiError {
         other if other.is_unavailable() || other.disk_fault().is_some() => ApiError::storage(other),
         other => ApiError::internal(other),
     }
-}
-
-/// An admin and a site that exists.
-async fn admin_of_site(
-    state: &AppState,
-    session: &ManagerSession,
-    site_id: &str,
-) -> Result<(), ApiError> {
-    require_admin(session)?;
-    let config = state
-        .storage
-        .site_config(site_id)
-        .await
-        .map_err(storage_error)?;
-    if config.is_none() {
-        return Err(ApiError::new(
-            StatusCode::NOT_FOUND,
-            "unknown_site",
-            "No such site.",
-        ));
-    }
-    Ok(())
 }
 
 /// A name the connectors file holds cannot be made, changed or disabled here.

@@ -1379,6 +1379,153 @@ macro_rules! storage_impl {
             Ok(())
         }
 
+        async fn list_site_accounts(&self, site_id: &str) -> Result<Vec<AccountListing>, StorageError> {
+            let rows: Vec<(String, String, Option<String>, Option<i64>)> = sqlx::query_as(sql::LIST_SITE_ACCOUNTS)
+                .bind(site_id)
+                .fetch_all(&self.pool)
+                .await?;
+            Ok(rows
+                .into_iter()
+                // A role this build does not know is left out, as `find_account` ignores it.
+                .filter_map(|(username, role, site_id, disabled_at_ms)| {
+                    AccountRole::parse(&role).map(|role| AccountListing { username, role, site_id, disabled_at_ms })
+                })
+                .collect())
+        }
+
+        async fn create_site_account(&self, account: &AccountRecord, entry: &LedgerEntry, now_ms: i64) -> Result<(), StorageError> {
+            let Some(site_id) = account.site_id.as_deref() else {
+                return Err(StorageError::Conflict("an account without a site has no site ledger".to_owned()));
+            };
+            let mut tx = self.pool.begin_with($begin_write).await?;
+            let lock_site: Option<&str> = $lock_site;
+            if let Some(lock_site) = lock_site {
+                sqlx::query(lock_site).bind(site_id).execute(&mut *tx).await?;
+            }
+            sqlx::query(sql::INSERT_ACCOUNT)
+                .bind(&account.username)
+                .bind(&account.password_hash)
+                .bind(account.role.as_str())
+                .bind(site_id)
+                .execute(&mut *tx)
+                .await
+                .map_err(|error| super::conflict_or(error, &format!("the username {:?}", account.username)))?;
+            ledger_append!(tx, site_id, &[entry], now_ms);
+            tx.commit().await?;
+            Ok(())
+        }
+
+        async fn set_account_disabled(
+            &self,
+            site_id: &str,
+            username: &str,
+            disabled: bool,
+            by: &str,
+            now_ms: i64,
+            mut action: serde_json::Value,
+        ) -> Result<Option<AccountChanged>, StorageError> {
+            let mut tx = self.pool.begin_with($begin_write).await?;
+            let lock_site: Option<&str> = $lock_site;
+            if let Some(lock_site) = lock_site {
+                sqlx::query(lock_site).bind(site_id).execute(&mut *tx).await?;
+            }
+            let existing: Option<(Option<i64>,)> = sqlx::query_as(sql::FIND_SITE_ACCOUNT_DISABLED)
+                .bind(site_id)
+                .bind(username)
+                .fetch_optional(&mut *tx)
+                .await?;
+            let Some((disabled_at_ms,)) = existing else {
+                return Ok(None);
+            };
+            if disabled_at_ms.is_some() == disabled {
+                return Ok(Some(AccountChanged { changed: false, sessions_ended: 0 }));
+            }
+            sqlx::query(sql::SET_ACCOUNT_DISABLED)
+                .bind(disabled.then_some(now_ms))
+                .bind(site_id)
+                .bind(username)
+                .execute(&mut *tx)
+                .await?;
+            let mut sessions_ended = 0;
+            if disabled {
+                sessions_ended = sqlx::query(sql::DELETE_ACCOUNT_SESSIONS)
+                    .bind(username)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                action["sessions_ended"] = serde_json::json!(sessions_ended);
+            }
+            let entry = crate::ledger::governance_entry(action, by, now_ms as u64);
+            ledger_append!(tx, site_id, &[&entry], now_ms);
+            tx.commit().await?;
+            Ok(Some(AccountChanged { changed: true, sessions_ended }))
+        }
+
+        async fn reset_account_password(
+            &self,
+            site_id: &str,
+            username: &str,
+            password_hash: &str,
+            keep_session_hash: Option<&str>,
+            by: &str,
+            now_ms: i64,
+            mut action: serde_json::Value,
+        ) -> Result<Option<AccountChanged>, StorageError> {
+            let mut tx = self.pool.begin_with($begin_write).await?;
+            let lock_site: Option<&str> = $lock_site;
+            if let Some(lock_site) = lock_site {
+                sqlx::query(lock_site).bind(site_id).execute(&mut *tx).await?;
+            }
+            let updated = sqlx::query(sql::SET_ACCOUNT_PASSWORD)
+                .bind(password_hash)
+                .bind(site_id)
+                .bind(username)
+                .execute(&mut *tx)
+                .await?;
+            if updated.rows_affected() == 0 {
+                return Ok(None);
+            }
+            let sessions_ended = match keep_session_hash {
+                Some(keep) => sqlx::query(sql::DELETE_OTHER_ACCOUNT_SESSIONS).bind(username).bind(keep),
+                None => sqlx::query(sql::DELETE_ACCOUNT_SESSIONS).bind(username),
+            }
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            action["sessions_ended"] = serde_json::json!(sessions_ended);
+            let entry = crate::ledger::governance_entry(action, by, now_ms as u64);
+            ledger_append!(tx, site_id, &[&entry], now_ms);
+            tx.commit().await?;
+            Ok(Some(AccountChanged { changed: true, sessions_ended }))
+        }
+
+        async fn update_site_config(
+            &self,
+            site_id: &str,
+            previous_json: &str,
+            config_json: &str,
+            entry: &LedgerEntry,
+            now_ms: i64,
+        ) -> Result<bool, StorageError> {
+            let mut tx = self.pool.begin_with($begin_write).await?;
+            let lock_site: Option<&str> = $lock_site;
+            if let Some(lock_site) = lock_site {
+                sqlx::query(lock_site).bind(site_id).execute(&mut *tx).await?;
+            }
+            let updated = sqlx::query(sql::UPDATE_SITE_CONFIG)
+                .bind(config_json)
+                .bind(site_id)
+                .bind(previous_json)
+                .execute(&mut *tx)
+                .await?;
+            if updated.rows_affected() == 0 {
+                return Ok(false);
+            }
+            ledger_append!(tx, site_id, &[entry], now_ms);
+            tx.commit().await?;
+            Ok(true)
+        }
+
         async fn upsert_staff(&self, site_id: &str, staff: &[StaffUpsert]) -> Result<(usize, usize), StorageError> {
             let mut tx = self.pool.begin_with($begin_write).await?;
             let (mut created, mut updated) = (0, 0);

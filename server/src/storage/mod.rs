@@ -18,12 +18,12 @@ use baton_core::ledger::{HashStore, LedgerEntry, LedgerHash, NodePosition};
 pub use schema::{AppliedMigration, latest_known_version};
 
 pub use records::{
-    AccessTokenRecord, AccountRecord, AccountRole, AppendedEvent, AuthorityPrecondition,
-    ConnectorSwitched, DeliveryOutcome, DeliveryRecord, DeviceRecord, DueDelivery, EnrollmentCode,
-    ExceptionReviewRecord, ExternalTokenRegistered, ExternalTokenRow, LedgerRow, NewEvent,
-    NewExternalToken, NewRevocation, OpenDeliveries, RetiredTabletKey, RevocationRecord,
-    SessionRecord, SiteConnectorRecord, SiteSetup, StaffRecord, StaffUpsert, StoredEvent, Summary,
-    TabletKeyRotation, TabletRecord, WardRecord,
+    AccessTokenRecord, AccountChanged, AccountListing, AccountRecord, AccountRole, AppendedEvent,
+    AuthorityPrecondition, ConnectorSwitched, DeliveryOutcome, DeliveryRecord, DeviceRecord,
+    DueDelivery, EnrollmentCode, ExceptionReviewRecord, ExternalTokenRegistered, ExternalTokenRow,
+    LedgerRow, NewEvent, NewExternalToken, NewRevocation, OpenDeliveries, RetiredTabletKey,
+    RevocationRecord, SessionRecord, SiteConnectorRecord, SiteSetup, StaffRecord, StaffUpsert,
+    StoredEvent, Summary, TabletKeyRotation, TabletRecord, WardRecord,
 };
 
 /// Ledger nodes fetched from storage: a `HashStore` for `baton_core::ledger`'s proofs.
@@ -239,6 +239,8 @@ pub trait Storage: Send + Sync + 'static {
     async fn list_wards(&self, site_id: &str) -> Result<Vec<WardRecord>, StorageError>;
     async fn list_devices(&self, site_id: &str) -> Result<Vec<DeviceRecord>, StorageError>;
     async fn list_staff(&self, site_id: &str) -> Result<Vec<StaffRecord>, StorageError>;
+    /// An account that may sign in; `None` for an unknown or a disabled one, so that sign-in
+    /// and every session refuse a disabled account alike.
     async fn find_account(&self, username: &str) -> Result<Option<AccountRecord>, StorageError>;
 
     /// Counts of what is stored, printed at start-up.
@@ -561,6 +563,62 @@ pub trait Storage: Send + Sync + 'static {
 
     /// Creates a dashboard account; `Conflict` if the username is taken.
     async fn create_account(&self, account: &AccountRecord) -> Result<(), StorageError>;
+
+    /// The accounts bound to the site, disabled ones included, by username.
+    async fn list_site_accounts(&self, site_id: &str) -> Result<Vec<AccountListing>, StorageError>;
+
+    /// Creates an account of the account's site and appends `entry` (its governance record) to
+    /// that site's ledger, in one transaction; `Conflict` if the username is taken, by any
+    /// account of any site, disabled or not.
+    async fn create_site_account(
+        &self,
+        account: &AccountRecord,
+        entry: &LedgerEntry,
+        now_ms: i64,
+    ) -> Result<(), StorageError>;
+
+    /// Disables or enables an account of the site, in one transaction: disabling deletes every
+    /// session of the account; `action` (the governance action) gets `sessions_ended` and is
+    /// ledgered, by `by`, with the change. Nothing is written when it already is as asked.
+    /// `None` if the site has no account of that name.
+    async fn set_account_disabled(
+        &self,
+        site_id: &str,
+        username: &str,
+        disabled: bool,
+        by: &str,
+        now_ms: i64,
+        action: serde_json::Value,
+    ) -> Result<Option<AccountChanged>, StorageError>;
+
+    /// Replaces the password hash of an account of the site and deletes its sessions, except
+    /// `keep_session_hash` (the session of an admin resetting their own password), in one
+    /// transaction; `action` gets `sessions_ended` and is ledgered by `by`. `None` if the site
+    /// has no account of that name.
+    #[allow(clippy::too_many_arguments)]
+    async fn reset_account_password(
+        &self,
+        site_id: &str,
+        username: &str,
+        password_hash: &str,
+        keep_session_hash: Option<&str>,
+        by: &str,
+        now_ms: i64,
+        action: serde_json::Value,
+    ) -> Result<Option<AccountChanged>, StorageError>;
+
+    /// Replaces the site's configuration JSON and appends `entry` (its governance record), in
+    /// one transaction, provided the stored configuration is still `previous_json` (read under
+    /// the same lock); `false`, with nothing written, when another change came first or the
+    /// site does not exist.
+    async fn update_site_config(
+        &self,
+        site_id: &str,
+        previous_json: &str,
+        config_json: &str,
+        entry: &LedgerEntry,
+        now_ms: i64,
+    ) -> Result<bool, StorageError>;
 
     /// Creates or updates staff of one site in one transaction. A row without a PIN verifier
     /// keeps the stored one; a new person must have one. Returns (created, updated).

@@ -386,3 +386,22 @@ pub struct ConnectorSwitched {
     /// The revocations whose pending delivery to it was cancelled (disabling only).
     pub cancelled_revocation_ids: Vec<i64>,
 }
+
+/// An account as the admin's list shows it: never its password hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountListing {
+    pub username: String,
+    pub role: AccountRole,
+    pub site_id: Option<String>,
+    /// When an admin disabled it; `None` while it may sign in.
+    pub disabled_at_ms: Option<i64>,
+}
+
+/// What disabling, enabling or a password reset of an account did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AccountChanged {
+    /// `false` when it already was as asked (enable, disable): nothing was written or ledgered.
+    pub changed: bool,
+    /// The sessions of the account that were deleted with the change.
+    pub sessions_ended: u64,
+}

@@ -16,8 +16,24 @@ pub const SELECT_STAFF: &str = "SELECT staff_id, site_id, display_name, role, ba
      FROM staff WHERE site_id = $1 ORDER BY staff_id";
 pub const SELECT_DEVICES: &str = "SELECT device_id, site_id, asset_tag, kind, model, home_ward, active \
      FROM devices WHERE site_id = $1 ORDER BY device_id";
-pub const SELECT_ACCOUNT: &str =
-    "SELECT username, password_hash, role, site_id FROM accounts WHERE username = $1";
+/// An account that may sign in: a disabled one is no account at all to sign-in and sessions.
+pub const SELECT_ACCOUNT: &str = "SELECT username, password_hash, role, site_id FROM accounts \
+     WHERE username = $1 AND disabled_at_ms IS NULL";
+pub const LIST_SITE_ACCOUNTS: &str = "SELECT username, role, site_id, disabled_at_ms FROM accounts \
+     WHERE site_id = $1 ORDER BY username";
+pub const FIND_SITE_ACCOUNT_DISABLED: &str =
+    "SELECT disabled_at_ms FROM accounts WHERE site_id = $1 AND username = $2";
+pub const SET_ACCOUNT_DISABLED: &str =
+    "UPDATE accounts SET disabled_at_ms = $1 WHERE site_id = $2 AND username = $3";
+pub const SET_ACCOUNT_PASSWORD: &str =
+    "UPDATE accounts SET password_hash = $1 WHERE site_id = $2 AND username = $3";
+pub const DELETE_ACCOUNT_SESSIONS: &str = "DELETE FROM sessions WHERE username = $1";
+/// Every session of the account but one (`$2`, which may match none).
+pub const DELETE_OTHER_ACCOUNT_SESSIONS: &str =
+    "DELETE FROM sessions WHERE username = $1 AND session_hash <> $2";
+/// The stored configuration changes only if it is still the one the change was made from.
+pub const UPDATE_SITE_CONFIG: &str =
+    "UPDATE sites SET config_json = $1 WHERE site_id = $2 AND config_json = $3";
 
 pub const COUNT_SITES: &str = "SELECT COUNT(*) FROM sites";
 pub const SUMMARY: &str = "SELECT \

@@ -20,12 +20,13 @@ use super::common::{
     storage_impl, tablet_from_row,
 };
 use super::{
-    AccessTokenRecord, AccountRecord, AccountRole, AppendedEvent, AuthorityPrecondition, Backend,
-    ConnectorSwitched, DeliveryOutcome, DeliveryRecord, DeviceRecord, DueDelivery, EnrollmentCode,
-    ExceptionReviewRecord, ExternalTokenRegistered, ExternalTokenRow, LedgerNodes, LedgerRow,
-    NewEvent, NewExternalToken, NewRevocation, OpenDeliveries, RetiredTabletKey, RevocationRecord,
-    SessionRecord, SiteConnectorRecord, SiteSetup, StaffRecord, StaffUpsert, Storage, StorageError,
-    StoredEvent, Summary, TabletKeyRotation, TabletRecord, WardRecord, sql,
+    AccessTokenRecord, AccountChanged, AccountListing, AccountRecord, AccountRole, AppendedEvent,
+    AuthorityPrecondition, Backend, ConnectorSwitched, DeliveryOutcome, DeliveryRecord,
+    DeviceRecord, DueDelivery, EnrollmentCode, ExceptionReviewRecord, ExternalTokenRegistered,
+    ExternalTokenRow, LedgerNodes, LedgerRow, NewEvent, NewExternalToken, NewRevocation,
+    OpenDeliveries, RetiredTabletKey, RevocationRecord, SessionRecord, SiteConnectorRecord,
+    SiteSetup, StaffRecord, StaffUpsert, Storage, StorageError, StoredEvent, Summary,
+    TabletKeyRotation, TabletRecord, WardRecord, sql,
 };
 
 /// The database the shared SQL of `common.rs` is built for here (multi-row `INSERT`s).

@@ -206,6 +206,16 @@ const DEVICES_CSV_HIJACK: &str = "device_id,asset_tag,kind,model,home_ward,activ
 const CONNECTOR_JSON: &str =
     r#"{"kind": "caep", "name": "idp", "url": "https://idp.example/caep", "audience": "baton"}"#;
 
+/// An account the admin creates, then disables, enables and gives a new password.
+const ACCOUNT_JSON: &str = r#"{"username": "access-manager", "role": "manager"}"#;
+
+/// The demo site's configuration with a 10-minute lockout instead of 5: a real change.
+const SITE_CONFIG_JSON: &str = r#"{"rules": {"utc_offset_minutes": 0,
+    "shifts": [{"name": "day", "start_minute_of_day": 420, "duration_minutes": 720},
+               {"name": "night", "start_minute_of_day": 1140, "duration_minutes": 720}],
+    "grace_minutes": 60, "max_clock_skew_ms": 300000, "persistent_gap_after_ms": 3600000},
+    "inactivity_lockout_minutes": 10}"#;
+
 /// Every route, in the order of `mod.rs`, except sign-out, which ends the sessions and so comes
 /// last. Cases run in this order: later cases build on earlier ones (release after quarantine).
 const ROUTES: &[Case] = &[
@@ -540,6 +550,70 @@ const ROUTES: &[Case] = &[
         guard: Guard::Session,
         body: Body::Empty,
         expect: session_write(200, no(404, "unknown_staff")),
+    },
+    Case {
+        method: "GET",
+        route: "/api/v1/admin/sites",
+        path: "/api/v1/admin/sites",
+        guard: Guard::Session,
+        body: Body::Empty,
+        expect: admin_only(200),
+    },
+    Case {
+        method: "GET",
+        route: "/api/v1/admin/sites/{site_id}/accounts",
+        path: "/api/v1/admin/sites/SITE-DEMO/accounts",
+        guard: Guard::Session,
+        body: Body::Empty,
+        expect: admin_only(200),
+    },
+    Case {
+        method: "POST",
+        route: "/api/v1/admin/sites/{site_id}/accounts",
+        path: "/api/v1/admin/sites/SITE-DEMO/accounts",
+        guard: Guard::Session,
+        body: Body::Json(ACCOUNT_JSON),
+        expect: admin_only(201),
+    },
+    Case {
+        method: "POST",
+        route: "/api/v1/admin/sites/{site_id}/accounts/{username}/disable",
+        path: "/api/v1/admin/sites/SITE-DEMO/accounts/access-manager/disable",
+        guard: Guard::Session,
+        body: Body::Empty,
+        expect: admin_only(200),
+    },
+    Case {
+        method: "POST",
+        route: "/api/v1/admin/sites/{site_id}/accounts/{username}/enable",
+        path: "/api/v1/admin/sites/SITE-DEMO/accounts/access-manager/enable",
+        guard: Guard::Session,
+        body: Body::Empty,
+        expect: admin_only(200),
+    },
+    Case {
+        method: "POST",
+        route: "/api/v1/admin/sites/{site_id}/accounts/{username}/password",
+        path: "/api/v1/admin/sites/SITE-DEMO/accounts/access-manager/password",
+        guard: Guard::Session,
+        body: Body::Json("{}"),
+        expect: admin_only(200),
+    },
+    Case {
+        method: "GET",
+        route: "/api/v1/admin/sites/{site_id}/config",
+        path: "/api/v1/admin/sites/SITE-DEMO/config",
+        guard: Guard::Session,
+        body: Body::Empty,
+        expect: admin_only(200),
+    },
+    Case {
+        method: "PUT",
+        route: "/api/v1/admin/sites/{site_id}/config",
+        path: "/api/v1/admin/sites/SITE-DEMO/config",
+        guard: Guard::Session,
+        body: Body::Json(SITE_CONFIG_JSON),
+        expect: admin_only(200),
     },
     Case {
         method: "GET",
@@ -1331,8 +1405,8 @@ async fn every_state_changing_session_route_needs_the_sessions_csrf_token_and_ch
             .filter(|case| case.guard == Guard::Session && case.method != "GET")
             .collect();
         // Codes, reviews (2), decommission, device actions (4), imports (4), activation (2),
-        // site connectors (4), sign-out.
-        assert_eq!(cases.len(), 19);
+        // site accounts (4), site configuration, site connectors (4), sign-out.
+        assert_eq!(cases.len(), 24);
         for case in cases {
             // Each change is sent by the account the table lets make it: the site's manager,
             // or the admin for an admin's route.

@@ -21,6 +21,7 @@ mod rate_limits;
 mod registry;
 mod reports;
 mod revocation;
+mod site_admin;
 mod site_connectors;
 mod sites;
 mod storage;

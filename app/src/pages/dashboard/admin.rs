@@ -1,11 +1,13 @@
 //! Day-to-day administration without database access: enrollment codes for new tablets (with
-//! their QR code), staff and device imports from CSV, and a leaver's deactivation. Every action
-//! is ledgered by the server with the manager's name.
+//! their QR code), staff and device imports from CSV, and a leaver's deactivation; for an admin
+//! also the site's accounts, configuration and connectors (`site_admin.rs`). Every action is
+//! ledgered by the server with the account's name.
 
 use leptos::html;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
+use super::site_admin::SiteAdministration;
 use super::{DashboardContext, Loaded, load_live, not_loaded};
 use crate::browser::clock::format_time;
 use crate::browser::dashboard_api::{self, chosen_file_text, post_csv, svg_data_url};
@@ -17,12 +19,31 @@ use crate::strings::dash;
 
 #[component]
 pub fn Admin() -> impl IntoView {
-    view! {
-        <section>
-            <h1>{dash::ADMIN_HEADING}</h1>
+    let context = expect_context::<DashboardContext>();
+    let session = context.session();
+    let is_admin = session
+        .as_ref()
+        .is_some_and(|session| session.role == "admin");
+    let has_site = session
+        .as_ref()
+        .is_some_and(|session| session.site_id.is_some());
+    // An admin of every site has no site of their own: the site's registry sections would only
+    // answer `site_required`.
+    let site_sections = if has_site {
+        view! {
             <EnrollmentCodes />
             <Imports />
             <StaffList />
+        }
+        .into_any()
+    } else {
+        view! { <p class="subtle">{dash::ADMIN_NO_SITE_HINT}</p> }.into_any()
+    };
+    view! {
+        <section>
+            <h1>{dash::ADMIN_HEADING}</h1>
+            {is_admin.then(|| view! { <SiteAdministration /> })}
+            {site_sections}
         </section>
     }
 }

@@ -2,14 +2,18 @@
 //! board, the exceptions queue, device and person timelines, tablets, and reports with the audit
 //! export. Every view reads the server's dashboard API; the live stream refreshes what is shown.
 
+mod accounts;
 mod admin;
 mod board;
+mod connectors;
 mod device;
 mod exceptions;
 mod person;
 mod reports;
 mod shift_change;
 mod sign_in;
+mod site_admin;
+mod site_settings;
 mod tablets;
 
 use std::collections::BTreeMap;
@@ -164,11 +168,15 @@ pub fn DashboardShell() -> impl IntoView {
         };
         context.session.set(state);
     });
-    // Signed in: names for the views, and the live stream for as long as the session lasts.
+    // Signed in to a site: names for the views, and the live stream for as long as the session
+    // lasts. An admin of every site has neither: both belong to a site.
     let stream = StoredValue::new_local(None::<LiveStream>);
     Effect::new(move |_| {
-        let signed_in = matches!(context.session.get(), SessionState::SignedIn(_));
-        if !signed_in {
+        let signed_in_to_a_site = matches!(
+            context.session.get(),
+            SessionState::SignedIn(session) if session.site_id.is_some()
+        );
+        if !signed_in_to_a_site {
             stream.set_value(None);
             return;
         }
@@ -230,13 +238,15 @@ fn DashboardNav(session: Session) -> impl IntoView {
             <A href="/dashboard/reports">{dash::NAV_REPORTS}</A>
             <A href="/dashboard/admin">{dash::NAV_ADMIN}</A>
             <span class="dash-who">
-                <span
-                    class="live"
-                    class:live-on=move || context.live.get()
-                    data-testid="live-indicator"
-                >
-                    {move || if context.live.get() { dash::LIVE } else { dash::RECONNECTING }}
-                </span>
+                {session.site_id.is_some().then(|| view! {
+                    <span
+                        class="live"
+                        class:live-on=move || context.live.get()
+                        data-testid="live-indicator"
+                    >
+                        {move || if context.live.get() { dash::LIVE } else { dash::RECONNECTING }}
+                    </span>
+                })}
                 {read_only.then(|| view! { <span class="flag">{dash::READ_ONLY}</span> })}
                 <span class="subtle">{session.username.clone()}</span>
                 <button type="button" class="secondary" on:click=sign_out>

@@ -79,7 +79,7 @@ pub fn ShiftChange() -> impl IntoView {
         view! {
             <div class="filters">
             <label>
-                {dash::SHIFT_START}
+                {dash::SHIFT_CHANGE_START}
                 <select
                     data-testid="shift-start"
                     on:change=move |event| around.set(event_target_value(&event).parse().ok())
