@@ -190,8 +190,42 @@ pub async fn fetch_text(
     if response.ok() {
         Ok(text)
     } else {
+        if let Ok(Some(retry_after)) = response.headers().get("retry-after") {
+            let now = clock::now_ms();
+            COME_BACK_AT_MS.with(|at| at.set(come_back_at(at.get(), now, &retry_after)));
+        }
         Err(refusal(response.status(), &text))
     }
+}
+
+thread_local! {
+    /// The earliest time (this page's clock, ms) the server asked to be called again, from the
+    /// `Retry-After` of its last refusal (429 rate limited, 503 busy or at a disk fault).
+    static COME_BACK_AT_MS: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+/// The longest wait a `Retry-After` may impose on the tablet's sync: beyond it the tablet tries
+/// again anyway (the server's longest is 60 s).
+const MAX_RETRY_AFTER_MS: u64 = 10 * 60_000;
+
+/// When to call the server again after a refusal with `Retry-After: retry_after` (seconds; the
+/// HTTP-date form is not sent by Baton and is ignored) received at `now_ms`, given the time
+/// already asked for: the later of the two, at most `MAX_RETRY_AFTER_MS` away.
+pub fn come_back_at(asked_before_ms: u64, now_ms: u64, retry_after: &str) -> u64 {
+    let Ok(seconds) = retry_after.trim().parse::<u64>() else {
+        return asked_before_ms;
+    };
+    let wait_ms = seconds.saturating_mul(1_000).min(MAX_RETRY_AFTER_MS);
+    asked_before_ms.max(now_ms.saturating_add(wait_ms))
+}
+
+/// How long the tablet's sync should still wait before calling the server, as its last
+/// refusal asked.
+pub fn come_back_in_ms(now_ms: u64) -> u64 {
+    COME_BACK_AT_MS
+        .with(std::cell::Cell::get)
+        .saturating_sub(now_ms)
+        .min(MAX_RETRY_AFTER_MS)
 }
 
 pub fn parse<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, TransportError> {
@@ -296,6 +330,17 @@ struct ProofAnswer {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_retry_after_sets_the_next_call_no_sooner_than_asked_and_never_absurdly_far() {
+        assert_eq!(come_back_at(0, 1_000, "5"), 6_000);
+        // An earlier, longer request stands.
+        assert_eq!(come_back_at(70_000, 1_000, "5"), 70_000);
+        // Not a number of seconds: nothing changes.
+        assert_eq!(come_back_at(0, 1_000, "Wed, 21 Oct 2015 07:28:00 GMT"), 0);
+        // A day is cut to ten minutes.
+        assert_eq!(come_back_at(0, 0, "86400"), MAX_RETRY_AFTER_MS);
+    }
+
     use super::*;
     use baton_core::request::verify_request;
 

@@ -1,5 +1,6 @@
 //! When the tablet syncs: at start, when the browser comes back online, right after a capture,
-//! and every half minute; after a failure it backs off, doubling the wait up to five minutes.
+//! and every half minute; after a failure it backs off, doubling the wait up to five minutes,
+//! and never calls again sooner than the server's last `Retry-After` asked.
 //! One loop runs per page; `wake` cuts its wait short.
 
 use std::cell::{Cell, RefCell};
@@ -82,6 +83,13 @@ pub fn start(state: AppState) {
     spawn_local(async move {
         let mut n_failures = 0;
         loop {
+            // The server asked to be called again no sooner than this (the Retry-After of a
+            // 429 or 503): a wake from a capture does not cut it short, since the push would
+            // only be told the same. The handoff is safe in IndexedDB meanwhile.
+            let asked_ms = crate::browser::http::come_back_in_ms(now_ms());
+            if asked_ms > 0 {
+                pause(asked_ms.min(i32::MAX as u64) as i32).await;
+            }
             let online = web_sys::window().is_some_and(|window| window.navigator().on_line());
             if online {
                 if round(state).await {
