@@ -294,7 +294,8 @@ pub async fn devices(
         })
         .collect();
     let mut counts = Counts::default();
-    let mut kept: Vec<(u8, usize)> = Vec::new();
+    // Each kept device with its summary, so the page's rows reuse its status.
+    let mut kept: Vec<(Summary, usize)> = Vec::new();
     for (index, device) in devices.iter().enumerate() {
         let summary = Summary::of(
             device,
@@ -326,12 +327,13 @@ pub async fn devices(
                     })
             });
         if wanted {
-            kept.push((summary.urgency(), index));
+            kept.push((summary, index));
         }
     }
-    kept.sort_by(|(left_urgency, left), (right_urgency, right)| {
-        left_urgency
-            .cmp(right_urgency)
+    kept.sort_by(|(left_summary, left), (right_summary, right)| {
+        left_summary
+            .urgency()
+            .cmp(&right_summary.urgency())
             .then_with(|| devices[*left].asset_tag.cmp(&devices[*right].asset_tag))
     });
     let recorded_by = |event: EventId| {
@@ -347,7 +349,7 @@ pub async fn devices(
         .iter()
         .skip(filter.offset)
         .take(filter.limit)
-        .map(|&(_, index)| {
+        .map(|&(summary, index)| {
             let device = &devices[index];
             let derived = derived[index];
             let opened_by = derived.and_then(|d| d.opened_by());
@@ -357,14 +359,14 @@ pub async fn devices(
                 kind: &device.kind,
                 model: &device.model,
                 home_ward: &device.home_ward,
-                status: derived.map_or(DeviceStatus::Available, |d| d.status(now)),
+                status: summary.status,
                 custodians: derived.map(|d| d.custodians()).unwrap_or_default(),
                 since_ms: derived.and_then(|d| d.since_ms()),
                 expected_return_ms: derived.and_then(|d| d.expected_return_ms()),
                 opened_by: opened_by.map(|id| id.to_hex()),
                 last_ward: derived.and_then(|d| d.last_ward.as_ref()),
                 recorded_by: opened_by.and_then(recorded_by),
-                access_open_after_return: access_open.contains(&device.device_id),
+                access_open_after_return: summary.access_open,
             }
         })
         .collect();
