@@ -137,6 +137,17 @@ pub struct DeviceCustody {
     open: Vec<usize>,
 }
 
+/// A point in a device's fold that `DeviceCustody::rewind` returns to.
+#[derive(Debug, Clone)]
+pub(crate) struct CustodyMark {
+    intervals_len: usize,
+    open: Vec<usize>,
+    missing_report: Option<EventId>,
+    quarantine: Option<EventId>,
+    last_ward: Option<WardId>,
+    corrections_len: usize,
+}
+
 impl DeviceCustody {
     pub(crate) fn new(device: DeviceId) -> DeviceCustody {
         DeviceCustody {
@@ -148,6 +159,35 @@ impl DeviceCustody {
             corrections: Vec::new(),
             open: Vec::new(),
         }
+    }
+
+    /// What a fold step can change, marked so that the state can be rewound to here. A step
+    /// only appends intervals and correction records and closes open intervals, so lengths and
+    /// the open intervals' positions are enough: no interval is copied.
+    pub(crate) fn mark(&self) -> CustodyMark {
+        CustodyMark {
+            intervals_len: self.intervals.len(),
+            open: self.open.clone(),
+            missing_report: self.missing_report,
+            quarantine: self.quarantine,
+            last_ward: self.last_ward.clone(),
+            corrections_len: self.corrections.len(),
+        }
+    }
+
+    /// Returns to the state `mark` was taken in, undoing every later step.
+    pub(crate) fn rewind(&mut self, mark: &CustodyMark) {
+        self.intervals.truncate(mark.intervals_len);
+        // The intervals open at the mark may have been closed since; nothing else about an
+        // interval changes after it is opened.
+        for &interval_idx in &mark.open {
+            self.intervals[interval_idx].end = None;
+        }
+        self.open.clone_from(&mark.open);
+        self.missing_report = mark.missing_report;
+        self.quarantine = mark.quarantine;
+        self.last_ward.clone_from(&mark.last_ward);
+        self.corrections.truncate(mark.corrections_len);
     }
 
     pub(crate) fn open_custody(&mut self, interval: CustodyInterval) {

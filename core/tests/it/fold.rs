@@ -393,3 +393,51 @@ fn a_bulk_hand_out_opens_each_recipients_custody_authenticated_by_badge_only() {
         "#]],
     );
 }
+
+/// A late event in a long history is folded by rewinding to the checkpoint before it. Here a
+/// missing report that sorts before the one already folded must win, as in a full fold: the
+/// rewind restores the state of the checkpoint rather than keeping what the fold had reached.
+#[test]
+fn a_late_event_in_a_long_history_folds_as_if_it_had_come_in_order() {
+    let mut tablet = Tablet::new(1);
+    let mut other_tablet = Tablet::new(2);
+    let report_missing = |person: &str| Body::ReportMissing {
+        device: device("TAB-1"),
+        reported_by: badge(person),
+        note: None,
+    };
+    let mut events = Vec::new();
+    for shift in 0..4 {
+        events.push(tablet.sign(
+            T0 + 2 * shift * HOUR,
+            check_out("TAB-1", "N-1", Some("day")),
+        ));
+        events.push(tablet.sign(T0 + (2 * shift + 1) * HOUR, check_in("TAB-1", "N-1")));
+    }
+    events.push(tablet.sign(T0 + 9 * HOUR, report_missing("N-1")));
+    events.push(tablet.sign(T0 + 10 * HOUR, report_missing("N-2")));
+    let late = other_tablet.sign(T0 + 8 * HOUR + 30 * MINUTE, report_missing("N-3"));
+
+    let mut incremental = CustodyState::new(
+        SiteRules::default(),
+        KeySet::new(),
+        DeviceRegistry::default(),
+    );
+    incremental.apply_many(&events);
+    incremental.apply(&late);
+    events.push(late.clone());
+    let folded = CustodyState::fold(
+        SiteRules::default(),
+        KeySet::new(),
+        DeviceRegistry::default(),
+        &events,
+    );
+    assert_eq!(incremental, folded);
+    assert_eq!(
+        folded
+            .device(&device("TAB-1"))
+            .and_then(|custody| custody.missing_report),
+        Some(late.id()),
+        "the earliest unanswered missing report is the device's"
+    );
+}

@@ -318,3 +318,37 @@ proptest! {
         prop_assert_eq!(batched.exceptions(T0 + 24 * HOUR), folded.exceptions(T0 + 24 * HOUR));
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+
+    /// Long histories, so that each device passes many fold checkpoints: events that land in
+    /// the middle rewind to the checkpoint before them, and the result is still the full fold,
+    /// whether they arrive in batches or one at a time.
+    #[test]
+    fn rewinding_to_a_checkpoint_equals_the_full_fold(
+        steps in prop::collection::vec(step_strategy(), 60..160),
+        clock_lags_minutes in clock_lags_strategy(),
+        shuffle_seed in 1u64..,
+        batch_size in 1usize..24,
+    ) {
+        let (mut events, keys) = build_history(&steps, clock_lags_minutes);
+        let folded = baton_core::CustodyState::fold(SiteRules::default(), keys.clone(), DeviceRegistry::default(), &events);
+        // Mostly in order with some shuffled: as pushes from tablets that were briefly apart.
+        let tail = events.split_off(events.len() / 2);
+        let mut late = tail;
+        Shuffler(shuffle_seed).shuffle(&mut late);
+        let mut batched = baton_core::CustodyState::new(SiteRules::default(), keys.clone(), DeviceRegistry::default());
+        let mut one_by_one = baton_core::CustodyState::new(SiteRules::default(), keys, DeviceRegistry::default());
+        for batch in events.chunks(batch_size).chain(late.chunks(batch_size)) {
+            batched.apply_many(batch);
+            for event in batch {
+                one_by_one.apply(event);
+            }
+        }
+        prop_assert_eq!(&batched, &folded);
+        prop_assert_eq!(&one_by_one, &folded);
+        prop_assert_eq!(batched.exceptions(T0 + 24 * HOUR), folded.exceptions(T0 + 24 * HOUR));
+        prop_assert_eq!(one_by_one.exceptions(T0 + 24 * HOUR), folded.exceptions(T0 + 24 * HOUR));
+    }
+}
