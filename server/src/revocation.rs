@@ -149,6 +149,23 @@ pub fn revocations_for(
     revocations
 }
 
+/// The revocations of `after` (the state once a push is folded) that `before` (the same
+/// devices' revocations before it) did not call for. Those of `before` are stored already: the
+/// push that folded them recorded them. A late event in the middle of a busy device's history
+/// re-examines every custody after it, so without this a push would offer the database each of
+/// them again, only for it to ignore them (thousands per push when many tablets push
+/// interleaved events for the same devices).
+pub fn not_yet_recorded(before: &[NewRevocation], after: Vec<NewRevocation>) -> Vec<NewRevocation> {
+    let recorded: std::collections::HashSet<(&str, &str, &str)> = before
+        .iter()
+        .map(|revocation| revocation.custody())
+        .collect();
+    after
+        .into_iter()
+        .filter(|revocation| !recorded.contains(&revocation.custody()))
+        .collect()
+}
+
 /// Whether `staff` holds `device` through the custody opened by `opened_by`, right now: the
 /// condition for a custody-bound token to be active.
 pub fn custody_is_open(
@@ -317,6 +334,49 @@ mod tests {
             exception
                 .detail
                 .contains("mdm failed after 8 attempts: HTTP 503")
+        );
+    }
+
+    #[test]
+    fn a_late_event_offers_storage_only_the_custody_it_changed() {
+        let (signer, events) = chain(vec![
+            check_out("S-1"),
+            check_in("S-1"),
+            check_out("S-2"),
+            check_in("S-2"),
+            check_out("S-3"),
+            check_in("S-3"),
+            check_out("S-4"),
+        ]);
+        let mut custody = fold(signer, &events);
+        // A second tablet, offline until now, hands the device to S-9 between S-2's return
+        // and S-3's check-out: S-3's check-out overlaps it and S-3's check-in ends both.
+        let other_key = SigningKey::from_bytes(&[6; 32]);
+        let other = SignerKey::from_signing_key(&other_key);
+        let late = UnsignedEvent::next(other, None, Hlc::ZERO, T0 + 210_000, check_out("S-9"))
+            .unwrap()
+            .sign(&other_key)
+            .unwrap();
+        let mut keys = custody.keys().clone();
+        keys.enroll(other, SignerInfo::tablet()).unwrap();
+        custody.set_keys(keys);
+        let now_ms = T0 + 3_600_000;
+        let pushed = changed_since([&late]);
+        let before = revocations_for(&custody, &pushed, now_ms);
+        custody.apply(&late);
+        let after = revocations_for(&custody, &pushed, now_ms);
+        let after_staff: Vec<&str> = after.iter().map(|r| r.staff_id.as_str()).collect();
+        assert_eq!(
+            after_staff,
+            ["S-9", "S-3"],
+            "the late event re-examines later custody"
+        );
+        let new = not_yet_recorded(&before, after);
+        let staff: Vec<&str> = new.iter().map(|r| r.staff_id.as_str()).collect();
+        assert_eq!(
+            staff,
+            ["S-9"],
+            "S-3's custody was recorded when its check-in came"
         );
     }
 

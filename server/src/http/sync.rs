@@ -126,6 +126,9 @@ pub async fn push(
         max_clock_skew_ms: site.config.rules.max_clock_skew_ms,
     };
     let (indices, events): (Vec<usize>, Vec<SignedEvent>) = decoded.into_iter().unzip();
+    // What the pushed devices' state already called for was recorded by earlier pushes.
+    let pushed = crate::revocation::changed_since(&events);
+    let before = crate::revocation::revocations_for(site.replica.custody(), &pushed, now_ms);
     let outcomes = site.replica.receive_batch(events.clone(), options);
     // Revocations follow from the merged state of the devices whose history this batch changed
     // (its events, and held events it released), and are stored in the same transaction as the
@@ -142,7 +145,10 @@ pub async fn push(
         .filter_map(|id| site.replica.log().get(id))
         .collect();
     let changed = crate::revocation::changed_since(newly_folded);
-    let revocations = crate::revocation::revocations_for(site.replica.custody(), &changed, now_ms);
+    let revocations = crate::revocation::not_yet_recorded(
+        &before,
+        crate::revocation::revocations_for(site.replica.custody(), &changed, now_ms),
+    );
 
     let mut to_store = Vec::new();
     let mut stored_indices = Vec::new();

@@ -215,6 +215,14 @@ pub struct NewRevocation {
     pub reason: String,
 }
 
+impl NewRevocation {
+    /// The custody it closes, (device, person, opening event): storage records one revocation
+    /// per custody.
+    pub fn custody(&self) -> (&str, &str, &str) {
+        (&self.device_id, &self.staff_id, &self.opened_by)
+    }
+}
+
 /// A revocation with the state of its delivery to each connector.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct RevocationRecord {
