@@ -14,7 +14,7 @@ use crate::storage::{DiskFault, StorageError};
 /// disk: freeing space takes a person, not milliseconds.
 const DISK_FAULT_RETRY_AFTER_SECS: u64 = 60;
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct ApiError {
     pub status: StatusCode,
     /// Stable, documented, snake_case: clients branch on it.

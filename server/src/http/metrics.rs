@@ -41,6 +41,9 @@ pub struct Metrics {
     responses: Mutex<BTreeMap<(&'static str, &'static str), u64>>,
     witness_alarms: AtomicU64,
     deferred_pushes: AtomicU64,
+    /// Commits of grouped pushes (`push_batch.rs`), and the pushes they applied.
+    push_groups: AtomicU64,
+    grouped_pushes: AtomicU64,
 }
 
 /// The API area of a path, for the responses counter (a fixed, small label set).
@@ -122,6 +125,21 @@ impl Metrics {
         self.deferred_pushes.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// One group of `n_pushes` pushes applied and committed together.
+    pub fn count_push_group(&self, n_pushes: usize) {
+        self.push_groups.fetch_add(1, Ordering::Relaxed);
+        self.grouped_pushes
+            .fetch_add(n_pushes as u64, Ordering::Relaxed);
+    }
+
+    /// (groups committed, pushes they applied) so far.
+    pub fn push_groups(&self) -> (u64, u64) {
+        (
+            self.push_groups.load(Ordering::Relaxed),
+            self.grouped_pushes.load(Ordering::Relaxed),
+        )
+    }
+
     /// A tablet reported evidence of a rewritten or forked ledger (docs/PROTOCOL.md §3.7).
     pub fn count_witness_alarm(&self) {
         self.witness_alarms.fetch_add(1, Ordering::Relaxed);
@@ -176,6 +194,11 @@ impl Metrics {
             "baton_sync_pushes_deferred_total {}",
             self.deferred_pushes.load(Ordering::Relaxed)
         );
+        let (groups, grouped) = self.push_groups();
+        text.push_str("# HELP baton_sync_push_groups_total Transactions that applied a group of a site's waiting pushes.\n# TYPE baton_sync_push_groups_total counter\n");
+        let _ = writeln!(text, "baton_sync_push_groups_total {groups}");
+        text.push_str("# HELP baton_sync_grouped_pushes_total Pushes applied by those transactions (divided by the groups: the mean group size).\n# TYPE baton_sync_grouped_pushes_total counter\n");
+        let _ = writeln!(text, "baton_sync_grouped_pushes_total {grouped}");
         text.push_str("# HELP baton_http_responses_total Answers by API area and status class.\n# TYPE baton_http_responses_total counter\n");
         for ((area, class), count) in self.responses.lock().expect("never poisoned").iter() {
             let _ = writeln!(

@@ -52,6 +52,7 @@ pub mod ledger;
 pub mod live;
 pub mod manager_auth;
 pub mod metrics;
+pub mod push_batch;
 pub mod push_body;
 pub mod rate_limit;
 pub mod reports;
@@ -95,6 +96,8 @@ pub struct AppState {
     pub sign_in_throttle: Arc<manager_auth::SignInThrottle>,
     /// Per-tablet and per-address rate limits and the argon2 gate of sign-in.
     pub rate_limits: Arc<rate_limit::RateLimits>,
+    /// Each site's pushes waiting for its lock, applied in groups (`push_batch.rs`).
+    pub push_queues: Arc<push_batch::PushQueues>,
     /// Mark cookies `Secure`: on whenever clients reach Baton over TLS.
     pub secure_cookies: bool,
     /// Send `Strict-Transport-Security` on every answer: on when Baton terminates TLS itself
@@ -149,6 +152,7 @@ impl AppState {
             replicas,
             sign_in_throttle: Arc::default(),
             rate_limits: Arc::default(),
+            push_queues: Arc::default(),
             secure_cookies,
             strict_transport_security: false,
             metrics: Arc::default(),

@@ -4,10 +4,7 @@
 use axum::Json;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
-use baton_core::event::SignedEvent;
-use baton_core::log::{InsertOutcome, LogError};
-use baton_core::replica::ReceiveOutcome;
-use baton_core::verify::{Rejection, VerifyOptions};
+use baton_core::verify::Rejection;
 use serde::{Deserialize, Serialize};
 
 use super::AppState;
@@ -16,7 +13,6 @@ pub use super::push_body::MAX_PUSH_EVENTS;
 use super::push_body::{PushBodyError, parse_push};
 use super::roster::{Roster, load_roster};
 use super::tablet_auth::SignedByTablet;
-use crate::storage::NewEvent;
 
 /// The most events one pull returns.
 pub const MAX_PULL_EVENTS: i64 = 1_000;
@@ -84,153 +80,47 @@ impl From<PushBodyError> for ApiError {
     }
 }
 
+/// `POST /api/v1/sync/push`: decodes the pushed events, has them applied with the site's other
+/// waiting pushes (`push_batch.rs`), and answers one receipt per event.
 pub async fn push(
     State(state): State<AppState>,
-    request: SignedByTablet,
+    mut request: SignedByTablet,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let parsed = parse_push(&request.body, &request.signer)?;
     let started = std::time::Instant::now();
     let now_ms = request.now_ms;
     let mut receipts: Vec<Option<Receipt>> = (0..parsed.n_events).map(|_| None).collect();
-    let reject =
-        |index: usize, event_id: Option<String>, code: &'static str, message: String| Receipt {
-            index,
-            event_id,
+    for refused in parsed.refused {
+        receipts[refused.index] = Some(Receipt {
+            index: refused.index,
+            event_id: refused.event_id.map(|id| id.to_hex()),
             status: ReceiptStatus::Rejected,
             server_seq: None,
             leaf_index: None,
             received_at_ms: now_ms,
             fork: false,
-            reason: Some(Reason { code, message }),
-        };
-    // Malformed events and other signers' events get their receipts now; the pushing tablet's
-    // own events go on to verification.
-    for refused in parsed.refused {
-        receipts[refused.index] = Some(reject(
-            refused.index,
-            refused.event_id.map(|id| id.to_hex()),
-            refused.code,
-            refused.message,
-        ));
-    }
-    let decoded = parsed.events;
-
-    let site_id = request.tablet.site_id.clone();
-    let mut guard = state
-        .replicas
-        .lock(state.storage.as_ref(), &site_id)
-        .await?;
-    let site = &mut *guard;
-    let options = VerifyOptions {
-        now_ms,
-        max_clock_skew_ms: site.config.rules.max_clock_skew_ms,
-    };
-    let (indices, events): (Vec<usize>, Vec<SignedEvent>) = decoded.into_iter().unzip();
-    // What the pushed devices' state already called for was recorded by earlier pushes.
-    let pushed = crate::revocation::changed_since(&events);
-    let before = crate::revocation::revocations_for(site.replica.custody(), &pushed, now_ms);
-    let outcomes = site.replica.receive_batch(events.clone(), options);
-    // Revocations follow from the merged state of the devices whose history this batch changed
-    // (its events, and held events it released), and are stored in the same transaction as the
-    // events (a transactional outbox).
-    let newly_folded: Vec<&SignedEvent> = outcomes
-        .iter()
-        .filter_map(|outcome| match outcome {
-            ReceiveOutcome::Inserted(InsertOutcome::Admitted { newly_admitted, .. }) => {
-                Some(newly_admitted)
-            }
-            _ => None,
-        })
-        .flatten()
-        .filter_map(|id| site.replica.log().get(id))
-        .collect();
-    let changed = crate::revocation::changed_since(newly_folded);
-    let revocations = crate::revocation::not_yet_recorded(
-        &before,
-        crate::revocation::revocations_for(site.replica.custody(), &changed, now_ms),
-    );
-
-    let mut to_store = Vec::new();
-    let mut stored_indices = Vec::new();
-    for ((index, event), outcome) in indices.into_iter().zip(events).zip(outcomes) {
-        let event_id = event.id().to_hex();
-        let (status, fork) = match outcome {
-            ReceiveOutcome::Inserted(InsertOutcome::Duplicate) => (ReceiptStatus::Duplicate, false),
-            ReceiveOutcome::Inserted(InsertOutcome::Admitted { forks_with, .. }) => {
-                (ReceiptStatus::Accepted, !forks_with.is_empty())
-            }
-            ReceiveOutcome::Inserted(InsertOutcome::Held { forks_with, .. }) => {
-                (ReceiptStatus::Held, !forks_with.is_empty())
-            }
-            ReceiveOutcome::Rejected(rejection) => {
-                receipts[index] = Some(reject(
-                    index,
-                    Some(event_id),
-                    rejection_code(&rejection),
-                    rejection.to_string(),
-                ));
-                continue;
-            }
-            ReceiveOutcome::Refused(error @ LogError::HeldLimitReached { .. }) => {
-                receipts[index] = Some(reject(
-                    index,
-                    Some(event_id),
-                    "held_limit",
-                    error.to_string(),
-                ));
-                continue;
-            }
-        };
-        to_store.push(NewEvent {
-            event_id: event_id.clone(),
-            signer: event.signer().to_hex(),
-            seq: event.seq() as i64,
-            tablet_id: Some(request.tablet.tablet_id.clone()),
-            event_json: String::from_utf8(event.to_json_bytes()).expect("wire JSON is UTF-8"),
-            received_at_ms: now_ms as i64,
-        });
-        stored_indices.push(index);
-        receipts[index] = Some(Receipt {
-            index,
-            event_id: Some(event_id),
-            status,
-            server_seq: None,
-            leaf_index: None,
-            received_at_ms: now_ms,
-            fork,
-            reason: None,
+            reason: Some(Reason {
+                code: refused.code,
+                message: refused.message,
+            }),
         });
     }
-
-    // One transaction for the whole batch: an accepted receipt means the event is durable.
-    let appended = match state
-        .storage
-        .append_events(&site_id, &to_store, &revocations, &state.connectors)
-        .await
-    {
-        Ok(appended) => appended,
-        Err(error) => {
-            // The in-memory replica already holds events the database does not: rebuild it.
-            drop(guard);
-            state.replicas.forget(&site_id);
-            return Err(ApiError::storage(error));
-        }
-    };
-    for (index, appended) in stored_indices.into_iter().zip(appended) {
-        if let Some(receipt) = receipts[index].as_mut() {
-            receipt.server_seq = Some(appended.server_seq);
-            receipt.leaf_index = appended.leaf_index;
-        }
-    }
-    drop(guard);
+    let receipts = super::push_batch::apply(
+        &state,
+        &request.tablet.site_id,
+        super::push_batch::PushRequest {
+            tablet_id: request.tablet.tablet_id.clone(),
+            now_ms,
+            receipts,
+            decoded: parsed.events,
+            ticket: request.push_ticket.take(),
+        },
+    )
+    .await?;
     // The events are committed: their receipts must reach the tablet even if this stamp of
     // its last contact cannot be written (a disk that just filled), or it would push them
     // again for nothing.
     record_contact(&state, &request.tablet.tablet_id, now_ms).await;
-    let receipts: Vec<Receipt> = receipts
-        .into_iter()
-        .map(|receipt| receipt.expect("every event has a receipt"))
-        .collect();
     for receipt in &receipts {
         let status = match receipt.status {
             ReceiptStatus::Accepted => "accepted",

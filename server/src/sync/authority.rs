@@ -149,11 +149,10 @@ impl Authority<'_> {
             {
                 Ok(appended) => {
                     if let Err(error) = site.replica.insert_verified(event.clone()) {
-                        // Stored but not folded here: the next catch-up of a fresh replica
-                        // folds it from storage.
+                        // Stored but not folded here: the site is reloaded from storage at
+                        // its next use, which folds it.
                         tracing::error!(site_id, %error, "authority event stored but not folded");
-                        drop(guard);
-                        self.replicas.forget(site_id);
+                        site.discard();
                     }
                     return Ok(AuthorityEvent { event, appended });
                 }

@@ -47,6 +47,17 @@ pub struct SiteReplica {
     /// The site's registry version (`Storage::site_registry_version`) when `inputs`, `devices`
     /// and `config` were read.
     registry_version: i64,
+    /// Set when the replica took in events that were then not stored: the next lock reloads
+    /// the site from storage.
+    discarded: bool,
+}
+
+impl SiteReplica {
+    /// Marks the replica as ahead of storage (a write failed after the fold), so that whoever
+    /// locks the site next reloads it instead of folding onto events that were never stored.
+    pub fn discard(&mut self) {
+        self.discarded = true;
+    }
 }
 
 /// The stored rows a site's key set and device registry are built from, as read. Compared when
@@ -95,8 +106,8 @@ impl SiteReplicas {
             .await?
             .ok_or_else(|| SyncError::UnknownSite(site_id.to_owned()))?;
         let mut site = match guard.take() {
-            Some(site) => site,
-            None => self.load(storage, site_id, version).await?,
+            Some(site) if !site.discarded => site,
+            _ => self.load(storage, site_id, version).await?,
         };
         if site.registry_version != version {
             self.refresh(storage, &mut site, version).await?;
@@ -106,15 +117,6 @@ impl SiteReplicas {
         Ok(OwnedMutexGuard::map(guard, |slot| {
             slot.as_mut().expect("the slot was filled just above")
         }))
-    }
-
-    /// Forgets a site's replica, so that the next use reloads it from storage. Called when a
-    /// write failed after the in-memory replica had already taken the events in.
-    pub fn forget(&self, site_id: &str) {
-        self.sites
-            .lock()
-            .expect("the site map lock is never poisoned")
-            .remove(site_id);
     }
 
     async fn load(
@@ -135,6 +137,7 @@ impl SiteReplicas {
             devices,
             inputs,
             registry_version,
+            discarded: false,
         };
         catch_up(storage, &mut site).await?;
         tracing::info!(

@@ -736,3 +736,125 @@ async fn pushes_that_break_the_rules_are_refused_with_their_codes() {
         );
     }
 }
+
+/// Pushes that wait for their site's lock are applied together, in arrival order, and
+/// committed in one transaction (`push_batch.rs`); each still gets its own receipts, as if it
+/// had been applied alone: refusals at its own indices, a duplicate of an event an earlier
+/// push of the group brought with that event's server_seq.
+#[tokio::test]
+async fn waiting_pushes_are_committed_together_each_with_its_own_receipts() {
+    for backend in support::every_backend().await {
+        let server = tablet::serve(backend.storage.clone()).await;
+        let manager = tablet::sign_in_manager(&server).await;
+        let mut tablet_a = SimTablet::enroll(&server, &manager, 81).await;
+        let mut tablet_b = SimTablet::enroll(&server, &manager, 82).await;
+        let mut tablet_c = SimTablet::enroll(&server, &manager, 83).await;
+        let start = now_ms() - 60_000;
+        let a = [
+            tablet_a.sign(check_out("D-0001", "S-0001"), start),
+            tablet_a.sign(check_in("D-0001", "S-0001"), start + 1_000),
+        ];
+        let b = [
+            tablet_b.sign(check_out("D-0002", "S-0002"), start + 2_000),
+            tablet_b.sign(check_in("D-0002", "S-0002"), start + 3_000),
+        ];
+        let c = [
+            tablet_c.sign(check_out("D-0003", "S-0003"), start + 4_000),
+            tablet_c.sign(check_in("D-0003", "S-0003"), start + 5_000),
+        ];
+        let json = |event: &baton_core::event::SignedEvent| -> Value {
+            serde_json::from_slice(&event.to_json_bytes()).unwrap()
+        };
+        let site = baton_server::seed::DEMO_SITE_ID;
+        let (groups_before, grouped_before) = server.state.metrics.push_groups();
+
+        // The site's replica is held, as a long push holds it, while four pushes queue up.
+        let held = server
+            .state
+            .replicas
+            .lock(server.state.storage.as_ref(), site)
+            .await
+            .unwrap();
+        let tablet_a = std::sync::Arc::new(tablet_a);
+        let tablet_b = std::sync::Arc::new(tablet_b);
+        let tablet_c = std::sync::Arc::new(tablet_c);
+        let pushes = [
+            (tablet_a.clone(), vec![json(&a[0]), json(&a[1])]),
+            // The last event is tablet A's: refused as another signer's, at index 2.
+            (
+                tablet_b.clone(),
+                vec![json(&b[0]), json(&b[1]), json(&a[0])],
+            ),
+            (tablet_c.clone(), vec![json(&c[0])]),
+            // The first event is the one the push before brought.
+            (tablet_c.clone(), vec![json(&c[0]), json(&c[1])]),
+        ];
+        let mut answers = Vec::new();
+        for (queued, (tablet, events)) in pushes.into_iter().enumerate() {
+            answers.push(tokio::spawn(async move { tablet.push_json(events).await }));
+            // One at a time, so that the queue's order is the order above.
+            while server.state.push_queues.waiting(site) < queued + 1 {
+                tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+            }
+        }
+        drop(held);
+        let mut receipts = Vec::new();
+        for answer in answers {
+            receipts.push(answer.await.unwrap());
+        }
+
+        let (groups, grouped) = server.state.metrics.push_groups();
+        assert_eq!(
+            (groups - groups_before, grouped - grouped_before),
+            (1, 4),
+            "{}: one transaction applied the four pushes",
+            backend.url
+        );
+        let statuses: Vec<Vec<&str>> = receipts
+            .iter()
+            .map(|push| push.iter().map(status_of).collect())
+            .collect();
+        assert_eq!(
+            statuses,
+            [
+                vec!["accepted", "accepted"],
+                vec!["accepted", "accepted", "rejected"],
+                vec!["accepted"],
+                vec!["duplicate", "accepted"],
+            ],
+            "{}",
+            backend.url
+        );
+        assert_eq!(reason_of(&receipts[1][2]), "foreign_signer");
+        for push in &receipts {
+            for (index, receipt) in push.iter().enumerate() {
+                assert_eq!(receipt["index"], index, "{receipt}");
+            }
+        }
+        let seq = |receipt: &Value| receipt["server_seq"].as_i64().unwrap();
+        assert_eq!(
+            seq(&receipts[3][0]),
+            seq(&receipts[2][0]),
+            "a duplicate's own seq"
+        );
+        let mut stored: Vec<i64> = [
+            &receipts[0][0],
+            &receipts[0][1],
+            &receipts[1][0],
+            &receipts[1][1],
+            &receipts[2][0],
+            &receipts[3][1],
+        ]
+        .into_iter()
+        .map(seq)
+        .collect();
+        assert!(
+            stored.is_sorted(),
+            "arrival order is storage order: {stored:?}"
+        );
+        stored.dedup();
+        assert_eq!(stored.len(), 6);
+        let pulled = tablet_a.pull_all(100).await;
+        assert_eq!(pulled.len(), 6, "{}: each event stored once", backend.url);
+    }
+}
