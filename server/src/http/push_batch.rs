@@ -277,14 +277,7 @@ fn fold_push(site: &mut SiteReplica, job: PushJob) -> FoldedPush {
         };
         // Duplicates are stored again too: the database ignores them and gives back the
         // server_seq the receipt carries.
-        to_store.push(NewEvent {
-            event_id: event_id.clone(),
-            signer: event.signer().to_hex(),
-            seq: event.seq() as i64,
-            tablet_id: Some(tablet_id.clone()),
-            event_json: String::from_utf8(event.to_json_bytes()).expect("wire JSON is UTF-8"),
-            received_at_ms: now_ms as i64,
-        });
+        to_store.push(NewEvent::new(event, Some(tablet_id.clone()), now_ms));
         stored_indices.push(index);
         receipts[index] = Some(Receipt {
             index,

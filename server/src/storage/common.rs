@@ -127,7 +127,7 @@ macro_rules! append_locked {
                 Some(server_seq) => {
                     new_entries.push((
                         appended.len(),
-                        super::common::event_entry(site_id, event, server_seq)?,
+                        super::common::event_entry(event, server_seq),
                     ));
                     server_seq
                 }
@@ -259,20 +259,14 @@ pub(super) use append_locked;
 
 /// The ledger entry of an event just stored.
 pub(super) fn event_entry(
-    site_id: &str,
     event: &super::NewEvent,
     server_seq: i64,
-) -> Result<baton_core::ledger::LedgerEntry, super::StorageError> {
-    let signed = baton_core::event::SignedEvent::from_json_bytes(event.event_json.as_bytes())
-        .map_err(|error| super::StorageError::Ledger {
-            site_id: site_id.to_owned(),
-            reason: format!("event {}: {error}", event.event_id),
-        })?;
-    Ok(baton_core::ledger::LedgerEntry::Event {
-        event: Box::new(signed),
+) -> baton_core::ledger::LedgerEntry {
+    baton_core::ledger::LedgerEntry::Event {
+        event: Box::new(event.event.clone()),
         server_seq: server_seq as u64,
         received_at_ms: event.received_at_ms as u64,
-    })
+    }
 }
 
 /// One row of `site_connectors`, in `sql::LIST_SITE_CONNECTORS`'s column order.

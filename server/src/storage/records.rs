@@ -1,6 +1,7 @@
 //! Rows as the server stores them: the site's registry of wards, staff, devices and accounts.
 //! Mapped to and from SQL at the edge, so that these types carry no storage derives.
 
+use baton_core::event::SignedEvent;
 use serde::Serialize;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -151,6 +152,23 @@ pub struct NewEvent {
     /// The event's wire JSON exactly as the tablet signed and sent it.
     pub event_json: String,
     pub received_at_ms: i64,
+    /// The event itself, already decoded and verified: its ledger entry is built from it
+    /// rather than by decoding `event_json` again.
+    pub event: SignedEvent,
+}
+
+impl NewEvent {
+    pub fn new(event: SignedEvent, tablet_id: Option<String>, received_at_ms: u64) -> NewEvent {
+        NewEvent {
+            event_id: event.id().to_hex(),
+            signer: event.signer().to_hex(),
+            seq: event.seq() as i64,
+            tablet_id,
+            event_json: String::from_utf8(event.to_json_bytes()).expect("wire JSON is UTF-8"),
+            received_at_ms: received_at_ms as i64,
+            event,
+        }
+    }
 }
 
 /// An event as stored, with its place in the site's log.

@@ -124,14 +124,7 @@ impl Authority<'_> {
             );
             let changed = crate::revocation::changed_since([&event]);
             let revocations = crate::revocation::revocations_for(&device_after, &changed, now_ms);
-            let new_event = NewEvent {
-                event_id: event.id().to_hex(),
-                signer: signer.to_hex(),
-                seq: event.seq() as i64,
-                tablet_id: None,
-                event_json: String::from_utf8(event.to_json_bytes()).expect("wire JSON is UTF-8"),
-                received_at_ms: now_ms as i64,
-            };
+            let new_event = NewEvent::new(event.clone(), None, now_ms);
             let precondition = AuthorityPrecondition {
                 latest_server_seq: site.cursor,
                 chain_head: chain_head.map(|head| head.id.to_hex()),

@@ -119,14 +119,7 @@ fn authority_event(
         .unwrap()
         .sign(key)
         .unwrap();
-    let new_event = baton_server::storage::NewEvent {
-        event_id: event.id().to_hex(),
-        signer: signer.to_hex(),
-        seq: event.seq() as i64,
-        tablet_id: None,
-        event_json: String::from_utf8(event.to_json_bytes()).unwrap(),
-        received_at_ms: wall_ms as i64,
-    };
+    let new_event = baton_server::storage::NewEvent::new(event.clone(), None, wall_ms);
     (event, new_event)
 }
 
