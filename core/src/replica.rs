@@ -120,7 +120,7 @@ impl Replica {
             }
         }
         let verdicts = self.custody.keys().verify_batch(&new_events, options);
-        let mut verified: Vec<VerifiedEvent> = new_event_indices
+        let verified = new_event_indices
             .into_iter()
             .zip(new_events)
             .zip(verdicts)
@@ -130,6 +130,41 @@ impl Replica {
                 verdict,
             })
             .collect();
+        self.insert_verdicts(outcomes, verified)
+    }
+
+    /// `receive_batch` with the verdicts already computed, for example by
+    /// `KeySet::verify_batch` on another thread, before taking the lock this replica is behind.
+    /// The caller vouches that each verdict came from this replica's key set and the options
+    /// the events must meet; `verdicts[i]` is the verdict of `events[i]`.
+    pub fn receive_verified_batch(
+        &mut self,
+        events: Vec<SignedEvent>,
+        verdicts: Vec<Result<(), Rejection>>,
+    ) -> Vec<ReceiveOutcome> {
+        assert_eq!(events.len(), verdicts.len(), "one verdict per event");
+        let mut outcomes: Vec<Option<ReceiveOutcome>> = vec![None; events.len()];
+        let mut verified = Vec::with_capacity(events.len());
+        for (event_idx, (event, verdict)) in events.into_iter().zip(verdicts).enumerate() {
+            if self.log.contains(&event.id()) {
+                outcomes[event_idx] = Some(ReceiveOutcome::Inserted(InsertOutcome::Duplicate));
+            } else {
+                verified.push(VerifiedEvent {
+                    event_idx,
+                    event,
+                    verdict,
+                });
+            }
+        }
+        self.insert_verdicts(outcomes, verified)
+    }
+
+    /// Inserts the events that passed, in chain order, and fills in every outcome.
+    fn insert_verdicts(
+        &mut self,
+        mut outcomes: Vec<Option<ReceiveOutcome>>,
+        mut verified: Vec<VerifiedEvent>,
+    ) -> Vec<ReceiveOutcome> {
         // A chain's events go in seq order, so that a pushed chain is admitted link by link.
         verified.sort_by(|left, right| {
             let left_key = (left.event.signer(), left.event.seq());

@@ -5,6 +5,8 @@
 //! are not: a gap is held until its predecessor arrives, and both sides of a fork are kept as
 //! evidence against their signer.
 
+use std::borrow::Borrow;
+
 use ed25519_dalek::{Signature, VerifyingKey};
 use thiserror::Error;
 
@@ -160,9 +162,9 @@ impl KeySet {
     /// commitments `R`), so those are refused here first; weak keys cannot reach this point
     /// because `SignerKey` refuses them. If the batch fails, each event is verified on its own to
     /// name the culprits.
-    pub fn verify_batch(
+    pub fn verify_batch<E: Borrow<SignedEvent>>(
         &self,
-        events: &[SignedEvent],
+        events: &[E],
         options: VerifyOptions,
     ) -> Vec<Result<(), Rejection>> {
         let mut results: Vec<Result<(), Rejection>> = Vec::with_capacity(events.len());
@@ -170,7 +172,7 @@ impl KeySet {
         let mut messages: Vec<&[u8]> = Vec::with_capacity(events.len());
         let mut signatures = Vec::with_capacity(events.len());
         let mut verifying_keys = Vec::with_capacity(events.len());
-        for (event_idx, event) in events.iter().enumerate() {
+        for (event_idx, event) in events.iter().map(Borrow::borrow).enumerate() {
             let checked = self.check_policy(event, options).and_then(|verifying_key| {
                 if commitment_is_strict(event.signature_bytes()) {
                     Ok(verifying_key)
@@ -198,7 +200,7 @@ impl KeySet {
             return results;
         }
         for event_idx in batch_event_indices {
-            results[event_idx] = self.verify(&events[event_idx], options);
+            results[event_idx] = self.verify(events[event_idx].borrow(), options);
         }
         results
     }

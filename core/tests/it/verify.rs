@@ -433,3 +433,35 @@ fn a_signer_whose_clock_is_a_year_off_is_accepted_when_it_ticks_from_the_true_ti
         assert_eq!(event.wall_ms(), wall_ms);
     }
 }
+
+/// A replica given verdicts computed beforehand (by the server, before its site's lock) ends
+/// where `receive_batch` ends, outcome for outcome, with the culprits refused and duplicates
+/// found without their verdicts being looked at.
+#[test]
+fn receiving_precomputed_verdicts_equals_receiving_and_verifying() {
+    let mut tablet = Tablet::new(1);
+    let mut stranger = Tablet::new(2);
+    let keys = key_set(&[&tablet], &[]);
+    let mut events = chain(&mut tablet, 12);
+    let mut signature = *events[7].signature_bytes();
+    signature[40] ^= 0x10;
+    events[7] = with_signature(&events[7], signature);
+    events.push(stranger.sign(T0, check_out("TAB-1", "N-1", None)));
+    // Sent again in the same batch: a duplicate.
+    events.push(events[0].clone());
+    let mut verifying = baton_core::Replica::new(
+        baton_core::SiteRules::default(),
+        keys.clone(),
+        baton_core::DeviceRegistry::default(),
+    );
+    let mut given = verifying.clone();
+    let expected = verifying.receive_batch(events.clone(), OPTIONS);
+    let verdicts = keys.verify_batch(&events, OPTIONS);
+    let outcomes = given.receive_verified_batch(events, verdicts);
+    assert_eq!(outcomes, expected);
+    assert_eq!(given, verifying);
+    assert!(matches!(
+        outcomes[7],
+        baton_core::ReceiveOutcome::Rejected(Rejection::BadSignature { .. })
+    ));
+}

@@ -17,7 +17,7 @@ use std::sync::{Arc, Mutex};
 use baton_core::event::SignedEvent;
 use baton_core::log::{InsertOutcome, LogError};
 use baton_core::replica::ReceiveOutcome;
-use baton_core::verify::VerifyOptions;
+use baton_core::verify::{Rejection, VerifyOptions};
 use tokio::sync::oneshot;
 
 use super::AppState;
@@ -40,6 +40,10 @@ pub struct PushRequest {
     pub receipts: Vec<Option<Receipt>>,
     /// The events that decoded, with their index in the request.
     pub decoded: Vec<(usize, SignedEvent)>,
+    /// The verdict of each decoded event, checked before the lock against the site's key set
+    /// at this registry version (`SiteReplicas::verifier`); used only if the replica is still
+    /// at that version, otherwise the events are verified again under the lock.
+    pub verdicts: Option<(i64, Vec<Result<(), Rejection>>)>,
     /// The push's place in admission control, given back once it is applied.
     pub ticket: Option<PushTicket>,
 }
@@ -210,6 +214,7 @@ fn fold_push(site: &mut SiteReplica, job: PushJob) -> FoldedPush {
                 now_ms,
                 mut receipts,
                 decoded,
+                verdicts,
                 ticket,
             },
         reply,
@@ -222,7 +227,12 @@ fn fold_push(site: &mut SiteReplica, job: PushJob) -> FoldedPush {
     // What the pushed devices' state already called for was recorded by earlier pushes.
     let pushed = crate::revocation::changed_since(&events);
     let before = crate::revocation::revocations_for(site.replica.custody(), &pushed, now_ms);
-    let outcomes = site.replica.receive_batch(events.clone(), options);
+    let outcomes = match verdicts {
+        Some((version, verdicts)) if version == site.registry_version() => site
+            .replica
+            .receive_verified_batch(events.clone(), verdicts),
+        _ => site.replica.receive_batch(events.clone(), options),
+    };
     let newly_folded: Vec<&SignedEvent> = outcomes
         .iter()
         .filter_map(|outcome| match outcome {

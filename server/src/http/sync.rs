@@ -4,7 +4,8 @@
 use axum::Json;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
-use baton_core::verify::Rejection;
+use baton_core::event::SignedEvent;
+use baton_core::verify::{Rejection, VerifyOptions};
 use serde::{Deserialize, Serialize};
 
 use super::AppState;
@@ -105,6 +106,22 @@ pub async fn push(
             }),
         });
     }
+    // Signatures are checked here, on this request's own thread, against the site's key set
+    // as of its last lock, so that the push holding the lock does not check them for it.
+    let verdicts = state
+        .replicas
+        .verifier(&request.tablet.site_id)
+        .map(|verifier| {
+            let events: Vec<&SignedEvent> = parsed.events.iter().map(|(_, event)| event).collect();
+            let options = VerifyOptions {
+                now_ms,
+                max_clock_skew_ms: verifier.max_clock_skew_ms,
+            };
+            (
+                verifier.registry_version,
+                verifier.keys.verify_batch(&events, options),
+            )
+        });
     let receipts = super::push_batch::apply(
         &state,
         &request.tablet.site_id,
@@ -113,6 +130,7 @@ pub async fn push(
             now_ms,
             receipts,
             decoded: parsed.events,
+            verdicts,
             ticket: request.push_ticket.take(),
         },
     )

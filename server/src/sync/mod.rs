@@ -12,7 +12,7 @@
 pub mod authority;
 mod site_replica;
 
-pub use site_replica::{SiteGuard, SiteReplica, SiteReplicas, SyncError};
+pub use site_replica::{SiteGuard, SiteReplica, SiteReplicas, SyncError, Verifier};
 
 /// Milliseconds since the Unix epoch: the one clock read of the sync path, passed into `core`.
 pub fn now_ms() -> u64 {

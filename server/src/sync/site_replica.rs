@@ -53,6 +53,11 @@ pub struct SiteReplica {
 }
 
 impl SiteReplica {
+    /// The registry version the replica's keys, registry and configuration are as of.
+    pub fn registry_version(&self) -> i64 {
+        self.registry_version
+    }
+
     /// Marks the replica as ahead of storage (a write failed after the fold), so that whoever
     /// locks the site next reloads it instead of folding onto events that were never stored.
     pub fn discard(&mut self) {
@@ -75,6 +80,18 @@ struct SiteInputs {
 pub struct SiteReplicas {
     server_keys: Arc<ServerKeys>,
     sites: Mutex<HashMap<String, Arc<tokio::sync::Mutex<Option<SiteReplica>>>>>,
+    /// Each loaded site's key set as of its registry version, readable without the site's
+    /// lock: pushes verify their signatures against it while another push holds the lock.
+    verifiers: Mutex<HashMap<String, Arc<Verifier>>>,
+}
+
+/// What a site's signatures are checked against, as of one registry version. Verdicts
+/// computed with it stand for the replica as long as its registry version is the same, since
+/// every change of keys, decommissioning or configuration moves that version.
+pub struct Verifier {
+    pub registry_version: i64,
+    pub keys: KeySet,
+    pub max_clock_skew_ms: u64,
 }
 
 impl SiteReplicas {
@@ -82,6 +99,7 @@ impl SiteReplicas {
         SiteReplicas {
             server_keys,
             sites: Mutex::new(HashMap::new()),
+            verifiers: Mutex::new(HashMap::new()),
         }
     }
 
@@ -113,10 +131,42 @@ impl SiteReplicas {
             self.refresh(storage, &mut site, version).await?;
         }
         catch_up(storage, &mut site).await?;
+        self.publish_verifier(&site);
         *guard = Some(site);
         Ok(OwnedMutexGuard::map(guard, |slot| {
             slot.as_mut().expect("the slot was filled just above")
         }))
+    }
+
+    /// The site's key set as of its last lock, if the site was loaded: see `Verifier`.
+    pub fn verifier(&self, site_id: &str) -> Option<Arc<Verifier>> {
+        self.verifiers
+            .lock()
+            .expect("the verifier map lock is never poisoned")
+            .get(site_id)
+            .cloned()
+    }
+
+    /// Publishes the site's key set when its registry version moved.
+    fn publish_verifier(&self, site: &SiteReplica) {
+        let mut verifiers = self
+            .verifiers
+            .lock()
+            .expect("the verifier map lock is never poisoned");
+        if verifiers
+            .get(&site.site_id)
+            .is_some_and(|verifier| verifier.registry_version == site.registry_version)
+        {
+            return;
+        }
+        verifiers.insert(
+            site.site_id.clone(),
+            Arc::new(Verifier {
+                registry_version: site.registry_version,
+                keys: site.replica.custody().keys().clone(),
+                max_clock_skew_ms: site.config.rules.max_clock_skew_ms,
+            }),
+        );
     }
 
     async fn load(

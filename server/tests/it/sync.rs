@@ -858,3 +858,63 @@ async fn waiting_pushes_are_committed_together_each_with_its_own_receipts() {
         assert_eq!(pulled.len(), 6, "{}: each event stored once", backend.url);
     }
 }
+
+/// A push's signatures are checked before the site's lock, against the key set and rules of
+/// the site's registry version at that moment. If that version moved before the push is
+/// applied (here the site's clock tolerance is tightened while the push waits), the verdicts
+/// are thrown away and the events checked again under the lock, against what holds now.
+#[tokio::test]
+async fn verdicts_from_before_a_registry_change_are_checked_again() {
+    for backend in support::every_backend().await {
+        let server = tablet::serve(backend.storage.clone()).await;
+        let manager = tablet::sign_in_manager(&server).await;
+        let mut tablet_a = SimTablet::enroll(&server, &manager, 84).await;
+        let site = baton_server::seed::DEMO_SITE_ID;
+        // A first push loads the site, and with it the key set pushes are checked against.
+        let first = tablet_a.sign(check_out("D-0004", "S-0004"), now_ms() - 60_000);
+        assert_eq!(status_of(&tablet_a.push(&[first]).await[0]), "accepted");
+        let storage = server.state.storage.clone();
+        let previous = storage.site_config(site).await.unwrap().unwrap();
+        let mut config: Value = serde_json::from_str(&previous).unwrap();
+        let tolerance = config["rules"]["max_clock_skew_ms"].as_u64().unwrap();
+        assert!(tolerance >= 120_000, "the demo tolerates two minutes ahead");
+        // Signed a minute ahead: within today's tolerance, not within the next one.
+        let ahead = tablet_a.sign(check_in("D-0004", "S-0004"), now_ms() + 60_000);
+
+        let held = server
+            .state
+            .replicas
+            .lock(storage.as_ref(), site)
+            .await
+            .unwrap();
+        let tablet_a = std::sync::Arc::new(tablet_a);
+        let pushing = tablet_a.clone();
+        let body = vec![serde_json::from_slice(&ahead.to_json_bytes()).unwrap()];
+        let answer = tokio::spawn(async move { pushing.push_json(body).await });
+        while server.state.push_queues.waiting(site) < 1 {
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        config["rules"]["max_clock_skew_ms"] = json!(10_000);
+        let entry = baton_server::ledger::governance_entry(
+            json!({ "type": "site_config_changed", "note": "tightened by the test" }),
+            "test",
+            now_ms(),
+        );
+        assert!(
+            storage
+                .update_site_config(
+                    site,
+                    &previous,
+                    &config.to_string(),
+                    &entry,
+                    now_ms() as i64
+                )
+                .await
+                .unwrap()
+        );
+        drop(held);
+        let receipts = answer.await.unwrap();
+        assert_eq!(status_of(&receipts[0]), "rejected", "{}", backend.url);
+        assert_eq!(reason_of(&receipts[0]), "future_timestamp");
+    }
+}
