@@ -29,7 +29,7 @@ impl LedgerHash {
     }
 
     pub fn to_hex(&self) -> String {
-        hex::encode(self.0)
+        crate::ids::encode_lower_hex(&self.0)
     }
 
     pub fn from_hex(text: &str) -> Result<LedgerHash, HexError> {
