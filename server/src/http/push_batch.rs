@@ -140,9 +140,19 @@ async fn drive(state: AppState, site_id: String, queue: Arc<Mutex<VecDeque<PushJ
         .iter_mut()
         .flat_map(|push| std::mem::take(&mut push.revocations))
         .collect();
+    let contacts: Vec<(String, i64)> = folded
+        .iter()
+        .map(|push| (push.tablet_id.clone(), push.now_ms as i64))
+        .collect();
     match state
         .storage
-        .append_events(&site_id, &to_store, &revocations, &state.connectors)
+        .append_events(
+            &site_id,
+            &to_store,
+            &revocations,
+            &state.connectors,
+            &contacts,
+        )
         .await
     {
         Ok(appended) => {
@@ -195,6 +205,8 @@ fn take_group(queue: &Mutex<VecDeque<PushJob>>) -> Vec<PushJob> {
 
 /// A push folded into the replica, waiting for its group's commit.
 struct FoldedPush {
+    tablet_id: String,
+    now_ms: u64,
     receipts: Vec<Option<Receipt>>,
     to_store: Vec<NewEvent>,
     /// The request index of each event of `to_store`, in order.
@@ -301,6 +313,8 @@ fn fold_push(site: &mut SiteReplica, job: PushJob) -> FoldedPush {
         });
     }
     FoldedPush {
+        tablet_id,
+        now_ms,
         receipts,
         to_store,
         stored_indices,

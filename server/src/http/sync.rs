@@ -135,10 +135,7 @@ pub async fn push(
         },
     )
     .await?;
-    // The events are committed: their receipts must reach the tablet even if this stamp of
-    // its last contact cannot be written (a disk that just filled), or it would push them
-    // again for nothing.
-    record_contact(&state, &request.tablet.tablet_id, now_ms).await;
+    // The tablet's last contact was stamped in the transaction that stored the events.
     for receipt in &receipts {
         let status = match receipt.status {
             ReceiptStatus::Accepted => "accepted",

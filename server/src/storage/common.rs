@@ -640,6 +640,7 @@ macro_rules! storage_impl {
             events: &[NewEvent],
             revocations: &[NewRevocation],
             connectors: &[String],
+            contacts: &[(String, i64)],
         ) -> Result<Vec<AppendedEvent>, StorageError> {
             let mut tx = self.pool.begin_with($begin_write).await?;
             let lock_site: Option<&str> = $lock_site;
@@ -647,6 +648,9 @@ macro_rules! storage_impl {
                 sqlx::query(lock_site).bind(site_id).execute(&mut *tx).await?;
             }
             let appended = append_locked!(tx, site_id, events, revocations, connectors);
+            for (tablet_id, now_ms) in contacts {
+                sqlx::query(sql::UPDATE_TABLET_SYNC).bind(*now_ms).bind(tablet_id).execute(&mut *tx).await?;
+            }
             tx.commit().await?;
             Ok(appended)
         }

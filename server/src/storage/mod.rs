@@ -345,13 +345,16 @@ pub trait Storage: Send + Sync + 'static {
     /// outbox): once per custody, with one delivery per connector in `connectors` and per
     /// enabled connector of the site (`create_site_connector`), read under the lock. The built-in
     /// connector `baton_tokens` is carried out at once: the custody's access tokens are revoked
-    /// in that transaction and its delivery is `confirmed`.
+    /// in that transaction and its delivery is `confirmed`. Each of `contacts`, (tablet id,
+    /// milliseconds), stamps the tablets that pushed them with their last contact in the same
+    /// transaction (`record_tablet_sync`), rather than in a write of its own per push.
     async fn append_events(
         &self,
         site_id: &str,
         events: &[NewEvent],
         revocations: &[NewRevocation],
         connectors: &[String],
+        contacts: &[(String, i64)],
     ) -> Result<Vec<AppendedEvent>, StorageError>;
 
     /// Appends one event the server signed as the authority, exactly as `append_events` does

@@ -854,6 +854,20 @@ async fn waiting_pushes_are_committed_together_each_with_its_own_receipts() {
         );
         stored.dedup();
         assert_eq!(stored.len(), 6);
+        // Each tablet's last contact was stamped by the group's transaction.
+        let tablets = server.state.storage.list_tablets(site).await.unwrap();
+        for pusher in [&tablet_a, &tablet_b, &tablet_c] {
+            let stamped = tablets
+                .iter()
+                .find(|tablet| tablet.tablet_id == pusher.tablet_id)
+                .and_then(|tablet| tablet.last_sync_ms)
+                .unwrap();
+            assert!(
+                stamped as u64 >= start + 60_000,
+                "{} stamped {stamped}",
+                pusher.tablet_id
+            );
+        }
         let pulled = tablet_a.pull_all(100).await;
         assert_eq!(pulled.len(), 6, "{}: each event stored once", backend.url);
     }
