@@ -13,8 +13,10 @@
 //! stored to revocation delivered at a webhook receiver run here), `soak` (`--tablets` syncing
 //! as the PWA does for `--minutes`: errors and latencies; `cargo xtask soak` adds the server's
 //! memory), `board` (a site of `--devices` devices grown to each of `--sizes` stored events,
-//! the board API timed at each). `--json FILE` appends one JSON object per scenario (per size,
-//! for `board`) for the report.
+//! the board API timed at each), `pouchdb` (the peer: the `ingest` load's events as unsigned
+//! documents pushed with `_bulk_docs` to a `pouchdb-server` at `--peer-url`, the registry read
+//! from the Baton server at `--url`). `--json FILE` appends one JSON object per scenario (per
+//! size, for `board`) for the report.
 //!
 //! # Layout
 //! - `tablet`: the manager's session and the simulated tablets (signing, push, pull).
@@ -22,10 +24,12 @@
 //! - `latency`: the revocation-latency scenario and its webhook receiver.
 //! - `soak`: the soak scenario.
 //! - `board`: the board scenario.
+//! - `pouchdb`: the peer scenario, against `pouchdb-server` (`loadgen/pouchdb/`).
 
 mod baseline;
 mod board;
 mod latency;
+mod pouchdb;
 mod soak;
 mod tablet;
 
@@ -48,6 +52,7 @@ enum Scenario {
     RevocationLatency,
     Soak,
     Board,
+    Pouchdb,
 }
 
 #[derive(Debug, Parser)]
@@ -114,6 +119,12 @@ struct Args {
     /// `board`: the database's directory, for its size on disk.
     #[arg(long)]
     data_dir: Option<PathBuf>,
+    /// `pouchdb`: the CouchDB-compatible peer, e.g. a `pouchdb-server`.
+    #[arg(long, default_value = "http://127.0.0.1:5984")]
+    peer_url: String,
+    /// `pouchdb`: the peer's database, deleted and created afresh for the run.
+    #[arg(long, default_value = "baton_ingest")]
+    peer_db: String,
     /// Appends the scenario's result as one JSON line.
     #[arg(long)]
     json: Option<PathBuf>,
@@ -155,6 +166,36 @@ async fn main() -> anyhow::Result<()> {
             board::measure(&args.url, &args.credentials, &load, &mut record).await
         }
         Scenario::Verify => record(&baseline::measure()),
+        Scenario::Pouchdb => {
+            // The registry of the Baton site, so that the documents name the same devices and
+            // staff as the events of `ingest`.
+            let manager = Manager::sign_in(&args.url, &args.credentials).await?;
+            let (devices, staff) = manager.registry().await?;
+            let load = pouchdb::PeerLoad {
+                tablets: args.tablets,
+                events: args.events,
+                batch: args.batch,
+                concurrency: args.concurrency,
+            };
+            let result = pouchdb::measure(
+                &args.peer_url,
+                &args.peer_db,
+                &devices,
+                &staff,
+                &load,
+                &args.label,
+            )
+            .await?;
+            record(&result)?;
+            match result["errors"].as_u64() {
+                Some(0) => Ok(()),
+                errors => bail!(
+                    "the peer refused or lost {} documents; the first: {}",
+                    errors.unwrap_or_default(),
+                    result["first_error"]
+                ),
+            }
+        }
         Scenario::Ingest => record(&ingest(&args, args.tablets, args.events).await?),
         Scenario::CatchUp => record(&ingest(&args, 1, args.events).await?),
         Scenario::RevocationLatency => {
@@ -209,6 +250,11 @@ async fn ingest(args: &Args, n_tablets: usize, n_events: usize) -> anyhow::Resul
         .map(|(index, tablet)| tablet.sign_stream(index, n_events, &devices, &staff, args.batch))
         .collect::<anyhow::Result<_>>()?;
     let n_requests: usize = streams.iter().map(|stream| stream.batches.len()).sum();
+    let request_bytes: usize = streams
+        .iter()
+        .flat_map(|stream| &stream.batches)
+        .map(Vec::len)
+        .sum();
 
     eprintln!(
         "pushing in {n_requests} requests, {} at a time…",
@@ -248,10 +294,6 @@ async fn ingest(args: &Args, n_tablets: usize, n_events: usize) -> anyhow::Resul
         bail!("the server accepted {accepted} of {expected} events");
     }
     latencies.sort();
-    let percentile = |share: f64| -> f64 {
-        let index = ((latencies.len() as f64 * share).ceil() as usize).clamp(1, latencies.len());
-        latencies[index - 1].as_secs_f64() * 1_000.0
-    };
     let rate = accepted as f64 / elapsed.as_secs_f64();
     eprintln!(
         "{accepted} events accepted in {:.2} s: {rate:.0} events/s",
@@ -267,10 +309,20 @@ async fn ingest(args: &Args, n_tablets: usize, n_events: usize) -> anyhow::Resul
         "accepted": accepted,
         "seconds": elapsed.as_secs_f64(),
         "events_per_second": rate,
-        "push_ms_p50": percentile(0.50),
-        "push_ms_p99": percentile(0.99),
+        "push_ms_p50": percentile_ms(&latencies, 0.50),
+        "push_ms_p99": percentile_ms(&latencies, 0.99),
+        "request_bytes_mean": request_bytes as f64 / n_requests.max(1) as f64,
         // Pushes the server deferred (503 sync_busy) and that were sent again after their
         // Retry-After; their latency above counts from the first send.
         "deferred_pushes": tablet::DEFERRED_PUSHES.load(std::sync::atomic::Ordering::Relaxed),
     }))
+}
+
+/// The `share` percentile of sorted `latencies`, in milliseconds (nearest rank); NaN if empty.
+pub fn percentile_ms(latencies: &[Duration], share: f64) -> f64 {
+    if latencies.is_empty() {
+        return f64::NAN;
+    }
+    let index = ((latencies.len() as f64 * share).ceil() as usize).clamp(1, latencies.len());
+    latencies[index - 1].as_secs_f64() * 1_000.0
 }

@@ -25,6 +25,8 @@ pub fn now_ms() -> u64 {
 pub static DEFERRED_PUSHES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 /// Deferrals of one push in a row before the load generator gives up on it.
 const MAX_DEFERRALS: usize = 60;
+/// The demo ward every simulated tablet is enrolled on.
+pub const WARD_ID: &str = "W-4E";
 
 /// A signed-in manager of the demo site. Clones share the session.
 #[derive(Clone)]
@@ -186,63 +188,31 @@ impl Manager {
     }
 }
 
-/// An enrolled simulated tablet.
-pub struct SimTablet {
+/// A tablet's signing side, which needs no server: its key, its ward, and its chain so far.
+/// The PouchDB peer (`pouchdb.rs`) builds its documents from the same streams.
+pub struct HandoffChain {
     signing_key: SigningKey,
     signer: SignerKey,
     ward_id: String,
-    client: reqwest::Client,
-    base_url: String,
-    /// The tablet's chain so far: its last event and its clock.
+    /// The last event and the clock.
     head: Option<ChainHead>,
     clock: Hlc,
 }
 
-/// A tablet's pre-signed outbox, as the push bodies it will send.
-pub struct Stream {
-    pub tablet: SimTablet,
-    pub batches: Vec<Vec<u8>>,
-}
-
-impl SimTablet {
-    pub async fn enroll(manager: &Manager, index: usize) -> anyhow::Result<SimTablet> {
-        let ward_id = "W-4E".to_owned();
-        let code = manager.enrollment_code(&ward_id).await?;
+impl HandoffChain {
+    /// A fresh random key on `ward_id`, with no event yet.
+    pub fn new(ward_id: &str) -> HandoffChain {
         let signing_key = SigningKey::from_bytes(&rand::random::<[u8; 32]>());
-        let signer = SignerKey::from_signing_key(&signing_key);
-        // A request that hangs this long counts as a failure, not as a slow answer.
-        let client = reqwest::Client::builder()
-            .timeout(std::time::Duration::from_secs(30))
-            .build()?;
-        let response = client
-            .post(format!("{}/api/v1/enroll", manager.base_url))
-            .json(&json!({
-                "code": code,
-                "public_key": signer.to_hex(),
-                "label": format!("load tablet {index}"),
-            }))
-            .send()
-            .await?;
-        if !response.status().is_success() {
-            bail!("enrollment refused: {}", response.text().await?);
-        }
-        Ok(SimTablet {
+        HandoffChain {
+            signer: SignerKey::from_signing_key(&signing_key),
             signing_key,
-            signer,
-            ward_id,
-            client,
-            base_url: manager.base_url.clone(),
+            ward_id: ward_id.to_owned(),
             head: None,
             clock: Hlc::ZERO,
-        })
+        }
     }
 
-    /// The ward the tablet was enrolled on.
-    pub fn ward_id(&self) -> &str {
-        &self.ward_id
-    }
-
-    /// Signs this tablet's next event, advancing its chain and clock.
+    /// Signs the chain's next event, advancing it and its clock.
     pub fn sign_next(&mut self, wall_ms: u64, body: Body) -> anyhow::Result<SignedEvent> {
         let event = UnsignedEvent::next(self.signer, self.head, self.clock, wall_ms, body)?
             .sign(&self.signing_key)?;
@@ -251,7 +221,7 @@ impl SimTablet {
         Ok(event)
     }
 
-    /// A check-out (`check_in == false`) or a check-in of `device` by `staff` on this tablet's
+    /// A check-out (`check_in == false`) or a check-in of `device` by `staff` on this chain's
     /// ward, with the return checklist all done.
     pub fn handoff(&self, device: &str, staff: &str, check_in: bool) -> anyhow::Result<Body> {
         let device = DeviceId::new(device)?;
@@ -285,26 +255,19 @@ impl SimTablet {
         })
     }
 
-    /// The push body of `events`, as the PWA sends it.
-    pub fn push_body(events: &[SignedEvent]) -> anyhow::Result<Vec<u8>> {
-        let wire: Vec<Value> = events
-            .iter()
-            .map(|event| serde_json::from_slice(&event.to_json_bytes()))
-            .collect::<Result<_, _>>()?;
-        Ok(serde_json::to_vec(&json!({ "events": wire }))?)
-    }
-
-    /// Signs `n_events` handoffs: each tablet walks the devices, checking one out to a person
-    /// and back in, as a ward does over shifts. Events are stamped in the recent past, one
-    /// second apart, so that no clock rule refuses them.
-    pub fn sign_stream(
-        mut self,
+    /// Signs `n_events` handoffs: tablet `tablet_index` walks the devices, checking one out to
+    /// a person and back in, as a ward does over shifts. Events are stamped in the recent past,
+    /// one second apart, so that no clock rule refuses them.
+    pub fn sign_handoffs(
+        &mut self,
         tablet_index: usize,
         n_events: usize,
         devices: &[String],
         staff: &[String],
-        batch: usize,
-    ) -> anyhow::Result<Stream> {
+    ) -> anyhow::Result<Vec<SignedEvent>> {
+        if devices.is_empty() || staff.is_empty() {
+            bail!("no devices or no staff to hand over");
+        }
         let start_ms = now_ms().saturating_sub(n_events as u64 * 1_000 + 60_000);
         let mut events = Vec::with_capacity(n_events);
         for event_index in 0..n_events {
@@ -315,6 +278,87 @@ impl SimTablet {
             let wall_ms = start_ms + event_index as u64 * 1_000;
             events.push(self.sign_next(wall_ms, body)?);
         }
+        Ok(events)
+    }
+}
+
+/// An enrolled simulated tablet.
+pub struct SimTablet {
+    chain: HandoffChain,
+    client: reqwest::Client,
+    base_url: String,
+}
+
+/// A tablet's pre-signed outbox, as the push bodies it will send.
+pub struct Stream {
+    pub tablet: SimTablet,
+    pub batches: Vec<Vec<u8>>,
+}
+
+impl SimTablet {
+    pub async fn enroll(manager: &Manager, index: usize) -> anyhow::Result<SimTablet> {
+        let chain = HandoffChain::new(WARD_ID);
+        let code = manager.enrollment_code(&chain.ward_id).await?;
+        // A request that hangs this long counts as a failure, not as a slow answer.
+        let client = reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(30))
+            .build()?;
+        let response = client
+            .post(format!("{}/api/v1/enroll", manager.base_url))
+            .json(&json!({
+                "code": code,
+                "public_key": chain.signer.to_hex(),
+                "label": format!("load tablet {index}"),
+            }))
+            .send()
+            .await?;
+        if !response.status().is_success() {
+            bail!("enrollment refused: {}", response.text().await?);
+        }
+        Ok(SimTablet {
+            chain,
+            client,
+            base_url: manager.base_url.clone(),
+        })
+    }
+
+    /// The ward the tablet was enrolled on.
+    pub fn ward_id(&self) -> &str {
+        &self.chain.ward_id
+    }
+
+    /// Signs this tablet's next event, advancing its chain and clock.
+    pub fn sign_next(&mut self, wall_ms: u64, body: Body) -> anyhow::Result<SignedEvent> {
+        self.chain.sign_next(wall_ms, body)
+    }
+
+    /// A check-out or a check-in on this tablet's ward (`HandoffChain::handoff`).
+    pub fn handoff(&self, device: &str, staff: &str, check_in: bool) -> anyhow::Result<Body> {
+        self.chain.handoff(device, staff, check_in)
+    }
+
+    /// The push body of `events`, as the PWA sends it.
+    pub fn push_body(events: &[SignedEvent]) -> anyhow::Result<Vec<u8>> {
+        let wire: Vec<Value> = events
+            .iter()
+            .map(|event| serde_json::from_slice(&event.to_json_bytes()))
+            .collect::<Result<_, _>>()?;
+        Ok(serde_json::to_vec(&json!({ "events": wire }))?)
+    }
+
+    /// Signs `n_events` handoffs (`HandoffChain::sign_handoffs`) and cuts them into push
+    /// bodies of `batch` events.
+    pub fn sign_stream(
+        mut self,
+        tablet_index: usize,
+        n_events: usize,
+        devices: &[String],
+        staff: &[String],
+        batch: usize,
+    ) -> anyhow::Result<Stream> {
+        let events = self
+            .chain
+            .sign_handoffs(tablet_index, n_events, devices, staff)?;
         let batches = events
             .chunks(batch)
             .map(SimTablet::push_body)
@@ -341,11 +385,11 @@ impl SimTablet {
             timestamp_ms,
             nonce: &nonce,
         }
-        .sign(&self.signing_key);
+        .sign(&self.chain.signing_key);
         let mut request = self
             .client
             .request(method, format!("{}{path_and_query}", self.base_url))
-            .header(HEADER_KEY, self.signer.to_hex())
+            .header(HEADER_KEY, self.chain.signer.to_hex())
             .header(HEADER_TIMESTAMP, timestamp_ms.to_string())
             .header(HEADER_NONCE, nonce)
             .header(HEADER_SIGNATURE, hex::encode(signature));
