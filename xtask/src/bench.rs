@@ -3,7 +3,8 @@
 //! Builds the release server and `baton-load`, measures this machine's ed25519 verification
 //! rates, then for SQLite and for a private PostgreSQL starts a fresh `baton serve --demo`,
 //! runs the ingest scenario (many tablets at once) and the catch-up scenario (one tablet with a
-//! long outbox), and records the server's peak memory. Then it builds the PWA and times the
+//! long outbox), and records the server's peak memory; on SQLite, just before, the same ingest
+//! load goes unsigned to the PouchDB peer (`peer`: `pouchdb-server`, LevelDB and in memory). Then it builds the PWA and times the
 //! tablet in Chromium (`end2end/bench/`: tap to commit, cold offline start, the check-out and
 //! hand-out journeys) from the app's own performance marks, and sizes the PWA's bundles. Last,
 //! the board benchmark (`board`: 10,000 devices, the board API at 10^4 to 10^6 stored events).
@@ -15,6 +16,7 @@
 //! board benchmark alone, `--board-render` rewrites its section from the last run's figures.
 
 mod board;
+mod peer;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -142,11 +144,16 @@ impl Server {
 
     /// The process's peak resident memory so far (VmHWM), in MiB.
     fn peak_rss_mib(&self) -> Option<f64> {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).ok()?;
-        let line = status.lines().find(|line| line.starts_with("VmHWM:"))?;
-        let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
-        Some(kib / 1024.0)
+        peak_rss_mib(self.child.id())
     }
+}
+
+/// A process's peak resident memory so far (VmHWM), in MiB.
+fn peak_rss_mib(pid: u32) -> Option<f64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|line| line.starts_with("VmHWM:"))?;
+    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024.0)
 }
 
 impl Drop for Server {
@@ -232,6 +239,9 @@ pub fn run(arguments: &[String]) -> anyhow::Result<()> {
         }
     };
     let root = crate::workspace_root();
+    // Before the long build, so that a missing Node.js stops the run at once.
+    header("The PouchDB peer (loadgen/pouchdb: pouchdb-server from npm)");
+    let peer_tool = peer::ensure_installed(&root)?;
     build_release_tools(&root)?;
 
     let out_dir = root.join("target/bench");
@@ -263,6 +273,7 @@ pub fn run(arguments: &[String]) -> anyhow::Result<()> {
     }
     let mut peaks = Vec::new();
     let mut reconnect_peaks = Vec::new();
+    let mut peer_peaks = Vec::new();
     for (label, url) in &backends {
         header(&format!("Ingest and catch-up on {label}"));
         let server = Server::start(&root, url.as_deref(), label, None, &[])?;
@@ -276,6 +287,28 @@ pub fn run(arguments: &[String]) -> anyhow::Result<()> {
             "--concurrency".to_owned(),
             load_size.concurrency.to_string(),
         ];
+        if *label == "sqlite" {
+            // The peer gets the same load just before Baton does. Baton's server only answers
+            // the two registry reads meanwhile, before the peer's clock starts.
+            for storage in peer::Storage::ALL {
+                header(&format!(
+                    "The PouchDB peer: the same ingest load, unsigned, to pouchdb-server ({})",
+                    storage.label()
+                ));
+                let pouch = peer::PouchServer::start(&peer_tool, storage)?;
+                let mut peer_args = ingest.to_vec();
+                peer_args.extend(["--peer-url".to_owned(), pouch.base_url.clone()]);
+                load(
+                    &root,
+                    &server,
+                    "pouchdb",
+                    &peer_args,
+                    &results,
+                    storage.label(),
+                )?;
+                peer_peaks.push((storage, pouch.peak_rss_mib()));
+            }
+        }
         load(&root, &server, "ingest", &ingest, &results, label)?;
         let catch_up = [
             "--events".to_owned(),
@@ -363,7 +396,14 @@ pub fn run(arguments: &[String]) -> anyhow::Result<()> {
     }
     if ingest_only {
         drop(database);
-        let report = render(&results, &peaks, &reconnect_peaks, &load_size)?;
+        let report = render(
+            &results,
+            &peaks,
+            &reconnect_peaks,
+            &load_size,
+            &peer_peaks,
+            &peer_tool.node_version,
+        )?;
         println!("\n{report}");
         std::fs::write(out_dir.join("ingest.md"), &report)?;
         if !quick {
@@ -400,7 +440,14 @@ pub fn run(arguments: &[String]) -> anyhow::Result<()> {
     println!("\n{proofs_report}");
     drop(database);
 
-    let report = render(&results, &peaks, &reconnect_peaks, &load_size)?;
+    let report = render(
+        &results,
+        &peaks,
+        &reconnect_peaks,
+        &load_size,
+        &peer_peaks,
+        &peer_tool.node_version,
+    )?;
     println!("\n{report}");
     std::fs::write(out_dir.join("ingest.md"), &report)?;
 
@@ -741,6 +788,8 @@ fn render(
     peaks: &[(String, Option<f64>)],
     reconnect_peaks: &[(String, Option<f64>)],
     load_size: &Load,
+    peer_peaks: &[(peer::Storage, Option<f64>)],
+    node_version: &str,
 ) -> anyhow::Result<String> {
     let lines: Vec<Value> = std::fs::read_to_string(results)?
         .lines()
@@ -806,8 +855,17 @@ fn render(
             ));
         }
     }
+    let baton_sqlite_rate =
+        find("ingest", "sqlite").and_then(|line| line["events_per_second"].as_f64());
+    out.push('\n');
+    out.push_str(&peer::render(
+        &lines,
+        peer_peaks,
+        baton_sqlite_rate,
+        node_version,
+    ));
     out.push_str(
-        "\n| backend | revocation latency: check-in acknowledged → webhook delivery received | p50 | p99 (goal < 250 ms) | max |\n| --- | --- | --- | --- | --- |\n",
+        "| backend | revocation latency: check-in acknowledged → webhook delivery received | p50 | p99 (goal < 250 ms) | max |\n| --- | --- | --- | --- | --- |\n",
     );
     for (label, _) in peaks {
         let Some(line) = find("revocation-latency", label) else {

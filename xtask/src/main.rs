@@ -13,7 +13,8 @@
 //! - `fuzz`: cargo-fuzz installed if missing, each target of `fuzz/` run for a bounded time.
 //! - `start`, `test`: the two commands.
 //! - `bench`: the benchmarks (`cargo xtask bench`), which rewrite parts of BENCHMARKS.md;
-//!   `bench/board.rs` is the board API at 10^6 events (`--board-only` runs it alone).
+//!   `bench/board.rs` is the board API at 10^6 events (`--board-only` runs it alone),
+//!   `bench/peer.rs` the PouchDB peer of the ingest section (`pouchdb-server` from npm).
 //! - `faults`: fault injection (`cargo xtask faults`), which rewrites part of docs/RELIABILITY.md.
 //! - `soak`: 200 tablets syncing for 10 minutes against the release server, its memory sampled
 //!   (`cargo xtask soak`), which rewrites another part of docs/RELIABILITY.md.
