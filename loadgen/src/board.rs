@@ -197,7 +197,7 @@ fn memory_mib(pid: u32) -> Option<(f64, f64)> {
 }
 
 /// The load average over 1, 5 and 15 minutes: how busy the shared machine was.
-fn load_average() -> Option<String> {
+pub fn load_average() -> Option<String> {
     let text = std::fs::read_to_string("/proc/loadavg").ok()?;
     Some(
         text.split_whitespace()

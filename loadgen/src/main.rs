@@ -312,6 +312,7 @@ async fn ingest(args: &Args, n_tablets: usize, n_events: usize) -> anyhow::Resul
         "push_ms_p50": percentile_ms(&latencies, 0.50),
         "push_ms_p99": percentile_ms(&latencies, 0.99),
         "request_bytes_mean": request_bytes as f64 / n_requests.max(1) as f64,
+        "load_average": board::load_average(),
         // Pushes the server deferred (503 sync_busy) and that were sent again after their
         // Retry-After; their latency above counts from the first send.
         "deferred_pushes": tablet::DEFERRED_PUSHES.load(std::sync::atomic::Ordering::Relaxed),

@@ -241,6 +241,7 @@ pub async fn measure(
         "push_ms_p50": crate::percentile_ms(&latencies, 0.50),
         "push_ms_p99": crate::percentile_ms(&latencies, 0.99),
         "request_bytes_mean": request_bytes as f64 / n_requests as f64,
+        "load_average": crate::board::load_average(),
     }))
 }
 

@@ -855,13 +855,11 @@ fn render(
             ));
         }
     }
-    let baton_sqlite_rate =
-        find("ingest", "sqlite").and_then(|line| line["events_per_second"].as_f64());
     out.push('\n');
     out.push_str(&peer::render(
         &lines,
         peer_peaks,
-        baton_sqlite_rate,
+        find("ingest", "sqlite"),
         node_version,
     ));
     out.push_str(

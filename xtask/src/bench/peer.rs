@@ -202,12 +202,13 @@ impl Drop for PouchServer {
 pub fn render(
     lines: &[Value],
     peaks: &[(Storage, Option<f64>)],
-    baton_rate: Option<f64>,
+    baton_ingest: Option<&Value>,
     node_version: &str,
 ) -> String {
     if peaks.is_empty() {
         return String::new();
     }
+    let baton_rate = baton_ingest.and_then(|line| line["events_per_second"].as_f64());
     let mut out = format!(
         "The peer, in the same run (issue #9): `pouchdb-server` {POUCHDB_SERVER_VERSION} \
          (express-pouchdb on PouchDB 7.3.1, node {node_version}, `{PEER_DIR}/` with its \
@@ -217,9 +218,13 @@ pub fn render(
          envelope without the signature, the event id as `_id`, with `POST /{{db}}/_bulk_docs`. \
          Every document must come back `ok` and be counted in the database's `doc_count`, or \
          the run fails. The peer checks no signature, chain or custody rule; Baton's SQLite \
-         fsyncs every commit (synchronous=FULL), the peer's storage as said in each row.\n\n\
-         | peer storage | documents stored | docs/s | request p50 / p99 | peer peak RSS | Baton on SQLite ÷ peer (events/s ÷ docs/s) |\n\
-         | --- | --- | --- | --- | --- | --- |\n"
+         fsyncs every commit (synchronous=FULL), the peer's storage as said in each row. Load \
+         average (1 / 5 / 15 min) at the end of Baton's SQLite ingest: {}.\n\n\
+         | peer storage | documents stored | docs/s | request p50 / p99 | peer peak RSS | load average at its end | Baton on SQLite ÷ peer (events/s ÷ docs/s) |\n\
+         | --- | --- | --- | --- | --- | --- | --- |\n",
+        baton_ingest
+            .and_then(|line| line["load_average"].as_str())
+            .unwrap_or("?")
     );
     for (storage, peak) in peaks {
         let Some(line) = lines
@@ -230,13 +235,14 @@ pub fn render(
         };
         let rate = line["docs_per_second"].as_f64().unwrap_or(f64::NAN);
         out.push_str(&format!(
-            "| {}: {} | {} | {rate:.0} | {:.0} / {:.0} ms | {} | {} |\n",
+            "| {}: {} | {} | {rate:.0} | {:.0} / {:.0} ms | {} | {} | {} |\n",
             storage.label(),
             storage.describe(),
             line["accepted"],
             line["push_ms_p50"].as_f64().unwrap_or(f64::NAN),
             line["push_ms_p99"].as_f64().unwrap_or(f64::NAN),
             peak.map_or("–".to_owned(), |mib| format!("{mib:.0} MiB")),
+            line["load_average"].as_str().unwrap_or("?"),
             baton_rate.map_or("–".to_owned(), |baton| format!("**{:.2}**", baton / rate)),
         ));
     }
@@ -280,33 +286,36 @@ mod tests {
 
     #[test]
     fn each_storage_gets_a_row_with_batons_rate_over_its_own() {
+        let baton = json!({"scenario": "ingest", "label": "sqlite", "events_per_second": 4000.0,
+                           "load_average": "2.10 / 3.00 / 3.50"});
         let lines = vec![
-            json!({"scenario": "ingest", "label": "sqlite", "events_per_second": 4000.0}),
             json!({"scenario": "pouchdb", "label": "pouchdb-leveldb", "accepted": 10000,
-                   "docs_per_second": 8000.0, "push_ms_p50": 300.0, "push_ms_p99": 420.0}),
+                   "docs_per_second": 8000.0, "push_ms_p50": 300.0, "push_ms_p99": 420.0,
+                   "load_average": "1.50 / 2.00 / 2.50"}),
             json!({"scenario": "pouchdb", "label": "pouchdb-memory", "accepted": 10000,
                    "docs_per_second": 16000.0, "push_ms_p50": 150.0, "push_ms_p99": 200.0}),
         ];
         let peaks = [(Storage::LevelDb, Some(180.4)), (Storage::Memory, None)];
-        let table = render(&lines, &peaks, Some(4000.0), "v20.20.2");
+        let table = render(&lines, &peaks, Some(&baton), "v20.20.2");
         let rows: Vec<&str> = table
             .lines()
             .filter(|line| line.starts_with("| pouchdb-"))
             .collect();
         assert_eq!(rows.len(), 2, "{table}");
         assert!(
-            rows[0].contains("| 8000 | 300 / 420 ms | 180 MiB | **0.50** |"),
+            rows[0].contains("| 8000 | 300 / 420 ms | 180 MiB | 1.50 / 2.00 / 2.50 | **0.50** |"),
             "{table}"
         );
         assert!(
-            rows[1].contains("| 16000 | 150 / 200 ms | – | **0.25** |"),
+            rows[1].contains("| 16000 | 150 / 200 ms | – | ? | **0.25** |"),
             "{table}"
         );
         assert!(rows[0].contains("never fsynced"));
         assert!(rows[1].contains("nothing on disk"));
+        assert!(table.contains("end of Baton's SQLite ingest: 2.10 / 3.00 / 3.50."));
         // Without Baton's SQLite rate there is no ratio to show, and none is invented.
         let without = render(&lines, &peaks, None, "v20.20.2");
         assert!(!without.contains("**"), "{without}");
-        assert_eq!(render(&lines, &[], Some(4000.0), "v20.20.2"), "");
+        assert_eq!(render(&lines, &[], Some(&baton), "v20.20.2"), "");
     }
 }
