@@ -223,7 +223,7 @@ fn directory_bytes(path: &Path) -> u64 {
 }
 
 /// Adds synthetic devices through the admin CSV import until the site has `n_devices`.
-async fn fill_registry(manager: &Manager, n_devices: usize) -> anyhow::Result<()> {
+pub async fn fill_registry(manager: &Manager, n_devices: usize) -> anyhow::Result<()> {
     let board = manager.get("/api/v1/dashboard/devices?limit=1").await?;
     let existing = board["total"].as_u64().unwrap_or(0) as usize;
     let wards: Vec<String> = board["wards"]

@@ -81,6 +81,13 @@ struct Args {
     /// Push requests in flight at once.
     #[arg(long, default_value_t = 32)]
     concurrency: usize,
+    /// `ingest`, `catch-up`, `pouchdb`: the devices each tablet hands over. With N > 0, N
+    /// devices of its own, as a ward's tablet hands over that ward's devices (synthetic devices
+    /// are imported if the site has too few). With 0, every tablet hands over every device of
+    /// the site within the same minutes: the worst case for the fold, since every push then
+    /// lands in the middle of every device's history.
+    #[arg(long, default_value_t = 0)]
+    devices_per_tablet: usize,
     /// A label for the report (the backend under test).
     #[arg(long, default_value = "")]
     label: String,
@@ -170,7 +177,8 @@ async fn main() -> anyhow::Result<()> {
             // The registry of the Baton site, so that the documents name the same devices and
             // staff as the events of `ingest`.
             let manager = Manager::sign_in(&args.url, &args.credentials).await?;
-            let (devices, staff) = manager.registry().await?;
+            let (devices, staff) =
+                devices_for_tablets(&manager, args.tablets, args.devices_per_tablet).await?;
             let load = pouchdb::PeerLoad {
                 tablets: args.tablets,
                 events: args.events,
@@ -237,7 +245,8 @@ async fn main() -> anyhow::Result<()> {
 /// takes it; returns the figures.
 async fn ingest(args: &Args, n_tablets: usize, n_events: usize) -> anyhow::Result<Value> {
     let manager = Manager::sign_in(&args.url, &args.credentials).await?;
-    let (devices, staff) = manager.registry().await?;
+    let (devices, staff) =
+        devices_for_tablets(&manager, n_tablets, args.devices_per_tablet).await?;
     eprintln!("enrolling {n_tablets} tablets…");
     let mut tablets = Vec::with_capacity(n_tablets);
     for index in 0..n_tablets {
@@ -247,7 +256,10 @@ async fn ingest(args: &Args, n_tablets: usize, n_events: usize) -> anyhow::Resul
     let streams: Vec<Stream> = tablets
         .into_iter()
         .enumerate()
-        .map(|(index, tablet)| tablet.sign_stream(index, n_events, &devices, &staff, args.batch))
+        .map(|(index, tablet)| {
+            let devices = &devices[index % devices.len()];
+            tablet.sign_stream(index, n_events, devices, &staff, args.batch)
+        })
         .collect::<anyhow::Result<_>>()?;
     let n_requests: usize = streams.iter().map(|stream| stream.batches.len()).sum();
     let request_bytes: usize = streams
@@ -306,6 +318,7 @@ async fn ingest(args: &Args, n_tablets: usize, n_events: usize) -> anyhow::Resul
         "events_per_tablet": n_events,
         "batch": args.batch,
         "concurrency": args.concurrency,
+        "devices_per_tablet": args.devices_per_tablet,
         "accepted": accepted,
         "seconds": elapsed.as_secs_f64(),
         "events_per_second": rate,
@@ -317,6 +330,38 @@ async fn ingest(args: &Args, n_tablets: usize, n_events: usize) -> anyhow::Resul
         // Retry-After; their latency above counts from the first send.
         "deferred_pushes": tablet::DEFERRED_PUSHES.load(std::sync::atomic::Ordering::Relaxed),
     }))
+}
+
+/// The devices each of `n_tablets` tablets hands over (tablet i takes set `i % len`), and the
+/// site's staff. With `per_tablet` 0, one set: the whole registry, shared by every tablet.
+/// Otherwise `per_tablet` devices of each tablet's own, imported first if the site has too few.
+async fn devices_for_tablets(
+    manager: &Manager,
+    n_tablets: usize,
+    per_tablet: usize,
+) -> anyhow::Result<(Vec<Vec<String>>, Vec<String>)> {
+    let (mut devices, staff) = manager.registry().await?;
+    if per_tablet == 0 {
+        return Ok((vec![devices], staff));
+    }
+    let needed = n_tablets * per_tablet;
+    if devices.len() < needed {
+        board::fill_registry(manager, needed).await?;
+        devices = manager.registry().await?.0;
+    }
+    if devices.len() < needed {
+        bail!(
+            "the site has {} devices after the import, {needed} needed",
+            devices.len()
+        );
+    }
+    Ok((
+        devices[..needed]
+            .chunks(per_tablet)
+            .map(<[String]>::to_vec)
+            .collect(),
+        staff,
+    ))
 }
 
 /// The `share` percentile of sorted `latencies`, in milliseconds (nearest rank); NaN if empty.

@@ -96,7 +96,7 @@ pub fn check_bulk_answer(answer: &Value, ids: &[String]) -> BulkOutcome {
 pub async fn measure(
     peer_url: &str,
     db: &str,
-    devices: &[String],
+    devices: &[Vec<String>],
     staff: &[String],
     load: &PeerLoad,
     label: &str,
@@ -130,8 +130,12 @@ pub async fn measure(
     let mut streams = Vec::with_capacity(load.tablets);
     let mut request_bytes = 0_usize;
     for tablet_index in 0..load.tablets {
-        let events =
-            HandoffChain::new(WARD_ID).sign_handoffs(tablet_index, load.events, devices, staff)?;
+        let events = HandoffChain::new(WARD_ID).sign_handoffs(
+            tablet_index,
+            load.events,
+            &devices[tablet_index % devices.len()],
+            staff,
+        )?;
         let mut batches = Vec::new();
         for chunk in events.chunks(load.batch) {
             let docs: Vec<Value> = chunk.iter().map(document).collect::<anyhow::Result<_>>()?;

@@ -164,6 +164,10 @@ impl Drop for Server {
     }
 }
 
+/// Devices of its own per simulated tablet in the ingest and reconnect loads that model wards
+/// (`baton-load --devices-per-tablet`).
+const OWN_DEVICES: usize = 4;
+
 fn load(
     root: &Path,
     server: &Server,
@@ -310,6 +314,18 @@ pub fn run(arguments: &[String]) -> anyhow::Result<()> {
             }
         }
         load(&root, &server, "ingest", &ingest, &results, label)?;
+        // The same load with each tablet handing over devices of its own, as a ward's tablet
+        // does: pushes then rarely land in the middle of another tablet's device history.
+        let mut own_devices = ingest.to_vec();
+        own_devices.extend(["--devices-per-tablet".to_owned(), OWN_DEVICES.to_string()]);
+        load(
+            &root,
+            &server,
+            "ingest",
+            &own_devices,
+            &results,
+            &format!("{label}-own"),
+        )?;
         let catch_up = [
             "--events".to_owned(),
             load_size.catch_up_events.to_string(),
@@ -382,6 +398,8 @@ pub fn run(arguments: &[String]) -> anyhow::Result<()> {
             load_size.reconnect_events.to_string(),
             "--concurrency".to_owned(),
             load_size.reconnect_tablets.to_string(),
+            "--devices-per-tablet".to_owned(),
+            OWN_DEVICES.to_string(),
         ];
         let reconnect_label = format!("{label}-reconnect");
         load(
@@ -828,14 +846,24 @@ fn render(
         "\n| backend | scenario | events | events/s | ratio to one-core `verify_strict` (goal ≥ 1.0, at least 0.5) | push p50 / p99 | server peak RSS |\n| --- | --- | --- | --- | --- | --- | --- |\n",
     );
     for (label, peak) in peaks {
-        for scenario in ["ingest", "catch-up"] {
-            let Some(line) = find(scenario, label) else {
+        let own_label = format!("{label}-own");
+        for (scenario, line_label) in [
+            ("ingest", label.as_str()),
+            ("ingest", own_label.as_str()),
+            ("catch-up", label.as_str()),
+        ] {
+            let Some(line) = find(scenario, line_label) else {
                 continue;
             };
             let rate = line["events_per_second"].as_f64().unwrap_or(0.0);
             let shape = if scenario == "ingest" {
+                let devices = match line["devices_per_tablet"].as_u64() {
+                    Some(n) if n > 0 => format!("{n} devices of its own per tablet"),
+                    _ => "every tablet on the same devices (the demo's), the fold's worst case"
+                        .to_owned(),
+                };
                 format!(
-                    "{} tablets × {} events, batches of {}, {} in flight",
+                    "{} tablets × {} events, batches of {}, {} in flight, {devices}",
                     load_size.tablets, load_size.events, load_size.batch, load_size.concurrency
                 )
             } else {
@@ -879,7 +907,7 @@ fn render(
         ));
     }
     out.push_str(&format!(
-        "\n| backend | {} tablets reconnecting at once after an outage, {} queued events each, one push each | events accepted (all, or the run fails) | events/s | push p50 / p99 (from the first send) | pushes deferred (503 sync_busy, sent again after Retry-After) | server peak RSS |\n| --- | --- | --- | --- | --- | --- | --- |\n",
+        "\n| backend | {} tablets reconnecting at once after an outage, {} queued events each, one push each, {OWN_DEVICES} devices of its own per tablet | events accepted (all, or the run fails) | events/s | push p50 / p99 (from the first send) | pushes deferred (503 sync_busy, sent again after Retry-After) | server peak RSS |\n| --- | --- | --- | --- | --- | --- | --- |\n",
         load_size.reconnect_tablets, load_size.reconnect_events
     ));
     for (label, peak) in reconnect_peaks {
