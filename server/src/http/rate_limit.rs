@@ -122,6 +122,8 @@ pub struct RateLimits {
     pub argon2: Argon2Gate,
     /// Admission control of pushes per site (`admission.rs`).
     pub pushes: super::admission::PushAdmission,
+    /// The bound on pull answers held in memory per site (`admission.rs`).
+    pub pulls: super::admission::PullGate,
 }
 
 impl RateLimits {
@@ -132,6 +134,7 @@ impl RateLimits {
             trusted_proxies: config.trusted_proxies.clone(),
             argon2: Argon2Gate::new(config.sign_in_concurrency, config.sign_in_wait),
             pushes: super::admission::PushAdmission::new(config.max_queued_pushes_per_site),
+            pulls: super::admission::PullGate::new(super::admission::PULLS_AT_ONCE_PER_SITE),
         }
     }
 }

@@ -4,9 +4,11 @@
 use axum::Json;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use baton_core::event::SignedEvent;
 use baton_core::verify::{Rejection, VerifyOptions};
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 
 use super::AppState;
 use super::error::ApiError;
@@ -171,11 +173,32 @@ pub struct PullQuery {
     limit: Option<i64>,
 }
 
+/// One pulled event: the stored wire form as it is, not re-parsed into a tree (a
+/// `serde_json::Value` of an event takes several times its text in memory, and a page holds up
+/// to `MAX_PULL_EVENTS` of them).
+#[derive(Serialize)]
+struct PulledEvent {
+    server_seq: i64,
+    received_at_ms: i64,
+    /// `null` for a stored text that is not JSON (never written by this server).
+    event: Option<Box<RawValue>>,
+}
+
+#[derive(Serialize)]
+struct PullAnswer {
+    events: Vec<PulledEvent>,
+    next_after: i64,
+    more: bool,
+    roster_version: String,
+    chain_seq: u64,
+    latest_server_seq: i64,
+}
+
 pub async fn pull(
     State(state): State<AppState>,
     Query(query): Query<PullQuery>,
     request: SignedByTablet,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Response, ApiError> {
     if query.after < 0 {
         return Err(ApiError::new(
             StatusCode::BAD_REQUEST,
@@ -186,23 +209,24 @@ pub async fn pull(
     state.metrics.count_pull();
     let limit = query.limit.unwrap_or(500).clamp(1, MAX_PULL_EVENTS);
     let site_id = &request.tablet.site_id;
-    let stored = state
+    // Held from before the page is read until the answer is serialised: the pulls beyond the
+    // site's bound wait here holding nothing, rather than each holding its page while it waits
+    // for the replica lock below (`admission.rs`).
+    let _place = state.rate_limits.pulls.enter(site_id).await;
+    let mut stored = state
         .storage
         .events_since(site_id, query.after, limit + 1)
         .await
         .map_err(ApiError::storage)?;
     let more = stored.len() as i64 > limit;
-    let page = &stored[..stored.len().min(limit as usize)];
-    let next_after = page.last().map_or(query.after, |event| event.server_seq);
-    let events: Vec<serde_json::Value> = page
-        .iter()
-        .map(|stored| {
-            serde_json::json!({
-                "server_seq": stored.server_seq,
-                "received_at_ms": stored.received_at_ms,
-                "event": serde_json::from_str::<serde_json::Value>(&stored.event_json)
-                    .unwrap_or(serde_json::Value::Null),
-            })
+    stored.truncate(limit as usize);
+    let next_after = stored.last().map_or(query.after, |event| event.server_seq);
+    let events: Vec<PulledEvent> = stored
+        .into_iter()
+        .map(|stored| PulledEvent {
+            server_seq: stored.server_seq,
+            received_at_ms: stored.received_at_ms,
+            event: RawValue::from_string(stored.event_json).ok(),
         })
         .collect();
     let roster = load_roster(state.storage.as_ref(), site_id).await?;
@@ -223,14 +247,15 @@ pub async fn pull(
         .await
         .map_err(ApiError::storage)?;
     record_contact(&state, &request.tablet.tablet_id, request.now_ms).await;
-    Ok(Json(serde_json::json!({
-        "events": events,
-        "next_after": next_after,
-        "more": more,
-        "roster_version": roster.version,
-        "chain_seq": chain_seq,
-        "latest_server_seq": latest_server_seq,
-    })))
+    let answer = PullAnswer {
+        events,
+        next_after,
+        more,
+        roster_version: roster.version,
+        chain_seq,
+        latest_server_seq,
+    };
+    Ok(Json(answer).into_response())
 }
 
 pub async fn roster(

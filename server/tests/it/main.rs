@@ -5,6 +5,7 @@ mod access;
 mod backup;
 mod binary;
 mod bundle_example;
+mod busy_pulls;
 mod connectors;
 mod dashboard_actions;
 mod disk_faults;
