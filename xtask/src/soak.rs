@@ -4,9 +4,11 @@
 //! default; `--backend postgres` or `both` adds a private PostgreSQL), and runs `baton-load
 //! --scenario soak`: `--tablets` simulated tablets (200) syncing as the PWA does for `--minutes`
 //! (10). Meanwhile it samples the server's resident memory (`VmRSS` in `/proc/PID/status`) every
-//! 10 s. It reports requests, events accepted, errors, push and pull latencies (p50, p95, p99,
-//! max), and memory first, last, highest and its trend (a least-squares slope over the samples
-//! after the first minute, when caches and pools have filled). It fails if any request failed.
+//! 10 s, and the machine's load average (the 1-minute figure of `/proc/loadavg`, as `uptime`
+//! shows it), since the cores may be shared. It reports requests, events accepted, errors, push
+//! and pull latencies (p50, p95, p99, max), memory first, last, highest and its trend (a
+//! least-squares slope over the samples after the first minute, when caches and pools have
+//! filled), and the load average's lowest, mean and highest. It fails if any request failed.
 //! A run of 10 minutes or more rewrites the section between the `soak` markers of
 //! docs/RELIABILITY.md; a shorter one checks the harness and leaves the page alone.
 
@@ -177,10 +179,20 @@ pub fn run(arguments: &[String]) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Samples a process's resident memory every [`SAMPLE_PERIOD`] in a thread of its own.
+/// One sample: seconds since the start, the server's resident memory in MiB, and the machine's
+/// 1-minute load average.
+#[derive(Clone, Copy)]
+struct Sample {
+    seconds: f64,
+    rss_mib: f64,
+    load: Option<f64>,
+}
+
+/// Samples a process's resident memory and the load average every [`SAMPLE_PERIOD`] in a thread
+/// of its own.
 struct MemorySampler {
     stop: Arc<AtomicBool>,
-    samples: Arc<Mutex<Vec<(f64, f64)>>>,
+    samples: Arc<Mutex<Vec<Sample>>>,
     thread: std::thread::JoinHandle<()>,
 }
 
@@ -197,10 +209,11 @@ impl MemorySampler {
                 while !stop.load(Ordering::SeqCst) {
                     if Instant::now() >= next {
                         if let Some(rss_mib) = resident_mib(pid) {
-                            samples
-                                .lock()
-                                .expect("not poisoned")
-                                .push((started.elapsed().as_secs_f64(), rss_mib));
+                            samples.lock().expect("not poisoned").push(Sample {
+                                seconds: started.elapsed().as_secs_f64(),
+                                rss_mib,
+                                load: load_average(),
+                            });
                         }
                         next += SAMPLE_PERIOD;
                     }
@@ -215,8 +228,8 @@ impl MemorySampler {
         }
     }
 
-    /// Takes a last sample and returns them all: (seconds since the start, MiB).
-    fn stop(self) -> Vec<(f64, f64)> {
+    /// Stops sampling and returns the samples.
+    fn stop(self) -> Vec<Sample> {
         self.stop.store(true, Ordering::SeqCst);
         let _ = self.thread.join();
         std::mem::take(&mut *self.samples.lock().expect("not poisoned"))
@@ -229,6 +242,12 @@ fn resident_mib(pid: u32) -> Option<f64> {
     let line = status.lines().find(|line| line.starts_with("VmRSS:"))?;
     let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kib / 1024.0)
+}
+
+/// The 1-minute load average of `/proc/loadavg`.
+fn load_average() -> Option<f64> {
+    let text = std::fs::read_to_string("/proc/loadavg").ok()?;
+    text.split_whitespace().next()?.parse().ok()
 }
 
 /// The least-squares slope of memory over time, in MiB per hour, over the samples after the
@@ -258,7 +277,7 @@ fn slope_mib_per_hour(samples: &[(f64, f64)]) -> Option<f64> {
     (variance > 0.0).then(|| covariance / variance * 3_600.0)
 }
 
-fn render(runs: &[(Value, Vec<(f64, f64)>)], options: &Options) -> String {
+fn render(runs: &[(Value, Vec<Sample>)], options: &Options) -> String {
     let mut text = format!(
         "Measured {} with `cargo xtask soak --minutes {} --tablets {}` on this repository's CI \
          machine (2 cores, shared with other builds), the release server and `baton-load` on \
@@ -270,9 +289,10 @@ fn render(runs: &[(Value, Vec<(f64, f64)>)], options: &Options) -> String {
     text.push_str(
         "| backend | tablets | minutes | requests (pushes / pulls) | events accepted | events \
          pulled | errors | push p50 / p95 / p99 / max | pull p50 / p95 / p99 / max | server \
-         memory first / last / highest | memory trend after the first minute |\n",
+         memory first / last / highest | memory trend after the first minute | load average \
+         lowest / mean / highest |\n",
     );
-    text.push_str("|---|---|---|---|---|---|---|---|---|---|---|\n");
+    text.push_str("|---|---|---|---|---|---|---|---|---|---|---|---|\n");
     let ms = |value: &Value| {
         value
             .as_f64()
@@ -289,17 +309,35 @@ fn render(runs: &[(Value, Vec<(f64, f64)>)], options: &Options) -> String {
                 ms(&figures["max"]),
             )
         };
-        let first = samples.first().map_or(f64::NAN, |(_, mib)| *mib);
-        let last = samples.last().map_or(f64::NAN, |(_, mib)| *mib);
-        let highest = samples.iter().map(|(_, mib)| *mib).fold(f64::NAN, f64::max);
-        let trend = slope_mib_per_hour(samples).map_or_else(
+        let first = samples.first().map_or(f64::NAN, |sample| sample.rss_mib);
+        let last = samples.last().map_or(f64::NAN, |sample| sample.rss_mib);
+        let highest = samples
+            .iter()
+            .map(|sample| sample.rss_mib)
+            .fold(f64::NAN, f64::max);
+        let memory: Vec<(f64, f64)> = samples
+            .iter()
+            .map(|sample| (sample.seconds, sample.rss_mib))
+            .collect();
+        let loads: Vec<f64> = samples.iter().filter_map(|sample| sample.load).collect();
+        let load = if loads.is_empty() {
+            "n/a".to_owned()
+        } else {
+            format!(
+                "{:.2} / {:.2} / {:.2}",
+                loads.iter().copied().fold(f64::INFINITY, f64::min),
+                loads.iter().sum::<f64>() / loads.len() as f64,
+                loads.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+            )
+        };
+        let trend = slope_mib_per_hour(&memory).map_or_else(
             || "n/a".to_owned(),
             |slope| format!("{slope:+.1} MiB/hour ({} samples)", samples.len()),
         );
         let _ = writeln!(
             text,
             "| {} | {} | {:.1} | {} ({} / {}) | {} | {} | {} | {} | {} | {first:.1} / {last:.1} / \
-             {highest:.1} MiB | {trend} |",
+             {highest:.1} MiB | {trend} | {load} |",
             figures["label"].as_str().unwrap_or_default(),
             figures["tablets"],
             figures["seconds"].as_f64().unwrap_or_default() / 60.0,
