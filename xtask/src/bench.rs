@@ -280,7 +280,15 @@ pub fn run(arguments: &[String]) -> anyhow::Result<()> {
     let mut peer_peaks = Vec::new();
     for (label, url) in &backends {
         header(&format!("Ingest and catch-up on {label}"));
-        let server = Server::start(&root, url.as_deref(), label, None, &[])?;
+        // Two ingest loads enroll 100 tablets from this one address: the harness, not the
+        // scenario, so the per-address limit on enrollment is off, as for the reconnect.
+        let server = Server::start(
+            &root,
+            url.as_deref(),
+            label,
+            None,
+            &["--address-rate-per-minute", "0"],
+        )?;
         let ingest = [
             "--tablets".to_owned(),
             load_size.tablets.to_string(),
