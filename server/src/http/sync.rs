@@ -8,7 +8,6 @@ use axum::response::{IntoResponse, Response};
 use baton_core::event::SignedEvent;
 use baton_core::verify::{Rejection, VerifyOptions};
 use serde::{Deserialize, Serialize};
-use serde_json::value::RawValue;
 
 use super::AppState;
 use super::error::ApiError;
@@ -173,25 +172,51 @@ pub struct PullQuery {
     limit: Option<i64>,
 }
 
-/// One pulled event: the stored wire form as it is, not re-parsed into a tree (a
-/// `serde_json::Value` of an event takes several times its text in memory, and a page holds up
-/// to `MAX_PULL_EVENTS` of them).
-#[derive(Serialize)]
-struct PulledEvent {
-    server_seq: i64,
-    received_at_ms: i64,
-    /// `null` for a stored text that is not JSON (never written by this server).
-    event: Option<Box<RawValue>>,
-}
-
-#[derive(Serialize)]
-struct PullAnswer {
-    events: Vec<PulledEvent>,
+/// A pull's answer, written around each event's stored wire text as it is: no tree per event
+/// (a `serde_json::Value` of an event takes several times its text in memory, and a page holds
+/// up to `MAX_PULL_EVENTS` of them), and without serde_json's `raw_value` feature, which
+/// changes how every `Value` in the binary reads an object whose first key is its private
+/// marker (the fuzzer found the canonical writer's output then failing to read back).
+fn pull_answer_json(
+    page: &[crate::storage::StoredEvent],
     next_after: i64,
     more: bool,
-    roster_version: String,
+    roster_version: &str,
     chain_seq: u64,
     latest_server_seq: i64,
+) -> Vec<u8> {
+    use std::io::Write;
+    let mut out = Vec::with_capacity(
+        page.iter()
+            .map(|event| event.event_json.len() + 64)
+            .sum::<usize>()
+            + 256,
+    );
+    out.extend_from_slice(b"{\"events\":[");
+    for (index, event) in page.iter().enumerate() {
+        if index > 0 {
+            out.push(b',');
+        }
+        let _ = write!(
+            out,
+            "{{\"server_seq\":{},\"received_at_ms\":{},\"event\":",
+            event.server_seq, event.received_at_ms
+        );
+        // The stored text is the server's own canonical wire form; one that is not a single
+        // JSON value (never written by this server) is answered as null.
+        if serde_json::from_str::<serde::de::IgnoredAny>(&event.event_json).is_ok() {
+            out.extend_from_slice(event.event_json.as_bytes());
+        } else {
+            out.extend_from_slice(b"null");
+        }
+        out.push(b'}');
+    }
+    let _ = write!(
+        out,
+        "],\"next_after\":{next_after},\"more\":{more},\"roster_version\":{},\"chain_seq\":{chain_seq},\"latest_server_seq\":{latest_server_seq}}}",
+        serde_json::Value::from(roster_version)
+    );
+    out
 }
 
 pub async fn pull(
@@ -221,14 +246,6 @@ pub async fn pull(
     let more = stored.len() as i64 > limit;
     stored.truncate(limit as usize);
     let next_after = stored.last().map_or(query.after, |event| event.server_seq);
-    let events: Vec<PulledEvent> = stored
-        .into_iter()
-        .map(|stored| PulledEvent {
-            server_seq: stored.server_seq,
-            received_at_ms: stored.received_at_ms,
-            event: RawValue::from_string(stored.event_json).ok(),
-        })
-        .collect();
     let roster = load_roster(state.storage.as_ref(), site_id).await?;
     // What a tablet needs to notice a server restored from a backup: how far its own chain is
     // admitted here (every event up to that seq stored; a held event after a gap does not
@@ -247,15 +264,19 @@ pub async fn pull(
         .await
         .map_err(ApiError::storage)?;
     record_contact(&state, &request.tablet.tablet_id, request.now_ms).await;
-    let answer = PullAnswer {
-        events,
+    let body = pull_answer_json(
+        &stored,
         next_after,
         more,
-        roster_version: roster.version,
+        &roster.version,
         chain_seq,
         latest_server_seq,
-    };
-    Ok(Json(answer).into_response())
+    );
+    Ok((
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        body,
+    )
+        .into_response())
 }
 
 pub async fn roster(
@@ -279,4 +300,44 @@ pub async fn revocations(
         .await
         .map_err(ApiError::storage)?;
     Ok(Json(serde_json::json!({ "revocations": revocations })))
+}
+
+#[cfg(test)]
+mod pull_answer_tests {
+    use super::pull_answer_json;
+    use crate::storage::StoredEvent;
+
+    #[test]
+    fn the_hand_written_answer_is_the_json_it_says_with_each_stored_event_as_stored() {
+        let stored = |server_seq: i64, event_json: &str| StoredEvent {
+            server_seq,
+            event_id: format!("{server_seq:064x}"),
+            tablet_id: None,
+            event_json: event_json.to_owned(),
+            received_at_ms: 1_000 + server_seq,
+        };
+        let page = [
+            stored(7, r#"{"b":[1,2],"a":"x\"y"}"#),
+            stored(8, r#"{"a":1} trailing"#),
+        ];
+        let body = pull_answer_json(&page, 8, true, "ro\"ster", 3, 9);
+        let answer: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(
+            answer,
+            serde_json::json!({
+                "events": [
+                    { "server_seq": 7, "received_at_ms": 1007, "event": { "b": [1, 2], "a": "x\"y" } },
+                    { "server_seq": 8, "received_at_ms": 1008, "event": null },
+                ],
+                "next_after": 8,
+                "more": true,
+                "roster_version": "ro\"ster",
+                "chain_seq": 3,
+                "latest_server_seq": 9,
+            })
+        );
+        let empty: serde_json::Value =
+            serde_json::from_slice(&pull_answer_json(&[], 0, false, "v", 0, 0)).unwrap();
+        assert_eq!(empty["events"], serde_json::json!([]));
+    }
 }
