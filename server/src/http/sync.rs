@@ -174,9 +174,7 @@ pub struct PullQuery {
 
 /// A pull's answer, written around each event's stored wire text as it is: no tree per event
 /// (a `serde_json::Value` of an event takes several times its text in memory, and a page holds
-/// up to `MAX_PULL_EVENTS` of them), and without serde_json's `raw_value` feature, which
-/// changes how every `Value` in the binary reads an object whose first key is its private
-/// marker (the fuzzer found the canonical writer's output then failing to read back).
+/// up to `MAX_PULL_EVENTS` of them), and no re-encoding of what the server stored.
 fn pull_answer_json(
     page: &[crate::storage::StoredEvent],
     next_after: i64,
