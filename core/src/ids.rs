@@ -233,6 +233,11 @@ pub enum SignerKeyError {
     WeakKey,
 }
 
+std::thread_local! {
+    /// The last bytes `SignerKey::from_bytes` accepted on this thread.
+    static LAST_ACCEPTED_KEY: std::cell::Cell<Option<[u8; 32]>> = const { std::cell::Cell::new(None) };
+}
+
 /// The Ed25519 public key of a signer (a tablet or the authority).
 ///
 /// Construction rejects bytes that do not decode to a curve point and the small-order (weak) keys,
@@ -244,11 +249,19 @@ pub struct SignerKey([u8; 32]);
 
 impl SignerKey {
     pub fn from_bytes(bytes: [u8; 32]) -> Result<SignerKey, SignerKeyError> {
+        // Whether 32 bytes are a curve point is a function of the bytes alone, and checking it
+        // decompresses the point, about a third of a signature check's cost. Every event of a
+        // push or a pull page carries the same few keys, so the last key this thread accepted
+        // is remembered and not checked again.
+        if LAST_ACCEPTED_KEY.get() == Some(bytes) {
+            return Ok(SignerKey(bytes));
+        }
         let verifying_key =
             VerifyingKey::from_bytes(&bytes).map_err(|_| SignerKeyError::NotACurvePoint)?;
         if verifying_key.is_weak() {
             return Err(SignerKeyError::WeakKey);
         }
+        LAST_ACCEPTED_KEY.set(Some(bytes));
         Ok(SignerKey(bytes))
     }
 
@@ -412,6 +425,33 @@ mod tests {
         assert!(
             error.to_string().starts_with("signer key is a weak key"),
             "{error}"
+        );
+    }
+    #[test]
+    fn remembering_the_last_accepted_key_never_accepts_another() {
+        let signer = SignerKey::from_signing_key(&SigningKey::from_bytes(&[9u8; 32]));
+        let bytes = *signer.as_bytes();
+        let mut identity = [0u8; 32];
+        identity[0] = 1;
+        let mut off_curve = [0u8; 32];
+        off_curve[0] = 2;
+        // Accepted, then remembered: the same bytes again, then bad keys between good ones.
+        for _ in 0..2 {
+            assert_eq!(SignerKey::from_bytes(bytes), Ok(signer));
+            assert_eq!(
+                SignerKey::from_bytes(identity),
+                Err(SignerKeyError::WeakKey)
+            );
+            assert_eq!(SignerKey::from_bytes(bytes), Ok(signer));
+            assert_eq!(
+                SignerKey::from_bytes(off_curve),
+                Err(SignerKeyError::NotACurvePoint)
+            );
+        }
+        // A refused key is never the one remembered.
+        assert_eq!(
+            SignerKey::from_bytes(off_curve),
+            Err(SignerKeyError::NotACurvePoint)
         );
     }
 }

@@ -15,6 +15,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use axum::extract::State;
 use axum::http::header::{AUTHORIZATION, CONTENT_TYPE};
@@ -44,6 +45,9 @@ pub struct Metrics {
     /// Commits of grouped pushes (`push_batch.rs`), and the pushes they applied.
     push_groups: AtomicU64,
     grouped_pushes: AtomicU64,
+    /// Time those groups held their site's lock, folding and storing (microseconds).
+    group_fold_micros: AtomicU64,
+    group_store_micros: AtomicU64,
 }
 
 /// The API area of a path, for the responses counter (a fixed, small label set).
@@ -125,11 +129,17 @@ impl Metrics {
         self.deferred_pushes.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// One group of `n_pushes` pushes applied and committed together.
-    pub fn count_push_group(&self, n_pushes: usize) {
+    /// One group of `n_pushes` pushes applied and committed together, which held its site's
+    /// lock for `fold` (verifying what was not verified before, merging) and then `store` (the
+    /// transaction).
+    pub fn count_push_group(&self, n_pushes: usize, fold: Duration, store: Duration) {
         self.push_groups.fetch_add(1, Ordering::Relaxed);
         self.grouped_pushes
             .fetch_add(n_pushes as u64, Ordering::Relaxed);
+        self.group_fold_micros
+            .fetch_add(fold.as_micros() as u64, Ordering::Relaxed);
+        self.group_store_micros
+            .fetch_add(store.as_micros() as u64, Ordering::Relaxed);
     }
 
     /// (groups committed, pushes they applied) so far.
@@ -199,6 +209,17 @@ impl Metrics {
         let _ = writeln!(text, "baton_sync_push_groups_total {groups}");
         text.push_str("# HELP baton_sync_grouped_pushes_total Pushes applied by those transactions (divided by the groups: the mean group size).\n# TYPE baton_sync_grouped_pushes_total counter\n");
         let _ = writeln!(text, "baton_sync_grouped_pushes_total {grouped}");
+        text.push_str("# HELP baton_sync_push_group_lock_seconds_total Time push groups held their site's lock, by phase: its rate near 1 means the site's pushes are applied back to back.\n# TYPE baton_sync_push_group_lock_seconds_total counter\n");
+        for (phase, micros) in [
+            ("fold", &self.group_fold_micros),
+            ("store", &self.group_store_micros),
+        ] {
+            let _ = writeln!(
+                text,
+                "baton_sync_push_group_lock_seconds_total{{phase=\"{phase}\"}} {}",
+                micros.load(Ordering::Relaxed) as f64 / 1e6
+            );
+        }
         text.push_str("# HELP baton_http_responses_total Answers by API area and status class.\n# TYPE baton_http_responses_total counter\n");
         for ((area, class), count) in self.responses.lock().expect("never poisoned").iter() {
             let _ = writeln!(

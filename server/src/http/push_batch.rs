@@ -24,7 +24,7 @@ use super::AppState;
 use super::admission::PushTicket;
 use super::error::ApiError;
 use super::sync::{Reason, Receipt, ReceiptStatus, rejection_code};
-use crate::storage::{NewEvent, NewRevocation};
+use crate::storage::{EventText, NewEvent, NewRevocation};
 use crate::sync::SiteReplica;
 
 /// The most events one group commits. A push waiting behind a full group is applied by the
@@ -40,6 +40,8 @@ pub struct PushRequest {
     pub receipts: Vec<Option<Receipt>>,
     /// The events that decoded, with their index in the request.
     pub decoded: Vec<(usize, SignedEvent)>,
+    /// What storage writes of each of `decoded`, in the same order, written before the lock.
+    pub texts: Vec<EventText>,
     /// The verdict of each decoded event, checked before the lock against the site's key set
     /// at this registry version (`SiteReplicas::verifier`); used only if the replica is still
     /// at that version, otherwise the events are verified again under the lock.
@@ -128,6 +130,7 @@ async fn drive(state: AppState, site_id: String, queue: Arc<Mutex<VecDeque<PushJ
             return;
         }
     };
+    let fold_started = std::time::Instant::now();
     let mut folded: Vec<FoldedPush> = jobs
         .into_iter()
         .map(|job| fold_push(&mut guard, job))
@@ -144,6 +147,7 @@ async fn drive(state: AppState, site_id: String, queue: Arc<Mutex<VecDeque<PushJ
         .iter()
         .map(|push| (push.tablet_id.clone(), push.now_ms as i64))
         .collect();
+    let store_started = std::time::Instant::now();
     match state
         .storage
         .append_events(
@@ -156,8 +160,19 @@ async fn drive(state: AppState, site_id: String, queue: Arc<Mutex<VecDeque<PushJ
         .await
     {
         Ok(appended) => {
-            state.metrics.count_push_group(folded.len());
-            let mut appended = appended.into_iter();
+            state.metrics.count_push_group(
+                folded.len(),
+                store_started - fold_started,
+                store_started.elapsed(),
+            );
+            // The replica folded these events before they were stored. If it had also folded
+            // every event of the site stored before them, nothing it has not folded lies
+            // below them now, and its next catch-up need not read them back.
+            if appended.site_latest_before == guard.cursor {
+                let newest = appended.events.iter().map(|event| event.server_seq).max();
+                guard.cursor = guard.cursor.max(newest.unwrap_or(guard.cursor));
+            }
+            let mut appended = appended.events.into_iter();
             for push in folded {
                 let mut receipts = push.receipts;
                 for index in push.stored_indices {
@@ -226,6 +241,7 @@ fn fold_push(site: &mut SiteReplica, job: PushJob) -> FoldedPush {
                 now_ms,
                 mut receipts,
                 decoded,
+                texts,
                 verdicts,
                 ticket,
             },
@@ -273,8 +289,10 @@ fn fold_push(site: &mut SiteReplica, job: PushJob) -> FoldedPush {
     };
     let mut to_store = Vec::new();
     let mut stored_indices = Vec::new();
-    for ((index, event), outcome) in indices.into_iter().zip(events).zip(outcomes) {
-        let event_id = event.id().to_hex();
+    for (((index, event), text), outcome) in
+        indices.into_iter().zip(events).zip(texts).zip(outcomes)
+    {
+        let event_id = text.event_id.clone();
         let (status, fork) = match outcome {
             ReceiveOutcome::Inserted(InsertOutcome::Duplicate) => (ReceiptStatus::Duplicate, false),
             ReceiveOutcome::Inserted(InsertOutcome::Admitted { forks_with, .. }) => {
@@ -299,7 +317,12 @@ fn fold_push(site: &mut SiteReplica, job: PushJob) -> FoldedPush {
         };
         // Duplicates are stored again too: the database ignores them and gives back the
         // server_seq the receipt carries.
-        to_store.push(NewEvent::new(event, Some(tablet_id.clone()), now_ms));
+        to_store.push(NewEvent::with_text(
+            event,
+            text,
+            Some(tablet_id.clone()),
+            now_ms,
+        ));
         stored_indices.push(index);
         receipts[index] = Some(Receipt {
             index,

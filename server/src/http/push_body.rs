@@ -15,10 +15,12 @@ pub const MAX_PUSH_EVENTS: usize = 500;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct PushRequest {
-    /// Kept as JSON values so that one malformed event is refused on its own, with a receipt,
-    /// instead of refusing the whole push.
-    events: Vec<serde_json::Value>,
+struct PushRequest<'a> {
+    /// Kept as each event's own text, so that one malformed event is refused on its own, with a
+    /// receipt, instead of refusing the whole push, and is decoded from the bytes the tablet
+    /// sent (no tree of values built, nothing written out again).
+    #[serde(borrow)]
+    events: Vec<&'a serde_json::value::RawValue>,
 }
 
 /// Why a whole push is refused before any of its events is looked at.
@@ -70,11 +72,21 @@ pub fn parse_push(body: &[u8], pusher: &SignerKey) -> Result<ParsedPush, PushBod
         events: Vec::with_capacity(n_events),
         refused: Vec::new(),
     };
-    for (index, value) in push.events.into_iter().enumerate() {
-        // The signature covers the canonical form that decoding recomputes, so re-serialising
-        // the value (which may respell it) changes nothing that is checked.
-        let bytes = serde_json::to_vec(&value).expect("a JSON value always serialises");
-        match SignedEvent::from_json_bytes(&bytes) {
+    for (index, text) in push.events.into_iter().enumerate() {
+        // The signature covers the canonical form that decoding recomputes, so how the tablet
+        // spelled the event (spacing, member order) changes nothing that is checked.
+        let decoded = SignedEvent::from_json_bytes(text.get().as_bytes());
+        // Reading the body as raw text checks its syntax but not everything a JSON value must
+        // be (nesting depth, string escapes): an event that is not one refuses the whole push,
+        // as a body that is not JSON does. Only an event refused anyway pays for this check.
+        if decoded.is_err()
+            && let Err(error) = serde_json::from_str::<serde_json::Value>(text.get())
+        {
+            return Err(PushBodyError::Malformed {
+                message: format!("event {index}: {error}"),
+            });
+        }
+        match decoded {
             Err(error) => parsed.refused.push(RefusedEvent {
                 index,
                 event_id: None,
@@ -165,6 +177,41 @@ mod tests {
             parsed.refused[1].message.contains("extra"),
             "{:?}",
             parsed.refused[1]
+        );
+    }
+
+    #[test]
+    fn an_event_is_decoded_from_its_own_text_however_spelled_but_never_with_a_repeated_member() {
+        let tablet = SigningKey::from_bytes(&[0x22; 32]);
+        let own = signed_check_out(&tablet, "D-0001");
+        let canonical = String::from_utf8(own.to_json_bytes()).unwrap();
+        // Spaced out and with its members in another order: the same signed event.
+        let members = wire(&own);
+        let respelled = format!(
+            "{{ {} }}",
+            members
+                .as_object()
+                .unwrap()
+                .iter()
+                .rev()
+                .map(|(key, value)| format!("{key:?} : {value}"))
+                .collect::<Vec<_>>()
+                .join(" ,\n ")
+        );
+        // A repeated member would let what is kept differ from what a reader of the text sees.
+        let repeated = canonical.replacen('{', "{\"seq\":999,", 1);
+        let body = format!("{{\"events\": [{respelled}, {repeated}]}}");
+
+        let parsed = parse_push(body.as_bytes(), &SignerKey::from_signing_key(&tablet)).unwrap();
+
+        assert_eq!(parsed.events, vec![(0, own)]);
+        assert_eq!(parsed.refused.len(), 1);
+        assert_eq!(parsed.refused[0].index, 1);
+        assert_eq!(parsed.refused[0].code, "malformed");
+        assert!(
+            parsed.refused[0].message.contains("duplicate field"),
+            "{:?}",
+            parsed.refused[0]
         );
     }
 

@@ -15,6 +15,7 @@ pub use super::push_body::MAX_PUSH_EVENTS;
 use super::push_body::{PushBodyError, parse_push};
 use super::roster::{Roster, load_roster};
 use super::tablet_auth::SignedByTablet;
+use crate::storage::EventText;
 
 /// The most events one pull returns.
 pub const MAX_PULL_EVENTS: i64 = 1_000;
@@ -130,6 +131,11 @@ pub async fn push(
             tablet_id: request.tablet.tablet_id.clone(),
             now_ms,
             receipts,
+            texts: parsed
+                .events
+                .iter()
+                .map(|(_, event)| EventText::of(event))
+                .collect(),
             decoded: parsed.events,
             verdicts,
             ticket: request.push_ticket.take(),

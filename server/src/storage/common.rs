@@ -641,18 +641,22 @@ macro_rules! storage_impl {
             revocations: &[NewRevocation],
             connectors: &[String],
             contacts: &[(String, i64)],
-        ) -> Result<Vec<AppendedEvent>, StorageError> {
+        ) -> Result<AppendedEvents, StorageError> {
             let mut tx = self.pool.begin_with($begin_write).await?;
             let lock_site: Option<&str> = $lock_site;
             if let Some(lock_site) = lock_site {
                 sqlx::query(lock_site).bind(site_id).execute(&mut *tx).await?;
             }
+            let (site_latest_before,): (i64,) = sqlx::query_as(sql::LATEST_EVENT_SEQ)
+                .bind(site_id)
+                .fetch_one(&mut *tx)
+                .await?;
             let appended = append_locked!(tx, site_id, events, revocations, connectors);
             for (tablet_id, now_ms) in contacts {
                 sqlx::query(sql::UPDATE_TABLET_SYNC).bind(*now_ms).bind(tablet_id).execute(&mut *tx).await?;
             }
             tx.commit().await?;
-            Ok(appended)
+            Ok(AppendedEvents { events: appended, site_latest_before })
         }
 
         async fn append_authority_event(

@@ -19,11 +19,12 @@ pub use schema::{AppliedMigration, latest_known_version};
 
 pub use records::{
     AccessTokenRecord, AccountChanged, AccountListing, AccountRecord, AccountRole, AppendedEvent,
-    AuthorityPrecondition, ConnectorSwitched, DeliveryOutcome, DeliveryRecord, DeviceRecord,
-    DueDelivery, EnrollmentCode, ExceptionReviewRecord, ExternalTokenRegistered, ExternalTokenRow,
-    LedgerRow, NewEvent, NewExternalToken, NewRevocation, OpenDeliveries, RetiredTabletKey,
-    RevocationRecord, SessionRecord, SiteConnectorRecord, SiteSetup, StaffRecord, StaffUpsert,
-    StoredEvent, Summary, TabletKeyRotation, TabletRecord, WardRecord,
+    AppendedEvents, AuthorityPrecondition, ConnectorSwitched, DeliveryOutcome, DeliveryRecord,
+    DeviceRecord, DueDelivery, EnrollmentCode, EventText, ExceptionReviewRecord,
+    ExternalTokenRegistered, ExternalTokenRow, LedgerRow, NewEvent, NewExternalToken,
+    NewRevocation, OpenDeliveries, RetiredTabletKey, RevocationRecord, SessionRecord,
+    SiteConnectorRecord, SiteSetup, StaffRecord, StaffUpsert, StoredEvent, Summary,
+    TabletKeyRotation, TabletRecord, WardRecord,
 };
 
 /// Ledger nodes fetched from storage: a `HashStore` for `baton_core::ledger`'s proofs.
@@ -355,7 +356,7 @@ pub trait Storage: Send + Sync + 'static {
         revocations: &[NewRevocation],
         connectors: &[String],
         contacts: &[(String, i64)],
-    ) -> Result<Vec<AppendedEvent>, StorageError>;
+    ) -> Result<AppendedEvents, StorageError>;
 
     /// Appends one event the server signed as the authority, exactly as `append_events` does
     /// (ledger leaf, revocations and their deliveries in the same transaction), provided that

@@ -12,12 +12,12 @@ use super::common::{
 };
 use super::{
     AccessTokenRecord, AccountChanged, AccountListing, AccountRecord, AccountRole, AppendedEvent,
-    AuthorityPrecondition, Backend, ConnectorSwitched, DeliveryOutcome, DeliveryRecord,
-    DeviceRecord, DueDelivery, EnrollmentCode, ExceptionReviewRecord, ExternalTokenRegistered,
-    ExternalTokenRow, LedgerNodes, LedgerRow, NewEvent, NewExternalToken, NewRevocation,
-    OpenDeliveries, RetiredTabletKey, RevocationRecord, SessionRecord, SiteConnectorRecord,
-    SiteSetup, StaffRecord, StaffUpsert, Storage, StorageError, StoredEvent, Summary,
-    TabletKeyRotation, TabletRecord, WardRecord, sql,
+    AppendedEvents, AuthorityPrecondition, Backend, ConnectorSwitched, DeliveryOutcome,
+    DeliveryRecord, DeviceRecord, DueDelivery, EnrollmentCode, ExceptionReviewRecord,
+    ExternalTokenRegistered, ExternalTokenRow, LedgerNodes, LedgerRow, NewEvent, NewExternalToken,
+    NewRevocation, OpenDeliveries, RetiredTabletKey, RevocationRecord, SessionRecord,
+    SiteConnectorRecord, SiteSetup, StaffRecord, StaffUpsert, Storage, StorageError, StoredEvent,
+    Summary, TabletKeyRotation, TabletRecord, WardRecord, sql,
 };
 
 /// The database the shared SQL of `common.rs` is built for here (multi-row `INSERT`s).

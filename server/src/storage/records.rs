@@ -159,14 +159,44 @@ pub struct NewEvent {
 
 impl NewEvent {
     pub fn new(event: SignedEvent, tablet_id: Option<String>, received_at_ms: u64) -> NewEvent {
+        let text = EventText::of(&event);
+        NewEvent::with_text(event, text, tablet_id, received_at_ms)
+    }
+
+    /// With its text written beforehand (`EventText::of`): a push writes it before it takes its
+    /// site's lock, so that the pushes waiting for that lock do not wait for this too.
+    pub fn with_text(
+        event: SignedEvent,
+        text: EventText,
+        tablet_id: Option<String>,
+        received_at_ms: u64,
+    ) -> NewEvent {
         NewEvent {
-            event_id: event.id().to_hex(),
-            signer: event.signer().to_hex(),
+            event_id: text.event_id,
+            signer: text.signer,
             seq: event.seq() as i64,
             tablet_id,
-            event_json: String::from_utf8(event.to_json_bytes()).expect("wire JSON is UTF-8"),
+            event_json: text.event_json,
             received_at_ms: received_at_ms as i64,
             event,
+        }
+    }
+}
+
+/// What storage writes of an event as text: its id and signer in hex and its canonical wire JSON.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventText {
+    pub event_id: String,
+    pub signer: String,
+    pub event_json: String,
+}
+
+impl EventText {
+    pub fn of(event: &SignedEvent) -> EventText {
+        EventText {
+            event_id: event.id().to_hex(),
+            signer: event.signer().to_hex(),
+            event_json: String::from_utf8(event.to_json_bytes()).expect("wire JSON is UTF-8"),
         }
     }
 }
@@ -210,6 +240,17 @@ pub struct StaffUpsert {
 pub struct AppendedEvent {
     pub server_seq: i64,
     pub leaf_index: Option<i64>,
+}
+
+/// What `Storage::append_events` stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppendedEvents {
+    /// Where each event landed, in input order.
+    pub events: Vec<AppendedEvent>,
+    /// The largest `server_seq` of the site's events before this transaction (0 if none), read
+    /// under the site's append lock: a replica that had folded up to exactly there has now
+    /// folded everything up to the largest of `events` (see `push_batch.rs`).
+    pub site_latest_before: i64,
 }
 
 /// One ledger leaf as stored: the canonical entry bytes (UTF-8 JSON) and their leaf hash.

@@ -190,8 +190,10 @@ pub const MARK_EXTERNAL_TOKEN_REVOKED: &str =
 pub const SYSLOG_CURSOR: &str = "SELECT next_index FROM syslog_cursors WHERE site_id = $1";
 pub const SET_SYSLOG_CURSOR: &str = "INSERT INTO syslog_cursors (site_id, next_index) VALUES ($1, $2) \
      ON CONFLICT (site_id) DO UPDATE SET next_index = excluded.next_index";
-pub const AUTHORITY_CHAIN_HEAD: &str = "SELECT event_id FROM events WHERE site_id = $1 AND signer = $2 \
-     ORDER BY seq DESC LIMIT 1";
+/// `tablet_id IS NULL` names the authority's own events, and lets the query use the partial
+/// index `events_authority_chain` (migration 0013).
+pub const AUTHORITY_CHAIN_HEAD: &str = "SELECT event_id FROM events \
+     WHERE site_id = $1 AND signer = $2 AND tablet_id IS NULL ORDER BY seq DESC LIMIT 1";
 pub const INSERT_EXCEPTION_REVIEW: &str = "INSERT INTO exception_reviews \
      (site_id, exception_key, device_id, kind, state, by_username, at_ms, note) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
 pub const LIST_EXCEPTION_REVIEWS: &str = "SELECT exception_key, device_id, kind, state, by_username, at_ms, note \

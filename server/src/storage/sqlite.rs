@@ -21,12 +21,12 @@ use super::common::{
 };
 use super::{
     AccessTokenRecord, AccountChanged, AccountListing, AccountRecord, AccountRole, AppendedEvent,
-    AuthorityPrecondition, Backend, ConnectorSwitched, DeliveryOutcome, DeliveryRecord,
-    DeviceRecord, DueDelivery, EnrollmentCode, ExceptionReviewRecord, ExternalTokenRegistered,
-    ExternalTokenRow, LedgerNodes, LedgerRow, NewEvent, NewExternalToken, NewRevocation,
-    OpenDeliveries, RetiredTabletKey, RevocationRecord, SessionRecord, SiteConnectorRecord,
-    SiteSetup, StaffRecord, StaffUpsert, Storage, StorageError, StoredEvent, Summary,
-    TabletKeyRotation, TabletRecord, WardRecord, sql,
+    AppendedEvents, AuthorityPrecondition, Backend, ConnectorSwitched, DeliveryOutcome,
+    DeliveryRecord, DeviceRecord, DueDelivery, EnrollmentCode, ExceptionReviewRecord,
+    ExternalTokenRegistered, ExternalTokenRow, LedgerNodes, LedgerRow, NewEvent, NewExternalToken,
+    NewRevocation, OpenDeliveries, RetiredTabletKey, RevocationRecord, SessionRecord,
+    SiteConnectorRecord, SiteSetup, StaffRecord, StaffUpsert, Storage, StorageError, StoredEvent,
+    Summary, TabletKeyRotation, TabletRecord, WardRecord, sql,
 };
 
 /// The database the shared SQL of `common.rs` is built for here (multi-row `INSERT`s).
@@ -34,7 +34,24 @@ type Db = sqlx::Sqlite;
 
 pub struct SqliteStorage {
     pool: SqlitePool,
+    /// Stops the background checkpointer when the storage is dropped.
+    _checkpointer: Checkpointer,
 }
+
+/// The most pages the write-ahead log grows to before a committing writer checkpoints it
+/// itself. SQLite's default is 1,000 (4 MiB), which made about every fourth group commit copy
+/// the log back into the database while its site's lock was held (BENCHMARKS.md, ingest
+/// profile). `Checkpointer` does that work in the background instead; this bound only applies
+/// if the background falls behind.
+const WAL_AUTOCHECKPOINT_PAGES: u32 = 16_384;
+
+/// How often the background checkpointer copies the write-ahead log into the database.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(500);
+
+/// Each connection's page cache, in KiB. A group commit writes a few MiB (events, ledger
+/// entries and nodes, indexes); with SQLite's default of 2 MiB it spilled dirty pages to the
+/// log in the middle of the transaction. The cache fills only as far as it is used.
+const PAGE_CACHE_KIB: i64 = 16_384;
 
 /// The migrations this binary embeds for SQLite.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
@@ -54,6 +71,8 @@ impl SqliteStorage {
             // revoked external token does not linger in the file once the row is updated (the
             // WAL keeps older page images only until the next checkpoint).
             .pragma("secure_delete", "FAST")
+            .pragma("cache_size", format!("-{PAGE_CACHE_KIB}"))
+            .pragma("wal_autocheckpoint", WAL_AUTOCHECKPOINT_PAGES.to_string())
             .busy_timeout(Duration::from_secs(5));
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
@@ -61,7 +80,48 @@ impl SqliteStorage {
             .connect_with(options)
             .await?;
         let applied = super::schema::migrate(&pool, &MIGRATOR).await?;
-        Ok((SqliteStorage { pool }, applied))
+        let checkpointer = Checkpointer::start(pool.clone());
+        Ok((
+            SqliteStorage {
+                pool,
+                _checkpointer: checkpointer,
+            },
+            applied,
+        ))
+    }
+}
+
+/// Copies the write-ahead log back into the database every `CHECKPOINT_EVERY`, on a pooled
+/// connection of its own, so that writers do not: a passive checkpoint neither waits for nor
+/// blocks readers and writers. Ends with the storage.
+struct Checkpointer(tokio::task::JoinHandle<()>);
+
+impl Checkpointer {
+    fn start(pool: SqlitePool) -> Checkpointer {
+        Checkpointer(tokio::spawn(async move {
+            let mut tick = tokio::time::interval(CHECKPOINT_EVERY);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                if pool.is_closed() {
+                    return;
+                }
+                // A failure (a full or read-only disk) is reported by the writes themselves,
+                // with what to do; the next tick tries again.
+                if let Err(error) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+                    .execute(&pool)
+                    .await
+                {
+                    tracing::debug!(%error, "background checkpoint failed");
+                }
+            }
+        }))
+    }
+}
+
+impl Drop for Checkpointer {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 

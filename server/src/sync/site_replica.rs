@@ -83,6 +83,8 @@ pub struct SiteReplicas {
     /// Each loaded site's key set as of its registry version, readable without the site's
     /// lock: pushes verify their signatures against it while another push holds the lock.
     verifiers: Mutex<HashMap<String, Arc<Verifier>>>,
+    /// Stored events read back by catch-up, whether folded or found already in the replica.
+    rows_read_back: std::sync::atomic::AtomicU64,
 }
 
 /// What a site's signatures are checked against, as of one registry version. Verdicts
@@ -100,7 +102,15 @@ impl SiteReplicas {
             server_keys,
             sites: Mutex::new(HashMap::new()),
             verifiers: Mutex::new(HashMap::new()),
+            rows_read_back: std::sync::atomic::AtomicU64::new(0),
         }
+    }
+
+    /// How many stored events catch-up has read back so far: the events other server
+    /// processes stored, and those this one stored while its replica was behind storage.
+    pub fn rows_read_back(&self) -> u64 {
+        self.rows_read_back
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Locks the site's replica, loading it on first use and catching it up with storage (new
@@ -130,7 +140,7 @@ impl SiteReplicas {
         if site.registry_version != version {
             self.refresh(storage, &mut site, version).await?;
         }
-        catch_up(storage, &mut site).await?;
+        catch_up(storage, &mut site, &self.rows_read_back).await?;
         self.publish_verifier(&site);
         *guard = Some(site);
         Ok(OwnedMutexGuard::map(guard, |slot| {
@@ -189,7 +199,7 @@ impl SiteReplicas {
             registry_version,
             discarded: false,
         };
-        catch_up(storage, &mut site).await?;
+        catch_up(storage, &mut site, &self.rows_read_back).await?;
         tracing::info!(
             site_id,
             n_events = site.replica.log().len(),
@@ -310,12 +320,17 @@ fn build(site_id: &str, inputs: &SiteInputs) -> Result<(KeySet, DeviceRegistry),
 
 /// Folds the events other processes (or this one) stored since `site.cursor`. Stored events
 /// were verified when they were accepted, so they are inserted without a second check.
-async fn catch_up(storage: &dyn Storage, site: &mut SiteReplica) -> Result<(), SyncError> {
+async fn catch_up(
+    storage: &dyn Storage,
+    site: &mut SiteReplica,
+    rows_read_back: &std::sync::atomic::AtomicU64,
+) -> Result<(), SyncError> {
     loop {
         let page = storage
             .events_since(&site.site_id, site.cursor, CATCH_UP_PAGE)
             .await?;
         let page_len = page.len();
+        rows_read_back.fetch_add(page_len as u64, std::sync::atomic::Ordering::Relaxed);
         let mut events = Vec::with_capacity(page_len);
         let mut event_ids = Vec::with_capacity(page_len);
         for stored in page {

@@ -520,6 +520,87 @@ async fn two_servers_ingesting_at_once_lose_and_double_nothing() {
     }
 }
 
+/// A replica folds a push's events before they are stored. Once they are, and if it had folded
+/// every event of the site stored before them, its next catch-up has nothing to read back; the
+/// events another server process stored are read back and folded.
+#[tokio::test]
+async fn a_replica_reads_back_only_the_events_another_process_stored() {
+    for backend in support::every_backend().await {
+        let server_one = tablet::serve(backend.storage.clone()).await;
+        let second_storage = baton_server::storage::connect(&backend.url).await.unwrap();
+        let server_two = tablet::serve_seeded(second_storage, server_one.credentials.clone()).await;
+        let manager = tablet::sign_in_manager(&server_one).await;
+        let mut tablet = SimTablet::enroll(&server_one, &manager, 30).await;
+        let start = now_ms() - 600_000;
+        let events: Vec<_> = (0..6_u64)
+            .map(|index| {
+                let body = if index % 2 == 0 {
+                    check_out("D-0001", "S-0001")
+                } else {
+                    check_in("D-0001", "S-0001")
+                };
+                tablet.sign(body, start + index * 1_000)
+            })
+            .collect();
+        let site = baton_server::seed::DEMO_SITE_ID;
+        let replicas = &server_one.state.replicas;
+        let catch_up = || async {
+            drop(
+                replicas
+                    .lock(server_one.state.storage.as_ref(), site)
+                    .await
+                    .unwrap(),
+            );
+        };
+        let accepted = |receipts: Vec<Value>| {
+            assert!(
+                receipts
+                    .iter()
+                    .all(|receipt| status_of(receipt) == "accepted"),
+                "{receipts:?}"
+            );
+        };
+        catch_up().await;
+        let read_at_start = replicas.rows_read_back();
+
+        for event in &events[..3] {
+            accepted(tablet.push(std::slice::from_ref(event)).await);
+        }
+        catch_up().await;
+        assert_eq!(
+            replicas.rows_read_back(),
+            read_at_start,
+            "{}: this process's own events are not read back",
+            backend.url
+        );
+
+        let through_two = tablet.pointed_at(&server_two.base_url);
+        accepted(through_two.push(&events[3..5]).await);
+        catch_up().await;
+        assert_eq!(
+            replicas.rows_read_back() - read_at_start,
+            2,
+            "{}: the other process's events are read back",
+            backend.url
+        );
+        accepted(tablet.push(&events[5..]).await);
+        catch_up().await;
+        assert_eq!(
+            replicas.rows_read_back() - read_at_start,
+            2,
+            "{}",
+            backend.url
+        );
+        let guard = replicas
+            .lock(server_one.state.storage.as_ref(), site)
+            .await
+            .unwrap();
+        for event in &events {
+            assert!(guard.replica.log().contains(&event.id()), "{}", backend.url);
+        }
+    }
+}
+
 /// The replica re-reads its registry, keys and configuration only when the site's registry
 /// version moved (migration 0011). This checks the triggers behind it: a push moves nothing, an
 /// import or a decommissioning through another server process moves it, and that process's
