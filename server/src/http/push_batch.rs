@@ -24,7 +24,7 @@ use super::AppState;
 use super::admission::PushTicket;
 use super::error::ApiError;
 use super::sync::{Reason, Receipt, ReceiptStatus, rejection_code};
-use crate::storage::{EventText, NewEvent, NewRevocation};
+use crate::storage::{EventText, NewEvent, NewNonce, NewRevocation};
 use crate::sync::SiteReplica;
 
 /// The most events one group commits. A push waiting behind a full group is applied by the
@@ -48,6 +48,8 @@ pub struct PushRequest {
     pub verdicts: Option<(i64, Vec<Result<(), Rejection>>)>,
     /// The push's place in admission control, given back once it is applied.
     pub ticket: Option<PushTicket>,
+    /// The request's nonce, remembered in the group's transaction (`tablet_auth.rs`).
+    pub nonce: Option<NewNonce>,
 }
 
 struct PushJob {
@@ -147,6 +149,10 @@ async fn drive(state: AppState, site_id: String, queue: Arc<Mutex<VecDeque<PushJ
         .iter()
         .map(|push| (push.tablet_id.clone(), push.now_ms as i64))
         .collect();
+    let nonces: Vec<NewNonce> = folded
+        .iter_mut()
+        .filter_map(|push| push.nonce.take())
+        .collect();
     let store_started = std::time::Instant::now();
     match state
         .storage
@@ -156,6 +162,7 @@ async fn drive(state: AppState, site_id: String, queue: Arc<Mutex<VecDeque<PushJ
             &revocations,
             &state.connectors,
             &contacts,
+            &nonces,
         )
         .await
     {
@@ -172,8 +179,13 @@ async fn drive(state: AppState, site_id: String, queue: Arc<Mutex<VecDeque<PushJ
                 let newest = appended.events.iter().map(|event| event.server_seq).max();
                 guard.cursor = guard.cursor.max(newest.unwrap_or(guard.cursor));
             }
+            let appended_nonces = appended.fresh_nonces;
             let mut appended = appended.events.into_iter();
+            let mut fresh_nonces = appended_nonces.into_iter();
             for push in folded {
+                // A replayed request is refused as `SignedByTablet` refuses the other routes'
+                // (its events, the same signed events as its original's, are stored once).
+                let replayed = push.had_nonce && fresh_nonces.next() == Some(false);
                 let mut receipts = push.receipts;
                 for index in push.stored_indices {
                     let stored = appended.next().expect("one appended row per stored event");
@@ -181,6 +193,10 @@ async fn drive(state: AppState, site_id: String, queue: Arc<Mutex<VecDeque<PushJ
                         receipt.server_seq = Some(stored.server_seq);
                         receipt.leaf_index = stored.leaf_index;
                     }
+                }
+                if replayed {
+                    let _ = push.reply.send(Err(super::tablet_auth::replayed_request()));
+                    continue;
                 }
                 let receipts = receipts
                     .into_iter()
@@ -227,6 +243,9 @@ struct FoldedPush {
     /// The request index of each event of `to_store`, in order.
     stored_indices: Vec<usize>,
     revocations: Vec<NewRevocation>,
+    /// Taken for the group's transaction; `had_nonce` remembers that there was one.
+    nonce: Option<NewNonce>,
+    had_nonce: bool,
     reply: oneshot::Sender<Result<Vec<Receipt>, ApiError>>,
     /// Held until the push is answered.
     _ticket: Option<PushTicket>,
@@ -244,6 +263,7 @@ fn fold_push(site: &mut SiteReplica, job: PushJob) -> FoldedPush {
                 texts,
                 verdicts,
                 ticket,
+                nonce,
             },
         reply,
     } = job;
@@ -342,6 +362,8 @@ fn fold_push(site: &mut SiteReplica, job: PushJob) -> FoldedPush {
         to_store,
         stored_indices,
         revocations,
+        had_nonce: nonce.is_some(),
+        nonce,
         reply,
         _ticket: ticket,
     }

@@ -139,6 +139,7 @@ pub async fn push(
             decoded: parsed.events,
             verdicts,
             ticket: request.push_ticket.take(),
+            nonce: request.push_nonce.take(),
         },
     )
     .await?;

@@ -4,6 +4,11 @@
 //! an enrolled, not decommissioned tablet's key, whose timestamp is within the window, and whose
 //! nonce was never seen before within that window: a captured request cannot be replayed. Each
 //! tablet's requests are rate limited (`rate_limit`) once it is known to be enrolled.
+//!
+//! A push's nonce is remembered in the transaction that stores the push (`push_batch.rs`), so
+//! that ingest writes once per group of pushes rather than once more per push; a replayed push
+//! is refused then, with the same answer, and stores nothing its original would not have
+//! stored (the same signed events, which storage keeps once).
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
@@ -15,7 +20,7 @@ use baton_core::request::{
 
 use super::AppState;
 use super::error::ApiError;
-use crate::storage::TabletRecord;
+use crate::storage::{NewNonce, TabletRecord};
 use crate::sync::now_ms;
 
 /// How far a request's timestamp may be from the server's clock, either way.
@@ -35,6 +40,17 @@ pub struct SignedByTablet {
     /// A push's place in its site's queue (`admission.rs`), held until the answer is built;
     /// `None` for the other tablet routes.
     pub push_ticket: Option<super::admission::PushTicket>,
+    /// A push's nonce, not yet remembered: the push handler has it remembered with the push's
+    /// events. `None` for the other routes, whose nonce was remembered before the handler ran.
+    pub push_nonce: Option<NewNonce>,
+}
+
+/// The answer to a request whose nonce was already used.
+pub fn replayed_request() -> ApiError {
+    unauthorized(
+        "replayed_request",
+        "This request's nonce was already used.".to_owned(),
+    )
 }
 
 fn header<'a>(headers: &'a HeaderMap, name: &'static str) -> Result<&'a str, ApiError> {
@@ -156,28 +172,36 @@ impl FromRequest<AppState> for SignedByTablet {
             None
         };
         // Checked last, so that only authentic requests can fill the nonce table.
-        let fresh = state
-            .storage
-            .remember_nonce(
-                &tablet.tablet_id,
-                &nonce,
-                (now_ms + REQUEST_WINDOW_MS) as i64,
-                now_ms as i64,
-            )
-            .await
-            .map_err(ApiError::storage)?;
-        if !fresh {
-            return Err(unauthorized(
-                "replayed_request",
-                "This request's nonce was already used.".to_owned(),
-            ));
-        }
+        let nonce = NewNonce {
+            tablet_id: tablet.tablet_id.clone(),
+            nonce,
+            expires_at_ms: (now_ms + REQUEST_WINDOW_MS) as i64,
+        };
+        let push_nonce = if push_ticket.is_some() {
+            Some(nonce)
+        } else {
+            let fresh = state
+                .storage
+                .remember_nonce(
+                    &nonce.tablet_id,
+                    &nonce.nonce,
+                    nonce.expires_at_ms,
+                    now_ms as i64,
+                )
+                .await
+                .map_err(ApiError::storage)?;
+            if !fresh {
+                return Err(replayed_request());
+            }
+            None
+        };
         Ok(SignedByTablet {
             tablet,
             signer,
             body,
             now_ms,
             push_ticket,
+            push_nonce,
         })
     }
 }

@@ -16,18 +16,32 @@ macro_rules! ledger_append {
             .bind(site_id)
             .fetch_one(&mut *$tx)
             .await?;
+        // The right edge, one node per set bit of the size (at most 64, within one query's
+        // `LEDGER_NODES_PER_QUERY`), read in one statement rather than one each.
         let mut frontier_nodes = LedgerNodes::default();
-        for position in baton_core::ledger::nodes_for_root(size as u64) {
-            let row: Option<(String,)> = sqlx::query_as(sql::LEDGER_NODE)
-                .bind(site_id)
-                .bind(position.level as i32)
-                .bind(position.index as i64)
-                .fetch_optional(&mut *$tx)
-                .await?;
-            if let Some(hash) = row.and_then(|(hash,)| LedgerHash::from_hex(&hash).ok()) {
-                frontier_nodes
-                    .0
-                    .insert((position.level, position.index), hash);
+        let positions = baton_core::ledger::nodes_for_root(size as u64);
+        if !positions.is_empty() {
+            let mut builder = sqlx::QueryBuilder::<Db>::new("");
+            for (position_idx, position) in positions.iter().enumerate() {
+                if position_idx > 0 {
+                    builder.push(" UNION ALL ");
+                }
+                builder
+                    .push(sql::LEDGER_NODES_LOOKUP)
+                    .push_bind(site_id)
+                    .push(" AND level = ")
+                    .push_bind(position.level as i32)
+                    .push(" AND node_index = ")
+                    .push_bind(position.index as i64);
+            }
+            let rows: Vec<(i32, i64, String)> =
+                builder.build_query_as().fetch_all(&mut *$tx).await?;
+            for (level, node_index, hash) in rows {
+                if let Ok(hash) = LedgerHash::from_hex(&hash) {
+                    frontier_nodes
+                        .0
+                        .insert((level as u32, node_index as u64), hash);
+                }
             }
         }
         let mut frontier =
@@ -257,6 +271,43 @@ macro_rules! append_locked {
 
 pub(super) use append_locked;
 
+/// Remembers `nonces` (a slice of `NewNonce`) inside the open transaction `tx`, after sweeping
+/// the expired ones, and evaluates to whether each was new, in order. Of two equal nonces in
+/// the slice only the first is new.
+macro_rules! remember_nonces {
+    ($tx:ident, $nonces:expr) => {{
+        let nonces: &[NewNonce] = $nonces;
+        // A nonce expires a request window after its request: those that expired before the
+        // earliest of these requests was made are past every window.
+        if let Some(earliest_expiry) = nonces.iter().map(|nonce| nonce.expires_at_ms).min() {
+            let made_at_ms = earliest_expiry - crate::http::tablet_auth::REQUEST_WINDOW_MS as i64;
+            sqlx::query(sql::DELETE_EXPIRED_NONCES)
+                .bind(made_at_ms)
+                .execute(&mut *$tx)
+                .await?;
+        }
+        let mut new_ones: std::collections::HashSet<(String, String)> =
+            std::collections::HashSet::new();
+        for chunk in nonces.chunks(sql::ROWS_PER_INSERT) {
+            let mut builder = sqlx::QueryBuilder::<Db>::new(sql::INSERT_NONCES_HEAD);
+            builder.push_values(chunk, |mut row, nonce| {
+                row.push_bind(nonce.tablet_id.as_str())
+                    .push_bind(nonce.nonce.as_str())
+                    .push_bind(nonce.expires_at_ms);
+            });
+            builder.push(sql::INSERT_NONCES_TAIL);
+            let rows: Vec<(String, String)> = builder.build_query_as().fetch_all(&mut *$tx).await?;
+            new_ones.extend(rows);
+        }
+        nonces
+            .iter()
+            .map(|nonce| new_ones.remove(&(nonce.tablet_id.clone(), nonce.nonce.clone())))
+            .collect::<Vec<bool>>()
+    }};
+}
+
+pub(super) use remember_nonces;
+
 /// The ledger entry of an event just stored.
 pub(super) fn event_entry(
     event: &super::NewEvent,
@@ -371,7 +422,7 @@ macro_rules! storage_impl {
         }
 
         async fn import_site(&self, site: &SiteSetup) -> Result<(), StorageError> {
-            let mut tx = self.pool.begin_with($begin_write).await?;
+            let mut tx = self.writer.begin_with($begin_write).await?;
             let (n_existing,): (i64,) = sqlx::query_as(sql::SITE_EXISTS)
                 .bind(&site.site_id)
                 .fetch_one(&mut *tx)
@@ -533,7 +584,7 @@ macro_rules! storage_impl {
                 .bind(&code.created_by)
                 .bind(code.created_at_ms)
                 .bind(code.expires_at_ms)
-                .execute(&self.pool)
+                .execute(&self.writer)
                 .await?;
             Ok(())
         }
@@ -544,7 +595,7 @@ macro_rules! storage_impl {
             now_ms: i64,
             tablet: &TabletRecord,
         ) -> Result<TabletRecord, StorageError> {
-            let mut tx = self.pool.begin_with($begin_write).await?;
+            let mut tx = self.writer.begin_with($begin_write).await?;
             let usable: Option<(String, String)> = sqlx::query_as(sql::FIND_USABLE_CODE)
                 .bind(code_hash)
                 .bind(now_ms)
@@ -605,13 +656,13 @@ macro_rules! storage_impl {
                 .bind(revoked_from_ms)
                 .bind(tablet_id)
                 .bind(site_id)
-                .execute(&self.pool)
+                .execute(&self.writer)
                 .await?;
             Ok(changed.rows_affected() == 1)
         }
 
         async fn record_tablet_sync(&self, tablet_id: &str, now_ms: i64) -> Result<(), StorageError> {
-            sqlx::query(sql::UPDATE_TABLET_SYNC).bind(now_ms).bind(tablet_id).execute(&self.pool).await?;
+            sqlx::query(sql::UPDATE_TABLET_SYNC).bind(now_ms).bind(tablet_id).execute(&self.writer).await?;
             Ok(())
         }
 
@@ -622,15 +673,18 @@ macro_rules! storage_impl {
             expires_at_ms: i64,
             now_ms: i64,
         ) -> Result<bool, StorageError> {
-            let mut tx = self.pool.begin_with($begin_write).await?;
-            sqlx::query(sql::DELETE_EXPIRED_NONCES).bind(now_ms).execute(&mut *tx).await?;
+            // One statement, committed on its own: every signed request writes its nonce, so
+            // this holds the writer as briefly as it can. Expired nonces are swept every
+            // `NONCE_SWEEP_EVERY` requests; one not yet swept only refuses its own reuse.
+            if self.nonce_writes.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % super::NONCE_SWEEP_EVERY == 0 {
+                sqlx::query(sql::DELETE_EXPIRED_NONCES).bind(now_ms).execute(&self.writer).await?;
+            }
             let inserted = sqlx::query(sql::INSERT_NONCE)
                 .bind(tablet_id)
                 .bind(nonce)
                 .bind(expires_at_ms)
-                .execute(&mut *tx)
+                .execute(&self.writer)
                 .await?;
-            tx.commit().await?;
             Ok(inserted.rows_affected() == 1)
         }
 
@@ -641,8 +695,9 @@ macro_rules! storage_impl {
             revocations: &[NewRevocation],
             connectors: &[String],
             contacts: &[(String, i64)],
+            nonces: &[NewNonce],
         ) -> Result<AppendedEvents, StorageError> {
-            let mut tx = self.pool.begin_with($begin_write).await?;
+            let mut tx = self.writer.begin_with($begin_write).await?;
             let lock_site: Option<&str> = $lock_site;
             if let Some(lock_site) = lock_site {
                 sqlx::query(lock_site).bind(site_id).execute(&mut *tx).await?;
@@ -655,8 +710,9 @@ macro_rules! storage_impl {
             for (tablet_id, now_ms) in contacts {
                 sqlx::query(sql::UPDATE_TABLET_SYNC).bind(*now_ms).bind(tablet_id).execute(&mut *tx).await?;
             }
+            let fresh_nonces = remember_nonces!(tx, nonces);
             tx.commit().await?;
-            Ok(AppendedEvents { events: appended, site_latest_before })
+            Ok(AppendedEvents { events: appended, site_latest_before, fresh_nonces })
         }
 
         async fn append_authority_event(
@@ -667,7 +723,7 @@ macro_rules! storage_impl {
             revocations: &[NewRevocation],
             connectors: &[String],
         ) -> Result<AppendedEvent, StorageError> {
-            let mut tx = self.pool.begin_with($begin_write).await?;
+            let mut tx = self.writer.begin_with($begin_write).await?;
             let lock_site: Option<&str> = $lock_site;
             if let Some(lock_site) = lock_site {
                 sqlx::query(lock_site).bind(site_id).execute(&mut *tx).await?;
@@ -699,7 +755,7 @@ macro_rules! storage_impl {
             review: &ExceptionReviewRecord,
             entry: &LedgerEntry,
         ) -> Result<i64, StorageError> {
-            let mut tx = self.pool.begin_with($begin_write).await?;
+            let mut tx = self.writer.begin_with($begin_write).await?;
             let lock_site: Option<&str> = $lock_site;
             if let Some(lock_site) = lock_site {
                 sqlx::query(lock_site).bind(site_id).execute(&mut *tx).await?;
@@ -743,7 +799,7 @@ macro_rules! storage_impl {
             max_per_site: i64,
             entry: &LedgerEntry,
         ) -> Result<(), StorageError> {
-            let mut tx = self.pool.begin_with($begin_write).await?;
+            let mut tx = self.writer.begin_with($begin_write).await?;
             let lock_site: Option<&str> = $lock_site;
             if let Some(lock_site) = lock_site {
                 sqlx::query(lock_site).bind(&connector.site_id).execute(&mut *tx).await?;
@@ -787,7 +843,7 @@ macro_rules! storage_impl {
             connector: &SiteConnectorRecord,
             entry: &LedgerEntry,
         ) -> Result<bool, StorageError> {
-            let mut tx = self.pool.begin_with($begin_write).await?;
+            let mut tx = self.writer.begin_with($begin_write).await?;
             let lock_site: Option<&str> = $lock_site;
             if let Some(lock_site) = lock_site {
                 sqlx::query(lock_site).bind(&connector.site_id).execute(&mut *tx).await?;
@@ -819,7 +875,7 @@ macro_rules! storage_impl {
             now_ms: i64,
             mut action: serde_json::Value,
         ) -> Result<Option<ConnectorSwitched>, StorageError> {
-            let mut tx = self.pool.begin_with($begin_write).await?;
+            let mut tx = self.writer.begin_with($begin_write).await?;
             let lock_site: Option<&str> = $lock_site;
             if let Some(lock_site) = lock_site {
                 sqlx::query(lock_site).bind(site_id).execute(&mut *tx).await?;
@@ -955,7 +1011,7 @@ macro_rules! storage_impl {
                 .bind(lease_until_ms)
                 .bind(now_ms)
                 .bind(limit)
-                .fetch_all(&self.pool)
+                .fetch_all(&self.writer)
                 .await?;
             let mut due = Vec::with_capacity(claimed.len());
             for (revocation_id, connector, attempts) in claimed {
@@ -991,7 +1047,7 @@ macro_rules! storage_impl {
             outcome: &DeliveryOutcome,
             now_ms: i64,
         ) -> Result<bool, StorageError> {
-            let mut tx = self.pool.begin_with($begin_write).await?;
+            let mut tx = self.writer.begin_with($begin_write).await?;
             let site: Option<(String,)> = sqlx::query_as(sql::REVOCATION_SITE)
                 .bind(revocation_id)
                 .fetch_optional(&mut *tx)
@@ -1036,7 +1092,7 @@ macro_rules! storage_impl {
             token: &NewExternalToken,
             max_per_custody: i64,
         ) -> Result<ExternalTokenRegistered, StorageError> {
-            let mut tx = self.pool.begin_with($begin_write).await?;
+            let mut tx = self.writer.begin_with($begin_write).await?;
             let lock_site: Option<&str> = $lock_site;
             if let Some(lock_site) = lock_site {
                 sqlx::query(lock_site).bind(&token.site_id).execute(&mut *tx).await?;
@@ -1115,7 +1171,7 @@ macro_rules! storage_impl {
             sqlx::query(sql::MARK_EXTERNAL_TOKEN_REVOKED)
                 .bind(now_ms)
                 .bind(token_id)
-                .execute(&self.pool)
+                .execute(&self.writer)
                 .await?;
             Ok(())
         }
@@ -1129,7 +1185,7 @@ macro_rules! storage_impl {
                 .bind(&token.opened_by)
                 .bind(token.issued_at_ms)
                 .bind(token.expires_at_ms)
-                .execute(&self.pool)
+                .execute(&self.writer)
                 .await?;
             Ok(())
         }
@@ -1143,7 +1199,7 @@ macro_rules! storage_impl {
         }
 
         async fn append_governance(&self, site_id: &str, entry: &LedgerEntry, now_ms: i64) -> Result<i64, StorageError> {
-            let mut tx = self.pool.begin_with($begin_write).await?;
+            let mut tx = self.writer.begin_with($begin_write).await?;
             let lock_site: Option<&str> = $lock_site;
             if let Some(lock_site) = lock_site {
                 sqlx::query(lock_site).bind(site_id).execute(&mut *tx).await?;
@@ -1208,7 +1264,7 @@ macro_rules! storage_impl {
                 .bind(tree_size)
                 .bind(timestamp_ms)
                 .bind(head_json)
-                .execute(&self.pool)
+                .execute(&self.writer)
                 .await?;
             Ok(())
         }
@@ -1224,7 +1280,7 @@ macro_rules! storage_impl {
             entry: &LedgerEntry,
             now_ms: i64,
         ) -> Result<i64, StorageError> {
-            let mut tx = self.pool.begin_with($begin_write).await?;
+            let mut tx = self.writer.begin_with($begin_write).await?;
             let lock_site: Option<&str> = $lock_site;
             if let Some(lock_site) = lock_site {
                 sqlx::query(lock_site).bind(rotation.site_id).execute(&mut *tx).await?;
@@ -1305,7 +1361,7 @@ macro_rules! storage_impl {
                 .bind(next_key)
                 .bind(at_ms)
                 .bind(rotation_json)
-                .execute(&self.pool)
+                .execute(&self.writer)
                 .await
                 .map_err(|error| super::conflict_or(error, "that place in the server key history"))?;
             Ok(())
@@ -1317,7 +1373,7 @@ macro_rules! storage_impl {
         }
 
         async fn set_syslog_cursor(&self, site_id: &str, next_index: i64) -> Result<(), StorageError> {
-            sqlx::query(sql::SET_SYSLOG_CURSOR).bind(site_id).bind(next_index).execute(&self.pool).await?;
+            sqlx::query(sql::SET_SYSLOG_CURSOR).bind(site_id).bind(next_index).execute(&self.writer).await?;
             Ok(())
         }
 
@@ -1375,7 +1431,7 @@ macro_rules! storage_impl {
                 .bind(&account.password_hash)
                 .bind(account.role.as_str())
                 .bind(&account.site_id)
-                .execute(&self.pool)
+                .execute(&self.writer)
                 .await
                 .map_err(|error| super::conflict_or(error, &format!("the username {:?}", account.username)))?;
             Ok(())
@@ -1399,7 +1455,7 @@ macro_rules! storage_impl {
             let Some(site_id) = account.site_id.as_deref() else {
                 return Err(StorageError::Conflict("an account without a site has no site ledger".to_owned()));
             };
-            let mut tx = self.pool.begin_with($begin_write).await?;
+            let mut tx = self.writer.begin_with($begin_write).await?;
             let lock_site: Option<&str> = $lock_site;
             if let Some(lock_site) = lock_site {
                 sqlx::query(lock_site).bind(site_id).execute(&mut *tx).await?;
@@ -1426,7 +1482,7 @@ macro_rules! storage_impl {
             now_ms: i64,
             mut action: serde_json::Value,
         ) -> Result<Option<AccountChanged>, StorageError> {
-            let mut tx = self.pool.begin_with($begin_write).await?;
+            let mut tx = self.writer.begin_with($begin_write).await?;
             let lock_site: Option<&str> = $lock_site;
             if let Some(lock_site) = lock_site {
                 sqlx::query(lock_site).bind(site_id).execute(&mut *tx).await?;
@@ -1473,7 +1529,7 @@ macro_rules! storage_impl {
             now_ms: i64,
             mut action: serde_json::Value,
         ) -> Result<Option<AccountChanged>, StorageError> {
-            let mut tx = self.pool.begin_with($begin_write).await?;
+            let mut tx = self.writer.begin_with($begin_write).await?;
             let lock_site: Option<&str> = $lock_site;
             if let Some(lock_site) = lock_site {
                 sqlx::query(lock_site).bind(site_id).execute(&mut *tx).await?;
@@ -1509,7 +1565,7 @@ macro_rules! storage_impl {
             entry: &LedgerEntry,
             now_ms: i64,
         ) -> Result<bool, StorageError> {
-            let mut tx = self.pool.begin_with($begin_write).await?;
+            let mut tx = self.writer.begin_with($begin_write).await?;
             let lock_site: Option<&str> = $lock_site;
             if let Some(lock_site) = lock_site {
                 sqlx::query(lock_site).bind(site_id).execute(&mut *tx).await?;
@@ -1529,7 +1585,7 @@ macro_rules! storage_impl {
         }
 
         async fn upsert_staff(&self, site_id: &str, staff: &[StaffUpsert]) -> Result<(usize, usize), StorageError> {
-            let mut tx = self.pool.begin_with($begin_write).await?;
+            let mut tx = self.writer.begin_with($begin_write).await?;
             let (mut created, mut updated) = (0, 0);
             for member in staff {
                 let owner: Option<(String,)> = sqlx::query_as(sql::STAFF_SITE)
@@ -1580,7 +1636,7 @@ macro_rules! storage_impl {
         }
 
         async fn upsert_devices(&self, site_id: &str, devices: &[DeviceRecord]) -> Result<(usize, usize), StorageError> {
-            let mut tx = self.pool.begin_with($begin_write).await?;
+            let mut tx = self.writer.begin_with($begin_write).await?;
             let (mut created, mut updated) = (0, 0);
             for device in devices {
                 let owner: Option<(String,)> = sqlx::query_as(sql::DEVICE_SITE)
@@ -1631,7 +1687,7 @@ macro_rules! storage_impl {
                 .bind(active)
                 .bind(staff_id)
                 .bind(site_id)
-                .execute(&self.pool)
+                .execute(&self.writer)
                 .await?;
             Ok(changed.rows_affected() == 1)
         }
@@ -1643,7 +1699,7 @@ macro_rules! storage_impl {
                 .bind(&session.csrf_hash)
                 .bind(session.created_at_ms)
                 .bind(session.expires_at_ms)
-                .execute(&self.pool)
+                .execute(&self.writer)
                 .await?;
             Ok(())
         }
@@ -1664,7 +1720,7 @@ macro_rules! storage_impl {
         }
 
         async fn delete_session(&self, session_hash: &str) -> Result<(), StorageError> {
-            sqlx::query(sql::DELETE_SESSION).bind(session_hash).execute(&self.pool).await?;
+            sqlx::query(sql::DELETE_SESSION).bind(session_hash).execute(&self.writer).await?;
             Ok(())
         }
         }

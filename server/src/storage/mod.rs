@@ -21,7 +21,7 @@ pub use records::{
     AccessTokenRecord, AccountChanged, AccountListing, AccountRecord, AccountRole, AppendedEvent,
     AppendedEvents, AuthorityPrecondition, ConnectorSwitched, DeliveryOutcome, DeliveryRecord,
     DeviceRecord, DueDelivery, EnrollmentCode, EventText, ExceptionReviewRecord,
-    ExternalTokenRegistered, ExternalTokenRow, LedgerRow, NewEvent, NewExternalToken,
+    ExternalTokenRegistered, ExternalTokenRow, LedgerRow, NewEvent, NewExternalToken, NewNonce,
     NewRevocation, OpenDeliveries, RetiredTabletKey, RevocationRecord, SessionRecord,
     SiteConnectorRecord, SiteSetup, StaffRecord, StaffUpsert, StoredEvent, Summary,
     TabletKeyRotation, TabletRecord, WardRecord,
@@ -152,6 +152,10 @@ fn fault_clock_ms() -> u64 {
 pub fn note_disk_fault() {
     LAST_DISK_FAULT_MS.store(fault_clock_ms(), std::sync::atomic::Ordering::Relaxed);
 }
+
+/// Every this many remembered nonces, the expired ones are deleted (`Storage::remember_nonce`):
+/// the table holds the request window's nonces and those that expired since the last sweep.
+const NONCE_SWEEP_EVERY: u64 = 64;
 
 /// For this long after a disk fault every connection is closed as it comes back to the pool.
 const DISK_FAULT_RECYCLE_MS: u64 = 10_000;
@@ -348,7 +352,9 @@ pub trait Storage: Send + Sync + 'static {
     /// connector `baton_tokens` is carried out at once: the custody's access tokens are revoked
     /// in that transaction and its delivery is `confirmed`. Each of `contacts`, (tablet id,
     /// milliseconds), stamps the tablets that pushed them with their last contact in the same
-    /// transaction (`record_tablet_sync`), rather than in a write of its own per push.
+    /// transaction (`record_tablet_sync`), rather than in a write of its own per push. So are
+    /// `nonces`, the pushes' request nonces (`remember_nonce`), each answered in
+    /// `AppendedEvents::fresh_nonces`; the expired ones are swept in the same transaction.
     async fn append_events(
         &self,
         site_id: &str,
@@ -356,6 +362,7 @@ pub trait Storage: Send + Sync + 'static {
         revocations: &[NewRevocation],
         connectors: &[String],
         contacts: &[(String, i64)],
+        nonces: &[NewNonce],
     ) -> Result<AppendedEvents, StorageError>;
 
     /// Appends one event the server signed as the authority, exactly as `append_events` does

@@ -1,5 +1,6 @@
 //! The scale-out backend: several stateless server processes share one PostgreSQL.
 
+use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
 use sqlx::postgres::{PgPool, PgPoolOptions};
@@ -7,15 +8,15 @@ use sqlx::postgres::{PgPool, PgPoolOptions};
 use baton_core::ledger::{LedgerEntry, LedgerHash, NodePosition};
 
 use super::common::{
-    SiteConnectorRow, TabletRow, append_locked, ledger_append, site_connector_from_row,
-    storage_impl, tablet_from_row,
+    SiteConnectorRow, TabletRow, append_locked, ledger_append, remember_nonces,
+    site_connector_from_row, storage_impl, tablet_from_row,
 };
 use super::{
     AccessTokenRecord, AccountChanged, AccountListing, AccountRecord, AccountRole, AppendedEvent,
     AppendedEvents, AuthorityPrecondition, Backend, ConnectorSwitched, DeliveryOutcome,
     DeliveryRecord, DeviceRecord, DueDelivery, EnrollmentCode, ExceptionReviewRecord,
     ExternalTokenRegistered, ExternalTokenRow, LedgerNodes, LedgerRow, NewEvent, NewExternalToken,
-    NewRevocation, OpenDeliveries, RetiredTabletKey, RevocationRecord, SessionRecord,
+    NewNonce, NewRevocation, OpenDeliveries, RetiredTabletKey, RevocationRecord, SessionRecord,
     SiteConnectorRecord, SiteSetup, StaffRecord, StaffUpsert, Storage, StorageError, StoredEvent,
     Summary, TabletKeyRotation, TabletRecord, WardRecord, sql,
 };
@@ -25,6 +26,11 @@ type Db = sqlx::Postgres;
 
 pub struct PostgresStorage {
     pool: PgPool,
+    /// What writes go through: the same pool (PostgreSQL has many writers; appends to a site
+    /// are serialised by its advisory lock).
+    writer: PgPool,
+    /// Nonces remembered, for sweeping the expired ones now and then.
+    nonce_writes: AtomicU64,
 }
 
 /// The migrations this binary embeds for PostgreSQL.
@@ -51,7 +57,14 @@ impl PostgresStorage {
             .await?;
         // sqlx takes an advisory lock while migrating, so replicas starting together are safe.
         let applied = super::schema::migrate(&pool, &MIGRATOR).await?;
-        Ok((PostgresStorage { pool }, applied))
+        Ok((
+            PostgresStorage {
+                writer: pool.clone(),
+                pool,
+                nonce_writes: AtomicU64::new(0),
+            },
+            applied,
+        ))
     }
 }
 

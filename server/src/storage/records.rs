@@ -242,6 +242,15 @@ pub struct AppendedEvent {
     pub leaf_index: Option<i64>,
 }
 
+/// A signed request's nonce, to be remembered until `expires_at_ms` (after which the request's
+/// timestamp is refused anyway).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewNonce {
+    pub tablet_id: String,
+    pub nonce: String,
+    pub expires_at_ms: i64,
+}
+
 /// What `Storage::append_events` stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AppendedEvents {
@@ -251,6 +260,9 @@ pub struct AppendedEvents {
     /// under the site's append lock: a replica that had folded up to exactly there has now
     /// folded everything up to the largest of `events` (see `push_batch.rs`).
     pub site_latest_before: i64,
+    /// For each of the nonces given, whether it was new: `false` for a replayed request (its
+    /// nonce already remembered, or given earlier in the same call).
+    pub fresh_nonces: Vec<bool>,
 }
 
 /// One ledger leaf as stored: the canonical entry bytes (UTF-8 JSON) and their leaf hash.

@@ -54,6 +54,11 @@ pub const FIND_TABLET_ID_BY_KEY: &str = "SELECT tablet_id FROM tablets WHERE pub
 pub const UPDATE_TABLET_SYNC: &str = "UPDATE tablets SET last_sync_ms = $1 WHERE tablet_id = $2";
 
 pub const DELETE_EXPIRED_NONCES: &str = "DELETE FROM request_nonces WHERE expires_at_ms < $1";
+/// The leading part of a multi-row `INSERT` of nonces; RETURNING names those that were new.
+pub const INSERT_NONCES_HEAD: &str =
+    "INSERT INTO request_nonces (tablet_id, nonce, expires_at_ms) ";
+pub const INSERT_NONCES_TAIL: &str =
+    " ON CONFLICT (tablet_id, nonce) DO NOTHING RETURNING tablet_id, nonce";
 pub const INSERT_NONCE: &str = "INSERT INTO request_nonces (tablet_id, nonce, expires_at_ms) VALUES ($1, $2, $3) \
      ON CONFLICT (tablet_id, nonce) DO NOTHING";
 
@@ -127,8 +132,6 @@ pub const LEDGER_NODES_LOOKUP: &str =
 /// Positions per query of `ledger_nodes`: a proof at 2^63 entries needs fewer than 130, and
 /// SQLite allows at most 500 terms in one compound SELECT.
 pub const LEDGER_NODES_PER_QUERY: usize = 200;
-pub const LEDGER_NODE: &str =
-    "SELECT hash FROM ledger_nodes WHERE site_id = $1 AND level = $2 AND node_index = $3";
 pub const LEDGER_ENTRIES: &str = "SELECT leaf_index, entry_json, leaf_hash, appended_at_ms FROM ledger_entries \
      WHERE site_id = $1 AND leaf_index >= $2 ORDER BY leaf_index LIMIT $3";
 pub const INSERT_TREE_HEAD: &str = "INSERT INTO tree_heads (site_id, tree_size, timestamp_ms, head_json) VALUES ($1, $2, $3, $4) \

@@ -4,6 +4,7 @@
 use std::future::Future;
 use std::pin::Pin;
 use std::str::FromStr;
+use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
 use sqlx::Connection;
@@ -16,15 +17,15 @@ use sqlx::sqlite::{
 use baton_core::ledger::{LedgerEntry, LedgerHash, NodePosition};
 
 use super::common::{
-    SiteConnectorRow, TabletRow, append_locked, ledger_append, site_connector_from_row,
-    storage_impl, tablet_from_row,
+    SiteConnectorRow, TabletRow, append_locked, ledger_append, remember_nonces,
+    site_connector_from_row, storage_impl, tablet_from_row,
 };
 use super::{
     AccessTokenRecord, AccountChanged, AccountListing, AccountRecord, AccountRole, AppendedEvent,
     AppendedEvents, AuthorityPrecondition, Backend, ConnectorSwitched, DeliveryOutcome,
     DeliveryRecord, DeviceRecord, DueDelivery, EnrollmentCode, ExceptionReviewRecord,
     ExternalTokenRegistered, ExternalTokenRow, LedgerNodes, LedgerRow, NewEvent, NewExternalToken,
-    NewRevocation, OpenDeliveries, RetiredTabletKey, RevocationRecord, SessionRecord,
+    NewNonce, NewRevocation, OpenDeliveries, RetiredTabletKey, RevocationRecord, SessionRecord,
     SiteConnectorRecord, SiteSetup, StaffRecord, StaffUpsert, Storage, StorageError, StoredEvent,
     Summary, TabletKeyRotation, TabletRecord, WardRecord, sql,
 };
@@ -33,7 +34,17 @@ use super::{
 type Db = sqlx::Sqlite;
 
 pub struct SqliteStorage {
+    /// Reads, and the background checkpoint.
     pool: SqlitePool,
+    /// Every write, on one connection. SQLite has one writer at a time anyway; a writer that
+    /// finds the database locked sleeps in SQLite's busy handler (1, 2, 5, 10 ms and up) while
+    /// holding a pooled connection, and under ingest the pushes' nonce writes, the delivery
+    /// worker's claims and the group commits slept behind one another (their statements took
+    /// tens of milliseconds, nearly all of it waiting). Here they queue for the connection in
+    /// order instead, and the busy timeout is left for other processes (a backup).
+    writer: SqlitePool,
+    /// Nonces remembered, for sweeping the expired ones now and then.
+    nonce_writes: AtomicU64,
     /// Stops the background checkpointer when the storage is dropped.
     _checkpointer: Checkpointer,
 }
@@ -77,13 +88,20 @@ impl SqliteStorage {
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
             .after_release(close_if_left_in_a_transaction)
-            .connect_with(options)
+            .connect_with(options.clone())
             .await?;
         let applied = super::schema::migrate(&pool, &MIGRATOR).await?;
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .after_release(close_if_left_in_a_transaction)
+            .connect_with(options)
+            .await?;
         let checkpointer = Checkpointer::start(pool.clone());
         Ok((
             SqliteStorage {
                 pool,
+                writer,
+                nonce_writes: AtomicU64::new(0),
                 _checkpointer: checkpointer,
             },
             applied,
@@ -144,7 +162,8 @@ fn close_if_left_in_a_transaction(
     })
 }
 
-// SQLite has one writer at a time, so appends are serialised without an explicit lock.
+// SQLite has one writer at a time (here, the `writer` connection), so appends are serialised
+// without an explicit lock.
 storage_impl!(
     SqliteStorage,
     Backend::Sqlite,

@@ -271,6 +271,92 @@ async fn signed_requests_cannot_be_replayed_forged_or_sent_late() {
     }
 }
 
+/// A push's nonce is remembered in the transaction that stores its group (`push_batch.rs`): a
+/// replay waiting in the same group as its original, or sent after it was stored, is refused as
+/// any replayed request is, and its events are stored once.
+#[tokio::test]
+async fn a_replayed_push_is_refused_whether_its_original_waits_beside_it_or_was_stored() {
+    for backend in support::every_backend().await {
+        let server = tablet::serve(backend.storage.clone()).await;
+        let manager = tablet::sign_in_manager(&server).await;
+        let mut tablet_a = SimTablet::enroll(&server, &manager, 31).await;
+        let event = tablet_a.sign(check_out("D-0004", "S-0002"), now_ms() - 60_000);
+        let body = serde_json::to_vec(&json!({
+            "events": [serde_json::from_slice::<Value>(&event.to_json_bytes()).unwrap()]
+        }))
+        .unwrap();
+        let sent_at = now_ms();
+        let nonce = "feedfacefeedfacefeedfacefeedface";
+        let tablet_a = std::sync::Arc::new(tablet_a);
+        let send = |tablet: std::sync::Arc<SimTablet>, body: Vec<u8>| async move {
+            let response = tablet
+                .request_with(
+                    Method::POST,
+                    "/api/v1/sync/push",
+                    body,
+                    sent_at,
+                    nonce,
+                    &tablet.signing_key,
+                )
+                .await;
+            let status = response.status().as_u16();
+            (status, response.json::<Value>().await.unwrap())
+        };
+        let site = baton_server::seed::DEMO_SITE_ID;
+
+        // The original and its replay queue behind a held lock, so one group takes both.
+        let held = server
+            .state
+            .replicas
+            .lock(server.state.storage.as_ref(), site)
+            .await
+            .unwrap();
+        let original = tokio::spawn(send(tablet_a.clone(), body.clone()));
+        while server.state.push_queues.waiting(site) < 1 {
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        let replay = tokio::spawn(send(tablet_a.clone(), body.clone()));
+        while server.state.push_queues.waiting(site) < 2 {
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        drop(held);
+        let (status, answer) = original.await.unwrap();
+        assert_eq!(status, 200, "{}: {answer}", backend.url);
+        assert_eq!(
+            status_of(&answer["receipts"][0]),
+            "accepted",
+            "{}",
+            backend.url
+        );
+        let (status, answer) = replay.await.unwrap();
+        assert_eq!(
+            (status, answer["error"]["code"].as_str()),
+            (401, Some("replayed_request")),
+            "{}: {answer}",
+            backend.url
+        );
+
+        // Sent again once the original is stored.
+        let (status, answer) = send(tablet_a.clone(), body).await;
+        assert_eq!(
+            (status, answer["error"]["code"].as_str()),
+            (401, Some("replayed_request")),
+            "{}: {answer}",
+            backend.url
+        );
+        let stored = tablet_a.pull_all(50).await;
+        assert_eq!(
+            stored
+                .iter()
+                .filter(|stored| stored.id() == event.id())
+                .count(),
+            1,
+            "{}",
+            backend.url
+        );
+    }
+}
+
 #[tokio::test]
 async fn an_enrollment_code_works_once_and_only_a_signed_in_manager_with_csrf_gets_one() {
     for backend in support::every_backend().await {
