@@ -169,6 +169,27 @@ impl LedgerEntry {
         Ok(out)
     }
 
+    /// `canonical_bytes` of `LedgerEntry::Event` for the event whose wire form
+    /// (`SignedEvent::to_json_bytes`, already canonical) is `event_wire`, without writing the
+    /// event again: the server stores that form beside the entry and has it at hand. The
+    /// members are in canonical order, `event` first, so the entry is the wire form framed.
+    pub fn event_canonical_bytes(
+        event_wire: &[u8],
+        server_seq: u64,
+        received_at_ms: u64,
+    ) -> Result<Vec<u8>, EntryError> {
+        check_timestamp("server_seq", Some(server_seq))?;
+        check_timestamp("received_at_ms", Some(received_at_ms))?;
+        let mut out = Vec::with_capacity(event_wire.len() + 80);
+        out.extend_from_slice(b"{\"event\":");
+        out.extend_from_slice(event_wire);
+        out.extend_from_slice(
+            format!(",\"kind\":\"event\",\"received_at_ms\":{received_at_ms},\"server_seq\":{server_seq}}}")
+                .as_bytes(),
+        );
+        Ok(out)
+    }
+
     /// The entry's leaf hash, SHA-256(0x00 ‖ canonical bytes).
     pub fn leaf_hash(&self) -> Result<LedgerHash, EntryError> {
         Ok(leaf_hash(&self.canonical_bytes()?))

@@ -153,3 +153,37 @@ fn malformed_entries_are_refused_naming_the_rule() {
     };
     assert!(matches!(long_name.leaf_hash(), Err(EntryError::Field(_))));
 }
+
+mod framed_event_entries {
+    use baton_core::ledger::LedgerEntry;
+    use proptest::prelude::*;
+
+    use crate::common;
+
+    proptest! {
+        /// The server frames an event's stored wire form instead of writing the entry's
+        /// canonical JSON again: the bytes, and so the leaf hashes, must be the same for every
+        /// kind of event and every position, and the same positions must be refused.
+        #[test]
+        fn an_events_entry_framed_from_its_wire_form_is_its_canonical_entry(
+            kind in 0..5_usize,
+            server_seq in 0..=(1_u64 << 54),
+            received_at_ms in 0..=(1_u64 << 54),
+        ) {
+            let body = match kind {
+                0 => common::check_out("TAB-0042", "N-1001", Some("day")),
+                1 => common::check_in("TAB-0042", "N-1001"),
+                2 => common::transfer("TAB-0042", "N-1001", "N-1002"),
+                3 => common::break_glass("TAB-0042", "N-1003"),
+                _ => common::correction("TAB-0042", baton_core::ids::EventId([7; 32]), "N-1004"),
+            };
+            let event = common::Tablet::new(1).sign(1_767_261_600_000, body);
+            let wire = event.to_json_bytes();
+            let entry = LedgerEntry::Event { event: Box::new(event), server_seq, received_at_ms };
+            prop_assert_eq!(
+                LedgerEntry::event_canonical_bytes(&wire, server_seq, received_at_ms),
+                entry.canonical_bytes()
+            );
+        }
+    }
+}

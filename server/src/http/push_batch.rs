@@ -276,10 +276,10 @@ fn fold_push(site: &mut SiteReplica, job: PushJob) -> FoldedPush {
     let pushed = crate::revocation::changed_since(&events);
     let before = crate::revocation::revocations_for(site.replica.custody(), &pushed, now_ms);
     let outcomes = match verdicts {
-        Some((version, verdicts)) if version == site.registry_version() => site
-            .replica
-            .receive_verified_batch(events.clone(), verdicts),
-        _ => site.replica.receive_batch(events.clone(), options),
+        Some((version, verdicts)) if version == site.registry_version() => {
+            site.replica.receive_verified_batch(events, verdicts)
+        }
+        _ => site.replica.receive_batch(events, options),
     };
     let newly_folded: Vec<&SignedEvent> = outcomes
         .iter()
@@ -309,9 +309,7 @@ fn fold_push(site: &mut SiteReplica, job: PushJob) -> FoldedPush {
     };
     let mut to_store = Vec::new();
     let mut stored_indices = Vec::new();
-    for (((index, event), text), outcome) in
-        indices.into_iter().zip(events).zip(texts).zip(outcomes)
-    {
+    for ((index, text), outcome) in indices.into_iter().zip(texts).zip(outcomes) {
         let event_id = text.event_id.clone();
         let (status, fork) = match outcome {
             ReceiveOutcome::Inserted(InsertOutcome::Duplicate) => (ReceiptStatus::Duplicate, false),
@@ -337,12 +335,7 @@ fn fold_push(site: &mut SiteReplica, job: PushJob) -> FoldedPush {
         };
         // Duplicates are stored again too: the database ignores them and gives back the
         // server_seq the receipt carries.
-        to_store.push(NewEvent::with_text(
-            event,
-            text,
-            Some(tablet_id.clone()),
-            now_ms,
-        ));
+        to_store.push(NewEvent::with_text(text, Some(tablet_id.clone()), now_ms));
         stored_indices.push(index);
         receipts[index] = Some(Receipt {
             index,

@@ -8,10 +8,12 @@
 /// Appends `entries` (a slice of `&LedgerEntry`) to the site's ledger inside the open
 /// transaction `tx`, which already holds the site's append lock, and evaluates to the first new
 /// leaf index. Only the right edge of the tree is read (one row per set bit of the size); each
-/// append writes its leaf and the perfect-subtree nodes it completes.
+/// append writes its leaf and the perfect-subtree nodes it completes. With `canonical =`, the
+/// entries are given as their canonical bytes (a `Vec<Vec<u8>>`), already written.
 macro_rules! ledger_append {
-    ($tx:ident, $site_id:expr, $entries:expr, $now_ms:expr) => {{
+    ($tx:ident, $site_id:expr, canonical = $canonical:expr, $now_ms:expr) => {{
         let site_id: &str = $site_id;
+        let canonical: Vec<Vec<u8>> = $canonical;
         let (size,): (i64,) = sqlx::query_as(sql::LEDGER_SIZE)
             .bind(site_id)
             .fetch_one(&mut *$tx)
@@ -54,16 +56,9 @@ macro_rules! ledger_append {
         // Hash every leaf and collect the nodes they complete first, then write them in a few
         // multi-row statements.
         let mut completed = Vec::new();
-        let mut leaves: Vec<(i64, String, String)> = Vec::with_capacity($entries.len());
+        let mut leaves: Vec<(i64, String, String)> = Vec::with_capacity(canonical.len());
         let mut nodes: Vec<(i32, i64, String)> = Vec::new();
-        for (offset, entry) in $entries.iter().enumerate() {
-            let entry: &LedgerEntry = entry;
-            let bytes = entry
-                .canonical_bytes()
-                .map_err(|error| StorageError::Ledger {
-                    site_id: site_id.to_owned(),
-                    reason: error.to_string(),
-                })?;
+        for (offset, bytes) in canonical.into_iter().enumerate() {
             let leaf = baton_core::ledger::leaf_hash(&bytes);
             leaves.push((
                 size + offset as i64,
@@ -102,6 +97,22 @@ macro_rules! ledger_append {
         }
         size
     }};
+    ($tx:ident, $site_id:expr, $entries:expr, $now_ms:expr) => {{
+        let site_id: &str = $site_id;
+        let mut canonical: Vec<Vec<u8>> = Vec::with_capacity($entries.len());
+        for entry in $entries.iter() {
+            let entry: &LedgerEntry = entry;
+            canonical.push(
+                entry
+                    .canonical_bytes()
+                    .map_err(|error| StorageError::Ledger {
+                        site_id: site_id.to_owned(),
+                        reason: error.to_string(),
+                    })?,
+            );
+        }
+        ledger_append!($tx, site_id, canonical = canonical, $now_ms)
+    }};
 }
 
 pub(super) use ledger_append;
@@ -139,10 +150,18 @@ macro_rules! append_locked {
         for event in events {
             let server_seq = match inserted.remove(&event.event_id) {
                 Some(server_seq) => {
-                    new_entries.push((
-                        appended.len(),
-                        super::common::event_entry(event, server_seq),
-                    ));
+                    // The event's entry, framed around its stored wire form rather than
+                    // written again (`LedgerEntry::event_canonical_bytes`).
+                    let entry = LedgerEntry::event_canonical_bytes(
+                        event.event_json.as_bytes(),
+                        server_seq as u64,
+                        event.received_at_ms as u64,
+                    )
+                    .map_err(|error| StorageError::Ledger {
+                        site_id: site_id.to_owned(),
+                        reason: error.to_string(),
+                    })?;
+                    new_entries.push((appended.len(), entry));
                     server_seq
                 }
                 // Already stored (a duplicate, or the same event twice in one push).
@@ -160,10 +179,11 @@ macro_rules! append_locked {
             });
         }
         if !new_entries.is_empty() {
-            let entries: Vec<&LedgerEntry> = new_entries.iter().map(|(_, entry)| entry).collect();
-            let first_leaf = ledger_append!($tx, site_id, &entries, events[0].received_at_ms);
-            for (offset, (appended_idx, _)) in new_entries.iter().enumerate() {
-                appended[*appended_idx].leaf_index = Some(first_leaf + offset as i64);
+            let (positions, entries): (Vec<usize>, Vec<Vec<u8>>) = new_entries.into_iter().unzip();
+            let first_leaf =
+                ledger_append!($tx, site_id, canonical = entries, events[0].received_at_ms);
+            for (offset, appended_idx) in positions.into_iter().enumerate() {
+                appended[appended_idx].leaf_index = Some(first_leaf + offset as i64);
             }
         }
         let now_ms = events.first().map_or(0, |event| event.received_at_ms);
@@ -307,18 +327,6 @@ macro_rules! remember_nonces {
 }
 
 pub(super) use remember_nonces;
-
-/// The ledger entry of an event just stored.
-pub(super) fn event_entry(
-    event: &super::NewEvent,
-    server_seq: i64,
-) -> baton_core::ledger::LedgerEntry {
-    baton_core::ledger::LedgerEntry::Event {
-        event: Box::new(event.event.clone()),
-        server_seq: server_seq as u64,
-        received_at_ms: event.received_at_ms as u64,
-    }
-}
 
 /// One row of `site_connectors`, in `sql::LIST_SITE_CONNECTORS`'s column order.
 pub(super) type SiteConnectorRow = (

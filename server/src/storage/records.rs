@@ -149,45 +149,38 @@ pub struct NewEvent {
     pub seq: i64,
     /// The tablet that pushed it; `None` for an event the server signed as the authority.
     pub tablet_id: Option<String>,
-    /// The event's wire JSON exactly as the tablet signed and sent it.
+    /// The event's canonical wire JSON (`SignedEvent::to_json_bytes`); its ledger entry is
+    /// framed around it (`LedgerEntry::event_canonical_bytes`).
     pub event_json: String,
     pub received_at_ms: i64,
-    /// The event itself, already decoded and verified: its ledger entry is built from it
-    /// rather than by decoding `event_json` again.
-    pub event: SignedEvent,
 }
 
 impl NewEvent {
-    pub fn new(event: SignedEvent, tablet_id: Option<String>, received_at_ms: u64) -> NewEvent {
-        let text = EventText::of(&event);
-        NewEvent::with_text(event, text, tablet_id, received_at_ms)
+    pub fn new(event: &SignedEvent, tablet_id: Option<String>, received_at_ms: u64) -> NewEvent {
+        NewEvent::with_text(EventText::of(event), tablet_id, received_at_ms)
     }
 
     /// With its text written beforehand (`EventText::of`): a push writes it before it takes its
     /// site's lock, so that the pushes waiting for that lock do not wait for this too.
-    pub fn with_text(
-        event: SignedEvent,
-        text: EventText,
-        tablet_id: Option<String>,
-        received_at_ms: u64,
-    ) -> NewEvent {
+    pub fn with_text(text: EventText, tablet_id: Option<String>, received_at_ms: u64) -> NewEvent {
         NewEvent {
             event_id: text.event_id,
             signer: text.signer,
-            seq: event.seq() as i64,
+            seq: text.seq,
             tablet_id,
             event_json: text.event_json,
             received_at_ms: received_at_ms as i64,
-            event,
         }
     }
 }
 
-/// What storage writes of an event as text: its id and signer in hex and its canonical wire JSON.
+/// What storage writes of an event as text: its id and signer in hex, its seq and its canonical
+/// wire JSON.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EventText {
     pub event_id: String,
     pub signer: String,
+    pub seq: i64,
     pub event_json: String,
 }
 
@@ -196,6 +189,7 @@ impl EventText {
         EventText {
             event_id: event.id().to_hex(),
             signer: event.signer().to_hex(),
+            seq: event.seq() as i64,
             event_json: String::from_utf8(event.to_json_bytes()).expect("wire JSON is UTF-8"),
         }
     }

@@ -124,7 +124,7 @@ impl Authority<'_> {
             );
             let changed = crate::revocation::changed_since([&event]);
             let revocations = crate::revocation::revocations_for(&device_after, &changed, now_ms);
-            let new_event = NewEvent::new(event.clone(), None, now_ms);
+            let new_event = NewEvent::new(&event, None, now_ms);
             let precondition = AuthorityPrecondition {
                 latest_server_seq: site.cursor,
                 chain_head: chain_head.map(|head| head.id.to_hex()),

@@ -119,7 +119,7 @@ fn authority_event(
         .unwrap()
         .sign(key)
         .unwrap();
-    let new_event = baton_server::storage::NewEvent::new(event.clone(), None, wall_ms);
+    let new_event = baton_server::storage::NewEvent::new(&event, None, wall_ms);
     (event, new_event)
 }
 
