@@ -420,8 +420,8 @@ pub fn run(arguments: &[String]) -> anyhow::Result<()> {
         )?;
         reconnect_peaks.push((reconnect_label, server.peak_rss_mib()));
     }
-    if ingest_only {
-        drop(database);
+    // The ingest section, printed and kept in target/bench/ingest.md, whichever way the run goes on.
+    let ingest_report = || -> anyhow::Result<String> {
         let report = render(
             &results,
             &peaks,
@@ -432,6 +432,11 @@ pub fn run(arguments: &[String]) -> anyhow::Result<()> {
         )?;
         println!("\n{report}");
         std::fs::write(out_dir.join("ingest.md"), &report)?;
+        Ok(report)
+    };
+    if ingest_only {
+        drop(database);
+        let report = ingest_report()?;
         if !quick {
             rewrite_section(&root, START_MARKER, END_MARKER, &report)?;
             println!("BENCHMARKS.md updated (the ingest section).");
@@ -465,17 +470,7 @@ pub fn run(arguments: &[String]) -> anyhow::Result<()> {
     let proofs_report = render_proofs(&proofs_results, entries)?;
     println!("\n{proofs_report}");
     drop(database);
-
-    let report = render(
-        &results,
-        &peaks,
-        &reconnect_peaks,
-        &load_size,
-        &peer_peaks,
-        &peer_tool.node_version,
-    )?;
-    println!("\n{report}");
-    std::fs::write(out_dir.join("ingest.md"), &report)?;
+    let report = ingest_report()?;
 
     header("Tablet timings in Chromium (Playwright, end2end/bench)");
     let tablet_report = tablet_timings(&root, &out_dir)?;
