@@ -1,5 +1,5 @@
 use leptos::prelude::*;
-use leptos_router::components::{ParentRoute, Route, Router, Routes};
+use leptos_router::components::{FlatRoutes, ParentRoute, Route, Router, Routes};
 use leptos_router::path;
 
 use crate::components::clock_warning::ClockWarning;
@@ -42,8 +42,10 @@ pub fn TabletApp() -> impl IntoView {
                 <ClockWarning />
                 <WipeNotice />
                 // While locked only the lock screen exists: the pages are not merely hidden.
+                // The tablet's routes are flat, so `FlatRoutes`: the router without nested-route
+                // matching, about 10 KB brotli less than `Routes` (BENCHMARKS.md, the bundle).
                 <Show when=move || state.lock.get() == Lock::Unlocked fallback=LockScreen>
-                <Routes fallback=NotFound>
+                <FlatRoutes fallback=NotFound>
                     <Route path=path!("/") view=Home />
                     <Route path=path!("/enroll") view=Enroll />
                     <Route
@@ -82,7 +84,7 @@ pub fn TabletApp() -> impl IntoView {
                         path=path!("/tablet-key")
                         view=|| view! { <RequireEnrolled><TabletKeyPage /></RequireEnrolled> }
                     />
-                </Routes>
+                </FlatRoutes>
                 </Show>
             </main>
         </Router>
