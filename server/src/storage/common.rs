@@ -5,6 +5,38 @@
 //! (locking, sequences, notifications) is passed in as the macro's last argument, from that
 //! backend's file.
 
+/// Reads the ledger nodes at `positions` (a slice of `NodePosition`) of the site into `nodes`
+/// (a `LedgerNodes`) through `executor`, in queries of at most `LEDGER_NODES_PER_QUERY`
+/// positions: each position its own primary-key lookup, joined by UNION ALL (with the
+/// positions OR-ed instead, SQLite scans every node of the site).
+macro_rules! read_ledger_nodes {
+    ($executor:expr, $site_id:expr, $positions:expr, $nodes:ident) => {{
+        let site_id: &str = $site_id;
+        for chunk in $positions.chunks(sql::LEDGER_NODES_PER_QUERY) {
+            let mut builder = sqlx::QueryBuilder::<Db>::new("");
+            for (position_idx, position) in chunk.iter().enumerate() {
+                if position_idx > 0 {
+                    builder.push(" UNION ALL ");
+                }
+                builder
+                    .push(sql::LEDGER_NODES_LOOKUP)
+                    .push_bind(site_id)
+                    .push(" AND level = ")
+                    .push_bind(position.level as i32)
+                    .push(" AND node_index = ")
+                    .push_bind(position.index as i64);
+            }
+            let rows: Vec<(i32, i64, String)> =
+                builder.build_query_as().fetch_all($executor).await?;
+            for (level, node_index, hash) in rows {
+                if let Ok(hash) = LedgerHash::from_hex(&hash) {
+                    $nodes.0.insert((level as u32, node_index as u64), hash);
+                }
+            }
+        }
+    }};
+}
+
 /// Appends `entries` (a slice of `&LedgerEntry`) to the site's ledger inside the open
 /// transaction `tx`, which already holds the site's append lock, and evaluates to the first new
 /// leaf index. Only the right edge of the tree is read (one row per set bit of the size); each
@@ -22,30 +54,7 @@ macro_rules! ledger_append {
         // `LEDGER_NODES_PER_QUERY`), read in one statement rather than one each.
         let mut frontier_nodes = LedgerNodes::default();
         let positions = baton_core::ledger::nodes_for_root(size as u64);
-        if !positions.is_empty() {
-            let mut builder = sqlx::QueryBuilder::<Db>::new("");
-            for (position_idx, position) in positions.iter().enumerate() {
-                if position_idx > 0 {
-                    builder.push(" UNION ALL ");
-                }
-                builder
-                    .push(sql::LEDGER_NODES_LOOKUP)
-                    .push_bind(site_id)
-                    .push(" AND level = ")
-                    .push_bind(position.level as i32)
-                    .push(" AND node_index = ")
-                    .push_bind(position.index as i64);
-            }
-            let rows: Vec<(i32, i64, String)> =
-                builder.build_query_as().fetch_all(&mut *$tx).await?;
-            for (level, node_index, hash) in rows {
-                if let Ok(hash) = LedgerHash::from_hex(&hash) {
-                    frontier_nodes
-                        .0
-                        .insert((level as u32, node_index as u64), hash);
-                }
-            }
-        }
+        read_ledger_nodes!(&mut *$tx, site_id, &positions, frontier_nodes);
         let mut frontier =
             baton_core::ledger::MerkleFrontier::from_store(&frontier_nodes, size as u64).map_err(
                 |missing| StorageError::Ledger {
@@ -327,6 +336,8 @@ macro_rules! remember_nonces {
 }
 
 pub(super) use remember_nonces;
+
+pub(super) use read_ledger_nodes;
 
 /// One row of `site_connectors`, in `sql::LIST_SITE_CONNECTORS`'s column order.
 pub(super) type SiteConnectorRow = (
@@ -1228,28 +1239,7 @@ macro_rules! storage_impl {
             // lookup. Each position is its own primary-key lookup, joined by UNION ALL: with
             // the positions OR-ed instead, SQLite scans every node of the site.
             let mut nodes = LedgerNodes::default();
-            for chunk in positions.chunks(sql::LEDGER_NODES_PER_QUERY) {
-                let mut builder = sqlx::QueryBuilder::<Db>::new("");
-                for (position_idx, position) in chunk.iter().enumerate() {
-                    if position_idx > 0 {
-                        builder.push(" UNION ALL ");
-                    }
-                    builder
-                        .push(sql::LEDGER_NODES_LOOKUP)
-                        .push_bind(site_id)
-                        .push(" AND level = ")
-                        .push_bind(position.level as i32)
-                        .push(" AND node_index = ")
-                        .push_bind(position.index as i64);
-                }
-                let rows: Vec<(i32, i64, String)> =
-                    builder.build_query_as().fetch_all(&self.pool).await?;
-                for (level, node_index, hash) in rows {
-                    if let Ok(hash) = LedgerHash::from_hex(&hash) {
-                        nodes.0.insert((level as u32, node_index as u64), hash);
-                    }
-                }
-            }
+            read_ledger_nodes!(&self.pool, site_id, positions, nodes);
             Ok(nodes)
         }
 

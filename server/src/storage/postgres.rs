@@ -8,7 +8,7 @@ use sqlx::postgres::{PgPool, PgPoolOptions};
 use baton_core::ledger::{LedgerEntry, LedgerHash, NodePosition};
 
 use super::common::{
-    SiteConnectorRow, TabletRow, append_locked, ledger_append, remember_nonces,
+    SiteConnectorRow, TabletRow, append_locked, ledger_append, read_ledger_nodes, remember_nonces,
     site_connector_from_row, storage_impl, tablet_from_row,
 };
 use super::{
